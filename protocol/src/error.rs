@@ -1,0 +1,121 @@
+//! Errors: [`ErrorCode`], the typed code every side shares, and [`ProtocolError`], this crate's own.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::SeatId;
+
+/// A typed error code. Append-only; codes that need data carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// 0. A frame could not be decoded (too long, empty, or malformed payload).
+    BadFrame,
+    /// 1. The preface or hello asked for a protocol version this side does not speak.
+    UnsupportedVersion {
+        /// Oldest version spoken.
+        min: u16,
+        /// Newest version spoken.
+        max: u16,
+    },
+    /// 2. No or unknown token, or a request before `Hello`.
+    Unauthenticated,
+    /// 3. The terminal's role does not allow this request.
+    Forbidden,
+    /// 4. The show, hold, booking or catalog item does not exist.
+    NotFound,
+    /// 5. A field is out of range or inconsistent (such as a payment amount).
+    InvalidArgument,
+    /// 6. Some requested seats are held, sold or blocked; nothing was held.
+    SeatUnavailable {
+        /// The seats that are not free.
+        seats: Vec<SeatId>,
+    },
+    /// 7. The hold expired (its seats may already be someone else's).
+    HoldExpired,
+    /// 8. Not enough free seats of the category are left.
+    SoldOut,
+    /// 9. This node is a follower; send writes to the leader.
+    NotLeader {
+        /// The leader's client address, if known.
+        leader: Option<String>,
+    },
+    /// 10. A dependency (the database) is down; safe to retry with the same idempotency key.
+    Unavailable,
+    /// 11. A queue or limit is full; back off and retry.
+    Overloaded,
+    /// 12. The request conflicts with the current state (such as a reused idempotency key).
+    Conflict,
+    /// 13. A bug on the server; it has been logged.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code's name, as used in metrics, JSON and the spec.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "BadFrame",
+            ErrorCode::UnsupportedVersion { .. } => "UnsupportedVersion",
+            ErrorCode::Unauthenticated => "Unauthenticated",
+            ErrorCode::Forbidden => "Forbidden",
+            ErrorCode::NotFound => "NotFound",
+            ErrorCode::InvalidArgument => "InvalidArgument",
+            ErrorCode::SeatUnavailable { .. } => "SeatUnavailable",
+            ErrorCode::HoldExpired => "HoldExpired",
+            ErrorCode::SoldOut => "SoldOut",
+            ErrorCode::NotLeader { .. } => "NotLeader",
+            ErrorCode::Unavailable => "Unavailable",
+            ErrorCode::Overloaded => "Overloaded",
+            ErrorCode::Conflict => "Conflict",
+            ErrorCode::Internal => "Internal",
+        }
+    }
+
+    /// Whether the same request may succeed if simply retried later (with the same idempotency key).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Unavailable | ErrorCode::Overloaded | ErrorCode::NotLeader { .. }
+        )
+    }
+}
+
+/// An error answer: a typed code and a human message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{}: {message}", code.name())]
+pub struct ErrorBody {
+    /// The typed code.
+    pub code: ErrorCode,
+    /// A message for humans (logs, cashier screens); not for parsing.
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// An error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Errors of the codec itself.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    /// The length header announced more than the configured maximum; nothing was allocated.
+    #[error("frame of {len_bytes} bytes exceeds frame_max_bytes = {max_bytes}")]
+    FrameTooLarge {
+        /// Announced payload length.
+        len_bytes: u64,
+        /// Configured maximum.
+        max_bytes: usize,
+    },
+    /// A zero-length frame, which is never valid.
+    #[error("zero-length frame")]
+    EmptyFrame,
+    /// A message could not be encoded (a bug, or a message over the frame limit).
+    #[error("cannot encode frame: {0}")]
+    Encode(String),
+    /// The underlying transport failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}

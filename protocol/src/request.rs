@@ -1,0 +1,198 @@
+//! Requests: what a client (or a peer node) asks. One variant per message, append-only.
+//!
+//! The variant index is the postcard discriminant on the wire; docs/PROTOCOL.md lists them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{
+    Category, City, HoldId, Movie, Payment, Role, Screen, SeatId, SeatSelection, Show, ShowFilter,
+    ShowId, TerminalId, Theater,
+};
+
+/// A request. Every request gets exactly one [`crate::Reply`] or [`crate::ErrorBody`] with the same
+/// request id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// 0. First frame after the preface. `token: None` is a guest.
+    Hello {
+        /// Protocol version the client speaks.
+        version: u16,
+        /// Free-form client name for logs, such as `kiosk-3/1.2.0`.
+        client_name: String,
+        /// Terminal token, if any.
+        token: Option<String>,
+    },
+    /// 1. Liveness check; answered with `Pong` carrying the same nonce.
+    Ping {
+        /// Echoed back.
+        nonce: u64,
+    },
+    /// 2. All cities.
+    ListCities,
+    /// 3. Theaters, optionally of one city.
+    ListTheaters {
+        /// City filter.
+        city_id: Option<u64>,
+    },
+    /// 4. Movies, optionally only those playing in one city.
+    ListMovies {
+        /// City filter.
+        city_id: Option<u64>,
+    },
+    /// 5. Shows matching a filter.
+    ListShows(ShowFilter),
+    /// 6. A show's seat map.
+    GetSeatMap {
+        /// The show.
+        show_id: ShowId,
+    },
+    /// 7. Hold seats (all or nothing).
+    Hold {
+        /// The show.
+        show_id: ShowId,
+        /// Which seats.
+        selection: SeatSelection,
+        /// A retried hold with the same key returns the same hold.
+        idempotency_key: Option<String>,
+    },
+    /// 8. Extend a hold's expiry (up to the server's ceiling).
+    Renew {
+        /// The hold.
+        hold_id: HoldId,
+    },
+    /// 9. Give a hold's seats back.
+    Release {
+        /// The hold.
+        hold_id: HoldId,
+    },
+    /// 10. Turn a hold into a sale. Acknowledged only after the sale is durable.
+    Confirm {
+        /// The hold.
+        hold_id: HoldId,
+        /// The payment taken.
+        payment: Payment,
+        /// A retried confirm with the same key returns the same booking, never a second one.
+        idempotency_key: String,
+    },
+    /// 11. Cancel a booking, freeing its seats; with `refund`, record a refund.
+    Cancel {
+        /// Booking code.
+        code: String,
+        /// Record a refund of the amount paid.
+        refund: bool,
+        /// Free-form reason for the audit trail.
+        reason: String,
+    },
+    /// 12. Look up (or reprint) a booking.
+    GetBooking {
+        /// Booking code.
+        code: String,
+    },
+    /// 13. Every booking of a show (box office and admin; used by load verification).
+    ListBookings {
+        /// The show.
+        show_id: ShowId,
+    },
+    /// 14. Receive a push for every seat change of a show on this connection.
+    Subscribe {
+        /// The show.
+        show_id: ShowId,
+    },
+    /// 15. Stop receiving a show's pushes.
+    Unsubscribe {
+        /// The show.
+        show_id: ShowId,
+    },
+    /// 16. Sales, refunds and comps by payment method for a terminal (default: the caller) in
+    /// `[from_ms, to_ms)`.
+    ShiftReport {
+        /// Terminal; `None` is the caller. Another terminal needs the admin role.
+        terminal_id: Option<TerminalId>,
+        /// Range start, inclusive.
+        from_ms: u64,
+        /// Range end, exclusive.
+        to_ms: u64,
+    },
+    /// 17. Admin: create or update a city.
+    UpsertCity(City),
+    /// 18. Admin: create or update a theater.
+    UpsertTheater(Theater),
+    /// 19. Admin: create or update a screen and its layout. A layout cannot change while a show on
+    /// it has sold seats.
+    UpsertScreen(Screen),
+    /// 20. Admin: create or update a movie.
+    UpsertMovie(Movie),
+    /// 21. Admin: create or update a show.
+    UpsertShow(Show),
+    /// 22. Admin: block or unblock seats of a show (house seats, broken seats).
+    BlockSeats {
+        /// The show.
+        show_id: ShowId,
+        /// Seats.
+        seats: Vec<SeatId>,
+        /// `true` blocks, `false` frees.
+        blocked: bool,
+    },
+    /// 23. Admin: create a terminal; the reply carries its token, shown once.
+    AddTerminal {
+        /// Name.
+        name: String,
+        /// Role.
+        role: Role,
+    },
+    /// 24. Admin: list terminals.
+    ListTerminals,
+    /// 25. Admin: revoke a terminal's token.
+    RevokeTerminal {
+        /// Terminal.
+        terminal_id: TerminalId,
+    },
+    /// 26. A show's screen layout by category; kept separate from seat maps for cheap lookups.
+    GetScreen {
+        /// Screen.
+        screen_id: u64,
+    },
+    /// 27. Free seats per category of a show, answered without taking the show's lock.
+    Availability {
+        /// The show.
+        show_id: ShowId,
+        /// Category, or all.
+        category: Option<Category>,
+    },
+}
+
+impl Request {
+    /// The message name used in logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Hello { .. } => "hello",
+            Request::Ping { .. } => "ping",
+            Request::ListCities => "list_cities",
+            Request::ListTheaters { .. } => "list_theaters",
+            Request::ListMovies { .. } => "list_movies",
+            Request::ListShows(_) => "list_shows",
+            Request::GetSeatMap { .. } => "get_seat_map",
+            Request::Hold { .. } => "hold",
+            Request::Renew { .. } => "renew",
+            Request::Release { .. } => "release",
+            Request::Confirm { .. } => "confirm",
+            Request::Cancel { .. } => "cancel",
+            Request::GetBooking { .. } => "get_booking",
+            Request::ListBookings { .. } => "list_bookings",
+            Request::Subscribe { .. } => "subscribe",
+            Request::Unsubscribe { .. } => "unsubscribe",
+            Request::ShiftReport { .. } => "shift_report",
+            Request::UpsertCity(_) => "upsert_city",
+            Request::UpsertTheater(_) => "upsert_theater",
+            Request::UpsertScreen(_) => "upsert_screen",
+            Request::UpsertMovie(_) => "upsert_movie",
+            Request::UpsertShow(_) => "upsert_show",
+            Request::BlockSeats { .. } => "block_seats",
+            Request::AddTerminal { .. } => "add_terminal",
+            Request::ListTerminals => "list_terminals",
+            Request::RevokeTerminal { .. } => "revoke_terminal",
+            Request::GetScreen { .. } => "get_screen",
+            Request::Availability { .. } => "availability",
+        }
+    }
+}
