@@ -18,6 +18,9 @@ pub const FRAME_MAX_BYTES_DEFAULT: usize = 1024 * 1024;
 pub const FRAME_HEADER_BYTES: usize = 4;
 
 /// One decoded frame.
+// Envelope is the hot path and Malformed is rare: boxing the common case would cost an
+// allocation per frame to save stack space on the rare one.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming {
     /// A well-formed envelope.

@@ -21,13 +21,13 @@ pub struct Envelope {
 /// The message in an envelope. Append-only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Body {
-    /// 0. Client → server.
+    /// (0) Client → server.
     Request(Request),
-    /// 1. Server → client, success.
+    /// (1) Server → client, success.
     Reply(Reply),
-    /// 2. Server → client, failure.
+    /// (2) Server → client, failure.
     Error(ErrorBody),
-    /// 3. Server → client, unsolicited.
+    /// (3) Server → client, unsolicited.
     Push(Push),
 }
 

@@ -7,44 +7,44 @@ use crate::types::SeatId;
 /// A typed error code. Append-only; codes that need data carry it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ErrorCode {
-    /// 0. A frame could not be decoded (too long, empty, or malformed payload).
+    /// (0) A frame could not be decoded (too long, empty, or malformed payload).
     BadFrame,
-    /// 1. The preface or hello asked for a protocol version this side does not speak.
+    /// (1) The preface or hello asked for a protocol version this side does not speak.
     UnsupportedVersion {
         /// Oldest version spoken.
         min: u16,
         /// Newest version spoken.
         max: u16,
     },
-    /// 2. No or unknown token, or a request before `Hello`.
+    /// (2) No or unknown token, or a request before `Hello`.
     Unauthenticated,
-    /// 3. The terminal's role does not allow this request.
+    /// (3) The terminal's role does not allow this request.
     Forbidden,
-    /// 4. The show, hold, booking or catalog item does not exist.
+    /// (4) The show, hold, booking or catalog item does not exist.
     NotFound,
-    /// 5. A field is out of range or inconsistent (such as a payment amount).
+    /// (5) A field is out of range or inconsistent (such as a payment amount).
     InvalidArgument,
-    /// 6. Some requested seats are held, sold or blocked; nothing was held.
+    /// (6) Some requested seats are held, sold or blocked; nothing was held.
     SeatUnavailable {
         /// The seats that are not free.
         seats: Vec<SeatId>,
     },
-    /// 7. The hold expired (its seats may already be someone else's).
+    /// (7) The hold expired (its seats may already be someone else's).
     HoldExpired,
-    /// 8. Not enough free seats of the category are left.
+    /// (8) Not enough free seats of the category are left.
     SoldOut,
-    /// 9. This node is a follower; send writes to the leader.
+    /// (9) This node is a follower; send writes to the leader.
     NotLeader {
         /// The leader's client address, if known.
         leader: Option<String>,
     },
-    /// 10. A dependency (the database) is down; safe to retry with the same idempotency key.
+    /// (10) A dependency (the database) is down; safe to retry with the same idempotency key.
     Unavailable,
-    /// 11. A queue or limit is full; back off and retry.
+    /// (11) A queue or limit is full; back off and retry.
     Overloaded,
-    /// 12. The request conflicts with the current state (such as a reused idempotency key).
+    /// (12) The request conflicts with the current state (such as a reused idempotency key).
     Conflict,
-    /// 13. A bug on the server; it has been logged.
+    /// (13) A bug on the server; it has been logged.
     Internal,
 }
 

@@ -8,7 +8,7 @@ use crate::types::{ChangeCause, SeatChange, ShowId};
 /// A server push.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Push {
-    /// 0. Seats of a subscribed show changed. `seq` increases by exactly one per change of the
+    /// (0) Seats of a subscribed show changed. `seq` increases by exactly one per change of the
     /// show; a gap means pushes were lost and the seat map must be fetched again.
     SeatsChanged {
         /// The show.
@@ -20,12 +20,12 @@ pub enum Push {
         /// The seats and their new states.
         changes: Vec<SeatChange>,
     },
-    /// 1. This connection fell behind on a show and pushes were dropped: fetch the seat map again.
+    /// (1) This connection fell behind on a show and pushes were dropped: fetch the seat map again.
     Resync {
         /// The show.
         show_id: ShowId,
     },
-    /// 2. The node is shutting down; reconnect (to another node) after the given delay.
+    /// (2) The node is shutting down; reconnect (to another node) after the given delay.
     ShuttingDown {
         /// Human-readable reason.
         reason: String,

@@ -10,7 +10,7 @@ use crate::types::{
 /// A successful reply, carried in a frame with the request's id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply {
-    /// 0. Answer to `Hello`.
+    /// (0) Answer to `Hello`.
     Welcome {
         /// This node's id.
         node_id: u32,
@@ -29,62 +29,62 @@ pub enum Reply {
         /// How long a new hold lives.
         hold_ttl_ms: u64,
     },
-    /// 1. Answer to `Ping`.
+    /// (1) Answer to `Ping`.
     Pong {
         /// The request's nonce.
         nonce: u64,
         /// Server wall-clock time.
         server_time_ms: u64,
     },
-    /// 2. Cities.
+    /// (2) Cities.
     Cities(Vec<City>),
-    /// 3. Theaters.
+    /// (3) Theaters.
     Theaters(Vec<Theater>),
-    /// 4. Movies.
+    /// (4) Movies.
     Movies(Vec<Movie>),
-    /// 5. Shows.
+    /// (5) Shows.
     Shows(Vec<ShowSummary>),
-    /// 6. A seat map.
+    /// (6) A seat map.
     SeatMap(SeatMap),
-    /// 7. A hold placed or renewed.
+    /// (7) A hold placed or renewed.
     Held(HoldInfo),
-    /// 8. A hold released.
+    /// (8) A hold released.
     Released {
         /// The hold.
         hold_id: HoldId,
     },
-    /// 9. A booking (confirm, cancel, get booking).
+    /// (9) A booking (confirm, cancel, get booking).
     Booking(Booking),
-    /// 10. Bookings of a show.
+    /// (10) Bookings of a show.
     Bookings(Vec<Booking>),
-    /// 11. Subscribed; pushes follow from `seq + 1`.
+    /// (11) Subscribed; pushes follow from `seq + 1`.
     Subscribed {
         /// The show.
         show_id: ShowId,
         /// Current sequence number.
         seq: u64,
     },
-    /// 12. Unsubscribed.
+    /// (12) Unsubscribed.
     Unsubscribed {
         /// The show.
         show_id: ShowId,
     },
-    /// 13. A shift report.
+    /// (13) A shift report.
     ShiftReport(ShiftReport),
-    /// 14. An admin upsert or block applied.
+    /// (14) An admin upsert or block applied.
     Done,
-    /// 15. A terminal was created: the token is shown only here.
+    /// (15) A terminal was created: the token is shown only here.
     TerminalAdded {
         /// Id.
         terminal_id: TerminalId,
         /// Bearer token; store it, it cannot be shown again.
         token: String,
     },
-    /// 16. Terminals.
+    /// (16) Terminals.
     Terminals(Vec<Terminal>),
-    /// 17. A screen with its layout.
+    /// (17) A screen with its layout.
     Screen(Screen),
-    /// 18. Free seats per category.
+    /// (18) Free seats per category.
     Availability {
         /// The show.
         show_id: ShowId,

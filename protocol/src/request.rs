@@ -13,7 +13,7 @@ use crate::types::{
 /// request id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// 0. First frame after the preface. `token: None` is a guest.
+    /// (0) First frame after the preface. `token: None` is a guest.
     Hello {
         /// Protocol version the client speaks.
         version: u16,
@@ -22,31 +22,31 @@ pub enum Request {
         /// Terminal token, if any.
         token: Option<String>,
     },
-    /// 1. Liveness check; answered with `Pong` carrying the same nonce.
+    /// (1) Liveness check; answered with `Pong` carrying the same nonce.
     Ping {
         /// Echoed back.
         nonce: u64,
     },
-    /// 2. All cities.
+    /// (2) All cities.
     ListCities,
-    /// 3. Theaters, optionally of one city.
+    /// (3) Theaters, optionally of one city.
     ListTheaters {
         /// City filter.
         city_id: Option<u64>,
     },
-    /// 4. Movies, optionally only those playing in one city.
+    /// (4) Movies, optionally only those playing in one city.
     ListMovies {
         /// City filter.
         city_id: Option<u64>,
     },
-    /// 5. Shows matching a filter.
+    /// (5) Shows matching a filter.
     ListShows(ShowFilter),
-    /// 6. A show's seat map.
+    /// (6) A show's seat map.
     GetSeatMap {
         /// The show.
         show_id: ShowId,
     },
-    /// 7. Hold seats (all or nothing).
+    /// (7) Hold seats (all or nothing).
     Hold {
         /// The show.
         show_id: ShowId,
@@ -55,17 +55,17 @@ pub enum Request {
         /// A retried hold with the same key returns the same hold.
         idempotency_key: Option<String>,
     },
-    /// 8. Extend a hold's expiry (up to the server's ceiling).
+    /// (8) Extend a hold's expiry (up to the server's ceiling).
     Renew {
         /// The hold.
         hold_id: HoldId,
     },
-    /// 9. Give a hold's seats back.
+    /// (9) Give a hold's seats back.
     Release {
         /// The hold.
         hold_id: HoldId,
     },
-    /// 10. Turn a hold into a sale. Acknowledged only after the sale is durable.
+    /// (10) Turn a hold into a sale. Acknowledged only after the sale is durable.
     Confirm {
         /// The hold.
         hold_id: HoldId,
@@ -74,7 +74,7 @@ pub enum Request {
         /// A retried confirm with the same key returns the same booking, never a second one.
         idempotency_key: String,
     },
-    /// 11. Cancel a booking, freeing its seats; with `refund`, record a refund.
+    /// (11) Cancel a booking, freeing its seats; with `refund`, record a refund.
     Cancel {
         /// Booking code.
         code: String,
@@ -83,27 +83,27 @@ pub enum Request {
         /// Free-form reason for the audit trail.
         reason: String,
     },
-    /// 12. Look up (or reprint) a booking.
+    /// (12) Look up (or reprint) a booking.
     GetBooking {
         /// Booking code.
         code: String,
     },
-    /// 13. Every booking of a show (box office and admin; used by load verification).
+    /// (13) Every booking of a show (box office and admin; used by load verification).
     ListBookings {
         /// The show.
         show_id: ShowId,
     },
-    /// 14. Receive a push for every seat change of a show on this connection.
+    /// (14) Receive a push for every seat change of a show on this connection.
     Subscribe {
         /// The show.
         show_id: ShowId,
     },
-    /// 15. Stop receiving a show's pushes.
+    /// (15) Stop receiving a show's pushes.
     Unsubscribe {
         /// The show.
         show_id: ShowId,
     },
-    /// 16. Sales, refunds and comps by payment method for a terminal (default: the caller) in
+    /// (16) Sales, refunds and comps by payment method for a terminal (default: the caller) in
     /// `[from_ms, to_ms)`.
     ShiftReport {
         /// Terminal; `None` is the caller. Another terminal needs the admin role.
@@ -113,18 +113,18 @@ pub enum Request {
         /// Range end, exclusive.
         to_ms: u64,
     },
-    /// 17. Admin: create or update a city.
+    /// (17) Admin: create or update a city.
     UpsertCity(City),
-    /// 18. Admin: create or update a theater.
+    /// (18) Admin: create or update a theater.
     UpsertTheater(Theater),
-    /// 19. Admin: create or update a screen and its layout. A layout cannot change while a show on
+    /// (19) Admin: create or update a screen and its layout. A layout cannot change while a show on
     /// it has sold seats.
     UpsertScreen(Screen),
-    /// 20. Admin: create or update a movie.
+    /// (20) Admin: create or update a movie.
     UpsertMovie(Movie),
-    /// 21. Admin: create or update a show.
+    /// (21) Admin: create or update a show.
     UpsertShow(Show),
-    /// 22. Admin: block or unblock seats of a show (house seats, broken seats).
+    /// (22) Admin: block or unblock seats of a show (house seats, broken seats).
     BlockSeats {
         /// The show.
         show_id: ShowId,
@@ -133,26 +133,26 @@ pub enum Request {
         /// `true` blocks, `false` frees.
         blocked: bool,
     },
-    /// 23. Admin: create a terminal; the reply carries its token, shown once.
+    /// (23) Admin: create a terminal; the reply carries its token, shown once.
     AddTerminal {
         /// Name.
         name: String,
         /// Role.
         role: Role,
     },
-    /// 24. Admin: list terminals.
+    /// (24) Admin: list terminals.
     ListTerminals,
-    /// 25. Admin: revoke a terminal's token.
+    /// (25) Admin: revoke a terminal's token.
     RevokeTerminal {
         /// Terminal.
         terminal_id: TerminalId,
     },
-    /// 26. A show's screen layout by category; kept separate from seat maps for cheap lookups.
+    /// (26) A show's screen layout by category; kept separate from seat maps for cheap lookups.
     GetScreen {
         /// Screen.
         screen_id: u64,
     },
-    /// 27. Free seats per category of a show, answered without taking the show's lock.
+    /// (27) Free seats per category of a show, answered without taking the show's lock.
     Availability {
         /// The show.
         show_id: ShowId,
