@@ -65,6 +65,9 @@ fn leading_request_id(payload: &[u8]) -> Option<u64> {
 pub struct FrameCodec {
     inner: LengthDelimitedCodec,
     frame_max_bytes: usize,
+    /// The inner codec has consumed a header and is waiting for that frame's payload: the bytes
+    /// at the front of the buffer are payload, not a header, and must not be checked as one.
+    in_payload: bool,
 }
 
 impl FrameCodec {
@@ -84,6 +87,7 @@ impl FrameCodec {
         Self {
             inner,
             frame_max_bytes,
+            in_payload: false,
         }
     }
 
@@ -92,11 +96,9 @@ impl FrameCodec {
         self.frame_max_bytes
     }
 
-    /// Rejects a bad header before the inner codec reserves room for the payload.
+    /// Rejects a bad header before the inner codec reserves room for the payload. `src` must start
+    /// at a frame boundary and hold at least [`FRAME_HEADER_BYTES`].
     fn check_header(&self, src: &BytesMut) -> Result<(), ProtocolError> {
-        if src.len() < FRAME_HEADER_BYTES {
-            return Ok(());
-        }
         let len_bytes = u64::from((&src[..FRAME_HEADER_BYTES]).get_u32());
         if len_bytes == 0 {
             return Err(ProtocolError::EmptyFrame);
@@ -122,10 +124,23 @@ impl Decoder for FrameCodec {
     type Error = ProtocolError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
-        self.check_header(src)?;
+        if !self.in_payload {
+            if src.len() < FRAME_HEADER_BYTES {
+                return Ok(None);
+            }
+            self.check_header(src)?;
+        }
+        // With a whole, valid header in `src`, the inner codec always consumes it; if the payload
+        // is not all there yet it returns `None` and waits in its payload state, and so do we.
         match self.inner.decode(src)? {
-            Some(payload) => Ok(Some(decode_payload(&payload))),
-            None => Ok(None),
+            Some(payload) => {
+                self.in_payload = false;
+                Ok(Some(decode_payload(&payload)))
+            }
+            None => {
+                self.in_payload = true;
+                Ok(None)
+            }
         }
     }
 }
@@ -164,4 +179,50 @@ pub fn encode_frame(envelope: &Envelope) -> Result<Vec<u8>, ProtocolError> {
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&payload);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Request;
+
+    fn ping_frame() -> Vec<u8> {
+        encode_frame(&Envelope::request(1, 1, Request::Ping { nonce: 7 })).expect("encode")
+    }
+
+    /// Regression: once the header was consumed, the next call used to read the first four
+    /// payload bytes as a header (here `01 01 00 01`, "16 MiB") and fail with `FrameTooLarge`.
+    #[test]
+    fn payload_split_from_its_header_is_not_read_as_a_header() {
+        let frame = ping_frame();
+        let mut codec = FrameCodec::new();
+        let mut buf = BytesMut::from(&frame[..FRAME_HEADER_BYTES + 1]);
+        assert_eq!(codec.decode(&mut buf).expect("header"), None);
+        buf.extend_from_slice(&frame[FRAME_HEADER_BYTES + 1..]);
+        assert_eq!(
+            codec.decode(&mut buf).expect("payload"),
+            Some(Incoming::Envelope(Envelope::request(
+                1,
+                1,
+                Request::Ping { nonce: 7 }
+            )))
+        );
+    }
+
+    #[test]
+    fn byte_at_a_time_decodes_two_frames() {
+        let mut stream = ping_frame();
+        stream.extend_from_slice(&ping_frame());
+        let mut codec = FrameCodec::new();
+        let mut buf = BytesMut::new();
+        let mut got = 0;
+        for byte in stream {
+            buf.extend_from_slice(&[byte]);
+            if codec.decode(&mut buf).expect("decode").is_some() {
+                got += 1;
+            }
+        }
+        assert_eq!(got, 2);
+        assert!(buf.is_empty());
+    }
 }
