@@ -1,0 +1,1 @@
+//! In-memory store (simulation and unit tests only).

@@ -1,0 +1,172 @@
+//! Durable storage behind the [`Store`] trait.
+//!
+//! The node keeps seat maps in memory; the store is where sales, refunds, the catalog and
+//! terminals become durable. A sale is acknowledged only after [`Store::commit_sales`] returned
+//! `Committed` for it. Implementations:
+//! - [`mysql::MysqlStore`]: production, MySQL or MariaDB through mysql_async.
+//! - [`memory::MemoryStore`]: in-process, for the deterministic simulation and unit tests only
+//!   (it is not durable and says so).
+
+pub mod memory;
+pub mod mysql;
+
+use async_trait::async_trait;
+use cinebook_protocol::types::{
+    Booking, City, Money, Movie, Role, Screen, ShiftReport, Show, TerminalId, Theater,
+};
+use cinebook_protocol::types::Terminal;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or the transaction failed; nothing was committed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule was violated (a seat already sold, a duplicate code or key).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The row does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Stored data is not what this version of the server can read.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// Everything in the catalog, as loaded at start-up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogData {
+    /// Cities.
+    pub cities: Vec<City>,
+    /// Theaters.
+    pub theaters: Vec<Theater>,
+    /// Screens with their layouts.
+    pub screens: Vec<Screen>,
+    /// Movies.
+    pub movies: Vec<Movie>,
+    /// Shows with their prices.
+    pub shows: Vec<Show>,
+}
+
+/// One sale to make durable: the booking as the seat map produced it, plus its idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleRecord {
+    /// The booking (status `Confirmed`).
+    pub booking: Booking,
+    /// The confirm's idempotency key, unique per terminal.
+    pub idempotency_key: String,
+}
+
+/// What happened to one sale of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaleOutcome {
+    /// Durable.
+    Committed,
+    /// Rejected by a uniqueness rule (a seat already sold); nothing of it was written.
+    Conflict(String),
+}
+
+/// A cancellation (with or without refund) to make durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelRecord {
+    /// Booking code.
+    pub code: String,
+    /// Whether money is given back.
+    pub refund: bool,
+    /// Amount refunded (zero without refund).
+    pub amount: Money,
+    /// Terminal that cancelled.
+    pub terminal_id: TerminalId,
+    /// When, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// Lamport time.
+    pub lamport: u64,
+    /// Node that cancelled.
+    pub node_id: u32,
+    /// Free-form reason.
+    pub reason: String,
+}
+
+/// A terminal as stored: its token only as a SHA-256 hash (hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalRecord {
+    /// Id.
+    pub id: TerminalId,
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Hex SHA-256 of the token.
+    pub token_sha256: String,
+    /// Revoked terminals cannot authenticate.
+    pub revoked: bool,
+}
+
+impl TerminalRecord {
+    /// The listing view (no hash).
+    pub fn view(&self) -> Terminal {
+        Terminal { id: self.id, name: self.name.clone(), role: self.role, revoked: self.revoked }
+    }
+}
+
+/// A booking as stored, with the idempotency key that created it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBooking {
+    /// The booking, with its current status.
+    pub booking: Booking,
+    /// The confirm's idempotency key.
+    pub idempotency_key: String,
+}
+
+/// Durable storage. Every method is one transaction: it either fully happens or not at all.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations (idempotent).
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Cheap liveness check.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// The whole catalog.
+    async fn load_catalog(&self) -> Result<CatalogData, StoreError>;
+    /// Creates or updates a city.
+    async fn upsert_city(&self, city: &City) -> Result<(), StoreError>;
+    /// Creates or updates a theater.
+    async fn upsert_theater(&self, theater: &Theater) -> Result<(), StoreError>;
+    /// Creates or updates a screen and replaces its seats.
+    async fn upsert_screen(&self, screen: &Screen) -> Result<(), StoreError>;
+    /// Creates or updates a movie.
+    async fn upsert_movie(&self, movie: &Movie) -> Result<(), StoreError>;
+    /// Creates or updates a show and replaces its prices.
+    async fn upsert_show(&self, show: &Show) -> Result<(), StoreError>;
+    /// Every booking of every show, any status, with seats and payment (start-up rebuild).
+    async fn load_bookings(&self) -> Result<Vec<StoredBooking>, StoreError>;
+    /// Group commit: writes the batch in one transaction with multi-row INSERTs. `Err` means
+    /// nothing was committed (the database is down). A uniqueness violation does not poison the
+    /// batch: the implementation isolates the offending sales, commits the others, and reports
+    /// each offender as [`SaleOutcome::Conflict`]. The result has one outcome per input, in order.
+    async fn commit_sales(&self, sales: &[SaleRecord]) -> Result<Vec<SaleOutcome>, StoreError>;
+    /// Marks a confirmed booking cancelled or refunded, frees its seats in `booking_seats`, and
+    /// records the refund. `Conflict` if the booking is not confirmed any more.
+    async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError>;
+    /// Creates a terminal; returns its id.
+    async fn add_terminal(
+        &self,
+        name: &str,
+        role: Role,
+        token_sha256: &str,
+    ) -> Result<TerminalId, StoreError>;
+    /// Finds a terminal by token hash.
+    async fn terminal_by_token(&self, token_sha256: &str)
+        -> Result<Option<TerminalRecord>, StoreError>;
+    /// Every terminal.
+    async fn list_terminals(&self) -> Result<Vec<TerminalRecord>, StoreError>;
+    /// Revokes a terminal's token.
+    async fn revoke_terminal(&self, id: TerminalId) -> Result<(), StoreError>;
+    /// Sales (by sale time), refunds (by refund time) and comps by payment method for one
+    /// terminal in `[from_ms, to_ms)`.
+    async fn shift_report(
+        &self,
+        terminal_id: TerminalId,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<ShiftReport, StoreError>;
+}
