@@ -1,0 +1,97 @@
+//! [`DomainError`]: why the seat map refused a command.
+
+use cinebook_protocol::types::{Category, HoldId, SeatId};
+use cinebook_protocol::{ErrorBody, ErrorCode};
+
+/// Why a command was refused. Nothing changed when a command returns one of these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// Some seats are not free; nothing was held.
+    #[error("seats not available: {seats:?}")]
+    SeatUnavailable {
+        /// The seats that are held, sold or blocked.
+        seats: Vec<SeatId>,
+    },
+    /// Seat ids or labels that do not exist on this screen.
+    #[error("no such seats on this screen: {0}")]
+    UnknownSeats(String),
+    /// Not enough free seats of the category.
+    #[error("sold out: {wanted} {category} seats wanted, {free} free")]
+    SoldOut {
+        /// Category asked for.
+        category: &'static str,
+        /// Seats wanted.
+        wanted: u32,
+        /// Seats free.
+        free: u32,
+    },
+    /// Enough free seats, but no adjacent block of the size asked for.
+    #[error("no {wanted} adjacent {category} seats in one row: the largest free block is {largest_block} ({free} free in all)")]
+    NoAdjacentBlock {
+        /// Category asked for.
+        category: &'static str,
+        /// Seats wanted.
+        wanted: u32,
+        /// Largest adjacent free block.
+        largest_block: u32,
+        /// Seats free.
+        free: u32,
+    },
+    /// The hold does not exist (never did, was released, or was sold).
+    #[error("hold {0} not found")]
+    HoldNotFound(HoldId),
+    /// The hold's deadline has passed.
+    #[error("hold {0} expired")]
+    HoldExpired(HoldId),
+    /// The hold belongs to another terminal.
+    #[error("hold {0} belongs to another terminal")]
+    NotYourHold(HoldId),
+    /// The booking does not exist on this show.
+    #[error("booking {0} not found")]
+    BookingNotFound(String),
+    /// The booking is not confirmed (already cancelled or refunded).
+    #[error("booking {0} is not confirmed")]
+    BookingNotConfirmed(String),
+    /// A sale of this hold is being committed.
+    #[error("hold {0} is being confirmed")]
+    SaleInProgress(HoldId),
+    /// An argument is out of range.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A per-terminal or per-hold limit was reached.
+    #[error("limit reached: {0}")]
+    Limit(String),
+    /// An idempotency key was reused for a different request.
+    #[error("idempotency key {0:?} was already used for a different request")]
+    KeyReused(String),
+    /// A category with no price for this show.
+    #[error("{} seats are not on sale for this show", .0.name())]
+    NotOnSale(Category),
+    /// A replayed event does not fit the state (a bug or a gap in the stream).
+    #[error("event does not apply: {0}")]
+    BadEvent(String),
+}
+
+impl DomainError {
+    /// The wire error for this refusal.
+    pub fn to_wire(&self) -> ErrorBody {
+        let code = match self {
+            DomainError::SeatUnavailable { seats } => ErrorCode::SeatUnavailable {
+                seats: seats.clone(),
+            },
+            DomainError::UnknownSeats(_)
+            | DomainError::InvalidArgument(_)
+            | DomainError::NotOnSale(_) => ErrorCode::InvalidArgument,
+            DomainError::SoldOut { .. } | DomainError::NoAdjacentBlock { .. } => ErrorCode::SoldOut,
+            DomainError::HoldNotFound(_) | DomainError::BookingNotFound(_) => ErrorCode::NotFound,
+            DomainError::HoldExpired(_) => ErrorCode::HoldExpired,
+            DomainError::NotYourHold(_) => ErrorCode::Forbidden,
+            DomainError::BookingNotConfirmed(_)
+            | DomainError::SaleInProgress(_)
+            | DomainError::Limit(_)
+            | DomainError::KeyReused(_) => ErrorCode::Conflict,
+            DomainError::BadEvent(_) => ErrorCode::Internal,
+        };
+        ErrorBody::new(code, self.to_string())
+    }
+}

@@ -1,0 +1,141 @@
+//! [`Command`]s in, [`Event`]s out.
+
+use cinebook_protocol::types::{Booking, Category, HoldId, SeatId, TerminalId};
+
+/// Which seats a hold asks for, after labels were resolved to ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldSpec {
+    /// Exactly these seats.
+    Seats(Vec<SeatId>),
+    /// Labels, resolved by the state machine (unknown labels are an error).
+    Labels(Vec<String>),
+    /// Best-available `count` adjacent seats of a category (`None`: standard).
+    Best {
+        /// Seats wanted.
+        count: u32,
+        /// Category.
+        category: Option<Category>,
+    },
+}
+
+/// A request to change a show's seat map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Hold seats for a terminal. `hold_id` is assigned by the caller (unique per cluster).
+    Hold {
+        /// New hold's id.
+        hold_id: HoldId,
+        /// Owner.
+        terminal_id: TerminalId,
+        /// Seats.
+        spec: HoldSpec,
+        /// Optional idempotency key (see [`super::ShowState::hold_for_key`]).
+        idempotency_key: Option<String>,
+    },
+    /// Push a hold's deadline to `now + ttl`, capped by the ceiling.
+    Renew {
+        /// Hold.
+        hold_id: HoldId,
+        /// Caller, who must own it.
+        terminal_id: TerminalId,
+    },
+    /// Give a hold's seats back.
+    Release {
+        /// Hold.
+        hold_id: HoldId,
+        /// Caller, who must own it.
+        terminal_id: TerminalId,
+    },
+    /// Complete a sale begun with [`super::ShowState::begin_sale`], after the database committed it.
+    Sell {
+        /// The pinned hold.
+        hold_id: HoldId,
+    },
+    /// Cancel a booking (after the database recorded it), freeing its seats.
+    Cancel {
+        /// Booking code.
+        code: String,
+        /// Whether it was refunded.
+        refund: bool,
+    },
+    /// Block or unblock seats. Only free seats can be blocked; only blocked seats unblocked.
+    Block {
+        /// Seats.
+        seats: Vec<SeatId>,
+        /// Block (`true`) or unblock.
+        blocked: bool,
+    },
+    /// Release every hold whose deadline is at or before now.
+    Expire,
+}
+
+/// A state change of one show. Replaying a show's events in order rebuilds its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Seats were held.
+    Held {
+        /// Hold.
+        hold_id: HoldId,
+        /// Owner.
+        terminal_id: TerminalId,
+        /// Seats in the order chosen.
+        seats: Vec<SeatId>,
+        /// Deadline.
+        expires_at_ms: u64,
+        /// Hold's creation time (the renew ceiling counts from here).
+        created_at_ms: u64,
+        /// Idempotency key.
+        idempotency_key: Option<String>,
+    },
+    /// A hold's deadline moved.
+    Renewed {
+        /// Hold.
+        hold_id: HoldId,
+        /// New deadline.
+        expires_at_ms: u64,
+    },
+    /// A hold was released by its owner.
+    Released {
+        /// Hold.
+        hold_id: HoldId,
+    },
+    /// A hold expired.
+    Expired {
+        /// Hold.
+        hold_id: HoldId,
+    },
+    /// Seats were sold. `hold_id: None` when restored from the database.
+    Sold {
+        /// The hold that became the booking.
+        hold_id: Option<HoldId>,
+        /// The booking, status confirmed.
+        booking: Booking,
+        /// The confirm's idempotency key.
+        idempotency_key: String,
+    },
+    /// A booking was cancelled (and maybe refunded); its seats are free.
+    Cancelled {
+        /// Booking code.
+        code: String,
+        /// Whether it was refunded.
+        refund: bool,
+    },
+    /// Seats were blocked or unblocked.
+    Blocked {
+        /// Seats.
+        seats: Vec<SeatId>,
+        /// Blocked or unblocked.
+        blocked: bool,
+    },
+}
+
+/// An event with its place in the show's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// The show's sequence number after this event (1 for the first).
+    pub seq: u64,
+    /// Lamport time of the change.
+    pub lamport: u64,
+    /// The change.
+    pub event: Event,
+}

@@ -1,0 +1,761 @@
+//! Model-based property tests of the seat-map state machine: random command sequences run
+//! against `ShowState` and against a deliberately simple reference model; after every step the
+//! two agree and the invariants hold.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use cinebook_protocol::types::{
+    BookingStatus, Category, Money, Payment, PaymentMethod, Price, Screen, Seat, SeatId, Show,
+};
+use cinebook_server::domain::{
+    booking_code, Command, DomainError, HoldLimits, HoldSpec, Layout, Pricing, ShowState, SlotState,
+};
+use proptest::prelude::*;
+
+const ROWS: u16 = 5;
+const COLS: u16 = 8;
+const TTL_MS: u64 = 1_000;
+
+fn screen() -> Screen {
+    let mut seats = Vec::new();
+    for y in 0..ROWS {
+        for x in 0..COLS {
+            // An aisle after the third seat; the back row is premium, one wheelchair place.
+            let x_pos = if x >= 3 { x + 1 } else { x };
+            let category = match (y, x) {
+                (0, 0) => Category::Wheelchair,
+                (y, _) if y == ROWS - 1 => Category::Premium,
+                _ => Category::Standard,
+            };
+            let row = char::from(b'A' + y as u8).to_string();
+            seats.push(Seat {
+                id: seats.len() as SeatId,
+                label: format!("{row}{}", x + 1),
+                row,
+                category,
+                x: x_pos,
+                y,
+            });
+        }
+    }
+    Screen {
+        id: 1,
+        theater_id: 1,
+        name: "One".into(),
+        seats,
+    }
+}
+
+fn show() -> Show {
+    let prices = [
+        (Category::Standard, 900),
+        (Category::Premium, 1400),
+        (Category::Wheelchair, 900),
+    ]
+    .into_iter()
+    .map(|(category, amount_minor)| Price {
+        category,
+        amount_minor,
+    })
+    .collect();
+    Show {
+        id: 7,
+        movie_id: 1,
+        screen_id: 1,
+        starts_at_ms: 0,
+        currency: "EUR".into(),
+        prices,
+    }
+}
+
+fn new_state() -> ShowState {
+    let layout = Arc::new(Layout::new(&screen()).expect("layout"));
+    let pricing = Pricing::new(&show()).expect("pricing");
+    let limits = HoldLimits {
+        hold_ttl_ms: TTL_MS,
+        hold_lifetime_max_ms: 3 * TTL_MS,
+        hold_seats_max: 6,
+        holds_per_terminal_max: 4,
+    };
+    ShowState::new(7, layout, pricing, limits)
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    HoldSeats {
+        terminal: u64,
+        seats: Vec<SeatId>,
+    },
+    HoldBest {
+        terminal: u64,
+        count: u32,
+        premium: bool,
+    },
+    Release {
+        pick: usize,
+        terminal: u64,
+    },
+    Renew {
+        pick: usize,
+    },
+    Confirm {
+        pick: usize,
+        commit_ok: bool,
+    },
+    Cancel {
+        pick: usize,
+        refund: bool,
+    },
+    Block {
+        seat: SeatId,
+        blocked: bool,
+    },
+    Tick {
+        ms: u64,
+    },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let seats = (ROWS * COLS) as SeatId;
+    prop_oneof![
+        4 => (1u64..4, prop::collection::vec(0..seats, 1..5)).prop_map(|(terminal, seats)| Step::HoldSeats { terminal, seats }),
+        4 => (1u64..4, 1u32..5, any::<bool>()).prop_map(|(terminal, count, premium)| Step::HoldBest { terminal, count, premium }),
+        2 => (any::<usize>(), 1u64..4).prop_map(|(pick, terminal)| Step::Release { pick, terminal }),
+        1 => any::<usize>().prop_map(|pick| Step::Renew { pick }),
+        4 => (any::<usize>(), prop::bool::weighted(0.8)).prop_map(|(pick, commit_ok)| Step::Confirm { pick, commit_ok }),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(pick, refund)| Step::Cancel { pick, refund }),
+        1 => (0..seats, any::<bool>()).prop_map(|(seat, blocked)| Step::Block { seat, blocked }),
+        3 => (1u64..700).prop_map(|ms| Step::Tick { ms }),
+    ]
+}
+
+/// The reference model: who owns each seat, nothing more.
+#[derive(Debug, Default)]
+struct Model {
+    owner: BTreeMap<SeatId, Owner>,
+    holds: BTreeMap<u64, (u64, Vec<SeatId>, u64)>, // id -> (terminal, seats, expires_at_ms)
+    bookings: Vec<(String, Vec<SeatId>, bool)>,    // (code, seats, confirmed)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Owner {
+    Hold(u64),
+    Booking(String),
+    Blocked,
+}
+
+impl Model {
+    fn is_free(&self, seat: SeatId) -> bool {
+        !self.owner.contains_key(&seat)
+    }
+    fn expire(&mut self, now_ms: u64) {
+        let due: Vec<u64> = self
+            .holds
+            .iter()
+            .filter(|(_, h)| h.2 <= now_ms)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.drop_hold(id);
+        }
+    }
+    fn drop_hold(&mut self, id: u64) {
+        if let Some((_, seats, _)) = self.holds.remove(&id) {
+            for s in seats {
+                self.owner.remove(&s);
+            }
+        }
+    }
+}
+
+fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
+    let mut state = new_state();
+    let mut model = Model::default();
+    let mut now_ms = 1_000_000u64;
+    let mut lamport = 0u64;
+    let mut next_hold = 1u64;
+    let mut entropy = 1u64;
+    for step in steps {
+        lamport += 1;
+        // The plumbing runs expiry before every command; so does the model.
+        state
+            .apply(Command::Expire, now_ms, lamport)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        model.expire(now_ms);
+        match step {
+            Step::HoldSeats { terminal, seats } => {
+                let id = next_hold;
+                next_hold += 1;
+                let result = state.apply(
+                    Command::Hold {
+                        hold_id: id,
+                        terminal_id: terminal,
+                        spec: HoldSpec::Seats(seats.clone()),
+                        idempotency_key: None,
+                    },
+                    now_ms,
+                    lamport,
+                );
+                let distinct: BTreeSet<_> = seats.iter().collect();
+                let all_free = seats.iter().all(|s| model.is_free(*s));
+                let open = model.holds.values().filter(|h| h.0 == terminal).count();
+                let expect_ok = all_free && distinct.len() == seats.len() && open < 4;
+                prop_assert_eq!(result.is_ok(), expect_ok, "hold {:?}: {:?}", seats, result);
+                if let Err(DomainError::SeatUnavailable { seats: named }) = &result {
+                    prop_assert!(
+                        named.iter().all(|s| !model.is_free(*s)),
+                        "error names free seats"
+                    );
+                }
+                if result.is_ok() {
+                    for s in &seats {
+                        model.owner.insert(*s, Owner::Hold(id));
+                    }
+                    model.holds.insert(id, (terminal, seats, now_ms + TTL_MS));
+                }
+            }
+            Step::HoldBest {
+                terminal,
+                count,
+                premium,
+            } => {
+                let id = next_hold;
+                next_hold += 1;
+                let category = if premium {
+                    Category::Premium
+                } else {
+                    Category::Standard
+                };
+                let result = state.apply(
+                    Command::Hold {
+                        hold_id: id,
+                        terminal_id: terminal,
+                        spec: HoldSpec::Best {
+                            count,
+                            category: Some(category),
+                        },
+                        idempotency_key: None,
+                    },
+                    now_ms,
+                    lamport,
+                );
+                if let Ok(records) = &result {
+                    let hold = state.hold(id).expect("held");
+                    prop_assert_eq!(records.len(), 1);
+                    prop_assert_eq!(hold.seats.len(), count as usize);
+                    let layout = state.layout();
+                    let row = layout.seat(hold.seats[0]).expect("seat").y;
+                    for pair in hold.seats.windows(2) {
+                        let (a, b) = (
+                            layout.seat(pair[0]).expect("a"),
+                            layout.seat(pair[1]).expect("b"),
+                        );
+                        prop_assert!(
+                            a.y == row && b.y == row && a.x + 1 == b.x,
+                            "not adjacent: {:?}",
+                            hold.seats
+                        );
+                    }
+                    for s in &hold.seats {
+                        prop_assert!(model.is_free(*s));
+                        prop_assert_eq!(
+                            layout.seat(*s).expect("seat").category,
+                            category,
+                            "wrong category"
+                        );
+                        model.owner.insert(*s, Owner::Hold(id));
+                    }
+                    model
+                        .holds
+                        .insert(id, (terminal, hold.seats.clone(), now_ms + TTL_MS));
+                }
+            }
+            Step::Release { pick, terminal } => {
+                let Some((&id, h)) = nth(&model.holds, pick) else {
+                    continue;
+                };
+                let owner = h.0;
+                let result = state.apply(
+                    Command::Release {
+                        hold_id: id,
+                        terminal_id: terminal,
+                    },
+                    now_ms,
+                    lamport,
+                );
+                prop_assert_eq!(result.is_ok(), owner == terminal);
+                if result.is_ok() {
+                    model.drop_hold(id);
+                }
+            }
+            Step::Renew { pick } => {
+                let Some((&id, h)) = nth(&model.holds, pick) else {
+                    continue;
+                };
+                let terminal = h.0;
+                if state
+                    .apply(
+                        Command::Renew {
+                            hold_id: id,
+                            terminal_id: terminal,
+                        },
+                        now_ms,
+                        lamport,
+                    )
+                    .is_ok()
+                {
+                    let expires = state.hold(id).expect("renewed").expires_at_ms;
+                    prop_assert!(expires > now_ms);
+                    if let Some(h) = model.holds.get_mut(&id) {
+                        h.2 = expires;
+                    }
+                }
+            }
+            Step::Confirm { pick, commit_ok } => {
+                let Some((&id, h)) = nth(&model.holds, pick) else {
+                    continue;
+                };
+                let (terminal, seats) = (h.0, h.1.clone());
+                let due = state.hold_info(state.hold(id).expect("hold")).total;
+                entropy += 1;
+                let payment = Payment {
+                    method: PaymentMethod::Card,
+                    amount: due,
+                    reference: None,
+                };
+                let intent = state.begin_sale(
+                    id,
+                    terminal,
+                    payment,
+                    format!("k{id}"),
+                    booking_code(entropy),
+                    now_ms,
+                    lamport,
+                    1,
+                );
+                let intent = intent.map_err(|e| TestCaseError::fail(format!("begin_sale: {e}")))?;
+                // While the commit is in flight the hold is pinned.
+                let pinned = state.apply(
+                    Command::Release {
+                        hold_id: id,
+                        terminal_id: terminal,
+                    },
+                    now_ms,
+                    lamport,
+                );
+                prop_assert!(pinned.is_err(), "a pinned hold was released");
+                if commit_ok {
+                    state
+                        .apply(Command::Sell { hold_id: id }, now_ms, lamport)
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    model.holds.remove(&id);
+                    for s in &seats {
+                        model
+                            .owner
+                            .insert(*s, Owner::Booking(intent.booking.code.clone()));
+                    }
+                    model
+                        .bookings
+                        .push((intent.booking.code.clone(), seats, true));
+                    // A retried confirm finds the same booking by its key.
+                    let again = state
+                        .booking_for_key(terminal, &format!("k{id}"))
+                        .expect("by key");
+                    prop_assert_eq!(&again.code, &intent.booking.code);
+                } else {
+                    state.abort_sale(id);
+                }
+            }
+            Step::Cancel { pick, refund } => {
+                if model.bookings.is_empty() {
+                    continue;
+                }
+                let index = pick % model.bookings.len();
+                let (code, seats, confirmed) = model.bookings[index].clone();
+                let result = state.apply(
+                    Command::Cancel {
+                        code: code.clone(),
+                        refund,
+                    },
+                    now_ms,
+                    lamport,
+                );
+                prop_assert_eq!(result.is_ok(), confirmed);
+                if confirmed {
+                    model.bookings[index].2 = false;
+                    for s in seats {
+                        model.owner.remove(&s);
+                    }
+                    let status = state.booking(&code).expect("booking").status;
+                    prop_assert_eq!(
+                        status,
+                        if refund {
+                            BookingStatus::Refunded
+                        } else {
+                            BookingStatus::Cancelled
+                        }
+                    );
+                }
+            }
+            Step::Block { seat, blocked } => {
+                let result = state.apply(
+                    Command::Block {
+                        seats: vec![seat],
+                        blocked,
+                    },
+                    now_ms,
+                    lamport,
+                );
+                let expect_ok = if blocked {
+                    model.is_free(seat)
+                } else {
+                    model.owner.get(&seat) == Some(&Owner::Blocked)
+                };
+                prop_assert_eq!(result.is_ok(), expect_ok);
+                if result.is_ok() {
+                    if blocked {
+                        model.owner.insert(seat, Owner::Blocked);
+                    } else {
+                        model.owner.remove(&seat);
+                    }
+                }
+            }
+            Step::Tick { ms } => now_ms += ms,
+        }
+        // The sweeper: holds whose deadline has passed free their seats.
+        state
+            .apply(Command::Expire, now_ms, lamport)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        model.expire(now_ms);
+        check_invariants(&state, &model, now_ms)?;
+    }
+    Ok(())
+}
+
+fn nth<K, V>(map: &BTreeMap<K, V>, pick: usize) -> Option<(&K, &V)> {
+    if map.is_empty() {
+        None
+    } else {
+        map.iter().nth(pick % map.len())
+    }
+}
+
+fn check_invariants(state: &ShowState, model: &Model, now_ms: u64) -> Result<(), TestCaseError> {
+    let slots = state.slots();
+    let capacity = slots.len();
+    let count = |f: fn(&SlotState) -> bool| slots.iter().filter(|s| f(s)).count();
+    let (free, held, sold, blocked) = (
+        count(|s| matches!(s, SlotState::Free)),
+        count(|s| matches!(s, SlotState::Held(_))),
+        count(|s| matches!(s, SlotState::Sold(_))),
+        count(|s| matches!(s, SlotState::Blocked)),
+    );
+    prop_assert_eq!(free + held + sold + blocked, capacity);
+    prop_assert_eq!(state.free_total() as usize, free, "free counter");
+    // No seat is in two holds or two bookings, and every slot agrees with its owner.
+    let mut owners: BTreeMap<SeatId, usize> = BTreeMap::new();
+    for hold in state.holds() {
+        prop_assert!(
+            hold.expires_at_ms > now_ms || hold.sale.is_some(),
+            "expired hold {} still open",
+            hold.id
+        );
+        for s in &hold.seats {
+            *owners.entry(*s).or_default() += 1;
+            prop_assert_eq!(slots[*s as usize], SlotState::Held(hold.id));
+        }
+    }
+    for booking in state
+        .bookings()
+        .filter(|b| b.status == BookingStatus::Confirmed)
+    {
+        for s in &booking.seats {
+            *owners.entry(s.seat_id).or_default() += 1;
+            prop_assert!(matches!(slots[s.seat_id as usize], SlotState::Sold(_)));
+        }
+    }
+    prop_assert!(owners.values().all(|n| *n == 1), "a seat has two owners");
+    prop_assert_eq!(owners.len(), held + sold);
+    // The implementation agrees with the model seat by seat.
+    for (i, slot) in slots.iter().enumerate() {
+        let expected = model.owner.get(&(i as SeatId));
+        let agrees = match (slot, expected) {
+            (SlotState::Free, None) => true,
+            (SlotState::Held(h), Some(Owner::Hold(m))) => h == m,
+            (SlotState::Sold(_), Some(Owner::Booking(_))) => true,
+            (SlotState::Blocked, Some(Owner::Blocked)) => true,
+            _ => false,
+        };
+        prop_assert!(
+            agrees,
+            "seat {} is {:?}, model says {:?}",
+            i,
+            slot,
+            expected
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn seat_map_matches_the_reference_model(steps in prop::collection::vec(step(), 1..80)) {
+        run(steps)?;
+    }
+}
+
+#[test]
+fn best_available_avoids_orphans_and_prefers_the_centre() {
+    let mut state = new_state();
+    // Row C (y = 2) is the ideal row; its right block is 5 seats (x 4..=8).
+    let result = state
+        .apply(
+            Command::Hold {
+                hold_id: 1,
+                terminal_id: 1,
+                spec: HoldSpec::Best {
+                    count: 2,
+                    category: None,
+                },
+                idempotency_key: None,
+            },
+            0,
+            1,
+        )
+        .expect("hold");
+    let hold = state.hold(1).expect("hold");
+    assert_eq!(result.len(), 1);
+    let layout = state.layout().clone();
+    let labels: Vec<&str> = hold
+        .seats
+        .iter()
+        .map(|s| layout.seat(*s).expect("seat").label.as_str())
+        .collect();
+    // Never a window that leaves one seat alone between it and the aisle or wall.
+    let block = layout
+        .blocks()
+        .iter()
+        .find(|b| b.contains(&hold.seats[0]))
+        .expect("block");
+    let start = block.iter().position(|s| *s == hold.seats[0]).expect("pos");
+    assert_ne!(start, 1, "left an orphan at the block's start: {labels:?}");
+    assert_ne!(
+        block.len() - (start + 2),
+        1,
+        "left an orphan at the block's end: {labels:?}"
+    );
+}
+
+#[test]
+fn wheelchair_places_only_when_asked() {
+    let mut state = new_state();
+    for hold_id in 1..=4 {
+        let _ = state.apply(
+            Command::Hold {
+                hold_id,
+                terminal_id: hold_id,
+                spec: HoldSpec::Best {
+                    count: 1,
+                    category: None,
+                },
+                idempotency_key: None,
+            },
+            0,
+            1,
+        );
+    }
+    assert!(
+        state.holds().all(|h| h.seats != vec![0]),
+        "a wheelchair place was given to a standard request"
+    );
+    state
+        .apply(
+            Command::Hold {
+                hold_id: 9,
+                terminal_id: 9,
+                spec: HoldSpec::Best {
+                    count: 1,
+                    category: Some(Category::Wheelchair),
+                },
+                idempotency_key: None,
+            },
+            0,
+            1,
+        )
+        .expect("wheelchair");
+    assert_eq!(state.hold(9).expect("hold").seats, vec![0]);
+}
+
+#[test]
+fn no_adjacent_block_says_why() {
+    let mut state = new_state();
+    // Block every other seat of every standard row: plenty free, nothing adjacent.
+    let seats: Vec<SeatId> = (0..(ROWS - 1) * COLS)
+        .map(SeatId::from)
+        .filter(|s| s % 2 == 1)
+        .collect();
+    state
+        .apply(
+            Command::Block {
+                seats,
+                blocked: true,
+            },
+            0,
+            1,
+        )
+        .expect("block");
+    let err = state
+        .apply(
+            Command::Hold {
+                hold_id: 1,
+                terminal_id: 1,
+                spec: HoldSpec::Best {
+                    count: 2,
+                    category: None,
+                },
+                idempotency_key: None,
+            },
+            0,
+            2,
+        )
+        .expect_err("no block");
+    assert!(
+        matches!(
+            err,
+            DomainError::NoAdjacentBlock {
+                largest_block: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("largest free block is 1"));
+}
+
+#[test]
+fn a_wrong_payment_is_refused_and_comp_is_free() {
+    let mut state = new_state();
+    state
+        .apply(
+            Command::Hold {
+                hold_id: 1,
+                terminal_id: 1,
+                spec: HoldSpec::Seats(vec![9, 10]),
+                idempotency_key: None,
+            },
+            0,
+            1,
+        )
+        .expect("hold");
+    let wrong = Payment {
+        method: PaymentMethod::Cash,
+        amount: Money {
+            amount_minor: 1,
+            currency: "EUR".into(),
+        },
+        reference: None,
+    };
+    assert!(matches!(
+        state.begin_sale(1, 1, wrong, "k".into(), booking_code(1), 0, 2, 1),
+        Err(DomainError::InvalidArgument(_))
+    ));
+    let comp = Payment {
+        method: PaymentMethod::Comp,
+        amount: Money {
+            amount_minor: 0,
+            currency: "EUR".into(),
+        },
+        reference: None,
+    };
+    let intent = state
+        .begin_sale(1, 1, comp, "k".into(), booking_code(1), 0, 2, 1)
+        .expect("comp");
+    assert_eq!(intent.booking.total.amount_minor, 0);
+    assert_eq!(
+        intent
+            .booking
+            .seats
+            .iter()
+            .map(|s| s.price_minor)
+            .sum::<i64>(),
+        1800,
+        "prices are still recorded"
+    );
+}
+
+#[test]
+fn replay_rebuilds_the_same_state() {
+    let mut leader = new_state();
+    let mut log = Vec::new();
+    log.extend(
+        leader
+            .apply(
+                Command::Hold {
+                    hold_id: 1,
+                    terminal_id: 1,
+                    spec: HoldSpec::Best {
+                        count: 3,
+                        category: None,
+                    },
+                    idempotency_key: Some("a".into()),
+                },
+                0,
+                1,
+            )
+            .expect("hold"),
+    );
+    log.extend(
+        leader
+            .apply(
+                Command::Hold {
+                    hold_id: 2,
+                    terminal_id: 2,
+                    spec: HoldSpec::Seats(vec![30, 31]),
+                    idempotency_key: None,
+                },
+                0,
+                2,
+            )
+            .expect("hold"),
+    );
+    let due = leader.hold_info(leader.hold(2).expect("hold")).total;
+    leader
+        .begin_sale(
+            2,
+            2,
+            Payment {
+                method: PaymentMethod::Card,
+                amount: due,
+                reference: None,
+            },
+            "k".into(),
+            booking_code(5),
+            0,
+            3,
+            1,
+        )
+        .expect("begin");
+    log.extend(
+        leader
+            .apply(Command::Sell { hold_id: 2 }, 0, 4)
+            .expect("sell"),
+    );
+    log.extend(
+        leader
+            .apply(Command::Expire, TTL_MS + 1, 5)
+            .expect("expire"),
+    );
+    let mut follower = new_state();
+    for record in &log {
+        follower.replay(record).expect("replay");
+    }
+    assert_eq!(follower.slots(), leader.slots());
+    assert_eq!(follower.seq(), leader.seq());
+    assert!(
+        follower.replay(&log[0]).is_err(),
+        "an old seq must be refused"
+    );
+}
