@@ -187,8 +187,10 @@ impl Subscription {
     /// The next update, or `None` if none arrived within `wait` (or the stream ended).
     pub fn next_timeout(&mut self, wait: Duration) -> Option<Result<SeatUpdate>> {
         let runtime = self.runtime.clone();
+        let inner = &mut self.inner;
+        // The timer must be created inside the runtime.
         runtime
-            .block_on(tokio::time::timeout(wait, self.inner.next()))
+            .block_on(async move { tokio::time::timeout(wait, inner.next()).await })
             .ok()
             .flatten()
     }

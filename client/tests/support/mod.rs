@@ -65,7 +65,19 @@ impl FakeServer {
         addr: &str,
         handler: impl Fn(&Request) -> Vec<Out> + Send + Sync + 'static,
     ) -> Self {
-        let listener = TcpListener::bind(addr).await.expect("bind");
+        // A stopped server's listener closes when its aborted task is next polled: retry briefly.
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => break listener,
+                Err(e) if tries < 200 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(e) => panic!("bind {addr}: {e}"),
+            }
+        };
         let addr = listener.local_addr().expect("local addr").to_string();
         let server = FakeServer {
             addr,
