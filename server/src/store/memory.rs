@@ -1,1 +1,592 @@
-//! In-memory store (simulation and unit tests only).
+//! In-memory store, for the deterministic simulation and unit tests only.
+//!
+//! **Not durable**: everything is lost when the process ends. It keeps the same contract as
+//! [`super::mysql::MysqlStore`], so that tests written against it hold for MySQL too:
+//! - one owner per (show, seat) among live (confirmed or admitted) bookings, unique booking
+//!   codes and unique (terminal, idempotency key);
+//! - catalog references must exist (a theater's city, a screen's theater, a show's movie and
+//!   screen, a sale's show), otherwise [`StoreError::NotFound`] (or a `Conflict` outcome for a
+//!   sale);
+//! - [`Store::commit_sales`] reports each offending sale as [`SaleOutcome::Conflict`] and commits
+//!   the others; a sale identical to one already committed (a retried commit) is `Committed`;
+//! - [`Store::commit_cancel`] only from `confirmed`; the seats become free and the booking keeps
+//!   listing them.
+//!
+//! [`MemoryStore::set_available`] simulates the database going away: every call then fails with
+//! [`StoreError::Unavailable`] and changes nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use async_trait::async_trait;
+use cinebook_protocol::types::{
+    BookingStatus, City, MethodTotals, Movie, PaymentMethod, Role, Screen, SeatId, ShiftReport,
+    Show, ShowId, TerminalId, Theater,
+};
+use parking_lot::Mutex;
+
+use super::mysql::REPORT_DEFAULT_CURRENCY;
+use super::{
+    CancelRecord, CatalogData, SaleOutcome, SaleRecord, Store, StoreError, StoredBooking,
+    TerminalRecord,
+};
+
+/// A refund as the memory store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RefundRow {
+    code: String,
+    amount_minor: i64,
+    currency: String,
+    terminal_id: TerminalId,
+    at_ms: u64,
+}
+
+/// One audit row, as `audit_events` would hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// The show.
+    pub show_id: ShowId,
+    /// Lamport time.
+    pub lamport: u64,
+    /// Node.
+    pub node_id: u32,
+    /// `sale`, `cancel` or `refund`.
+    pub kind: &'static str,
+    /// Booking code.
+    pub code: String,
+    /// When, ms since the Unix epoch.
+    pub at_ms: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    available: bool,
+    cities: BTreeMap<u64, City>,
+    theaters: BTreeMap<u64, Theater>,
+    screens: BTreeMap<u64, Screen>,
+    movies: BTreeMap<u64, Movie>,
+    shows: BTreeMap<u64, Show>,
+    bookings: HashMap<String, StoredBooking>,
+    seat_owner: HashMap<(ShowId, SeatId), String>,
+    keys: HashMap<(TerminalId, String), String>,
+    refunds: Vec<RefundRow>,
+    audit: Vec<AuditRow>,
+    terminals: BTreeMap<TerminalId, TerminalRecord>,
+    next_terminal_id: TerminalId,
+}
+
+impl State {
+    fn check_available(&self) -> Result<(), StoreError> {
+        if self.available {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(
+                "memory store set unavailable (simulated outage)".into(),
+            ))
+        }
+    }
+
+    /// Why `sale` cannot be committed, if it cannot.
+    fn reject_reason(&self, sale: &SaleRecord) -> Option<String> {
+        let b = &sale.booking;
+        if !self.shows.contains_key(&b.show_id) {
+            return Some(format!("show {} does not exist", b.show_id));
+        }
+        if self.bookings.contains_key(&b.code) {
+            return Some(format!("duplicate booking code {}", b.code));
+        }
+        if self
+            .keys
+            .contains_key(&(b.terminal_id, sale.idempotency_key.clone()))
+        {
+            return Some(format!(
+                "duplicate idempotency key {:?} for terminal {}",
+                sale.idempotency_key, b.terminal_id
+            ));
+        }
+        let mut seen = HashSet::new();
+        for seat in &b.seats {
+            if !seen.insert(seat.seat_id) {
+                return Some(format!("seat {} twice on booking {}", seat.seat_id, b.code));
+            }
+            if let Some(owner) = self.seat_owner.get(&(b.show_id, seat.seat_id)) {
+                return Some(format!(
+                    "seat {} of show {} already sold on booking {owner}",
+                    seat.seat_id, b.show_id
+                ));
+            }
+        }
+        None
+    }
+
+    fn insert_sale(&mut self, sale: &SaleRecord) {
+        let b = &sale.booking;
+        let live = matches!(b.status, BookingStatus::Confirmed | BookingStatus::Admitted);
+        if live {
+            for seat in &b.seats {
+                self.seat_owner
+                    .insert((b.show_id, seat.seat_id), b.code.clone());
+            }
+        }
+        self.keys.insert(
+            (b.terminal_id, sale.idempotency_key.clone()),
+            b.code.clone(),
+        );
+        self.audit.push(AuditRow {
+            show_id: b.show_id,
+            lamport: b.lamport,
+            node_id: b.node_id,
+            kind: "sale",
+            code: b.code.clone(),
+            at_ms: b.sold_at_ms,
+        });
+        self.bookings.insert(
+            b.code.clone(),
+            StoredBooking {
+                booking: b.clone(),
+                idempotency_key: sale.idempotency_key.clone(),
+            },
+        );
+    }
+}
+
+/// The in-memory [`Store`]. Not durable; see the module documentation.
+#[derive(Debug)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty, available store.
+    pub fn new() -> Self {
+        MemoryStore {
+            state: Mutex::new(State {
+                available: true,
+                next_terminal_id: 1,
+                ..State::default()
+            }),
+        }
+    }
+
+    /// Simulates the database going away (`false`) and coming back (`true`). While
+    /// unavailable every method fails with [`StoreError::Unavailable`] and changes nothing.
+    pub fn set_available(&self, available: bool) {
+        self.state.lock().available = available;
+    }
+
+    /// The audit trail so far, in commit order.
+    pub fn audit(&self) -> Vec<AuditRow> {
+        self.state.lock().audit.clone()
+    }
+
+    /// The code of the live booking that owns a seat, if any.
+    pub fn seat_owner(&self, show_id: ShowId, seat_id: SeatId) -> Option<String> {
+        self.state
+            .lock()
+            .seat_owner
+            .get(&(show_id, seat_id))
+            .cloned()
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.state.lock().check_available()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.state.lock().check_available()
+    }
+
+    async fn load_catalog(&self) -> Result<CatalogData, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        Ok(CatalogData {
+            cities: state.cities.values().cloned().collect(),
+            theaters: state.theaters.values().cloned().collect(),
+            screens: state.screens.values().cloned().collect(),
+            movies: state.movies.values().cloned().collect(),
+            shows: state.shows.values().cloned().collect(),
+        })
+    }
+
+    async fn upsert_city(&self, city: &City) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        state.cities.insert(city.id, city.clone());
+        Ok(())
+    }
+
+    async fn upsert_theater(&self, theater: &Theater) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        if !state.cities.contains_key(&theater.city_id) {
+            return Err(StoreError::NotFound(format!(
+                "upsert_theater: city {} does not exist",
+                theater.city_id
+            )));
+        }
+        state.theaters.insert(theater.id, theater.clone());
+        Ok(())
+    }
+
+    async fn upsert_screen(&self, screen: &Screen) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        if !state.theaters.contains_key(&screen.theater_id) {
+            return Err(StoreError::NotFound(format!(
+                "upsert_screen: theater {} does not exist",
+                screen.theater_id
+            )));
+        }
+        let mut seen = HashSet::new();
+        if let Some(seat) = screen.seats.iter().find(|s| !seen.insert(s.id)) {
+            return Err(StoreError::Conflict(format!(
+                "upsert_screen: seat id {} appears twice",
+                seat.id
+            )));
+        }
+        let mut stored = screen.clone();
+        stored.seats.sort_by_key(|s| s.id);
+        state.screens.insert(screen.id, stored);
+        Ok(())
+    }
+
+    async fn upsert_movie(&self, movie: &Movie) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        state.movies.insert(movie.id, movie.clone());
+        Ok(())
+    }
+
+    async fn upsert_show(&self, show: &Show) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        if !state.movies.contains_key(&show.movie_id) {
+            return Err(StoreError::NotFound(format!(
+                "upsert_show: movie {} does not exist",
+                show.movie_id
+            )));
+        }
+        if !state.screens.contains_key(&show.screen_id) {
+            return Err(StoreError::NotFound(format!(
+                "upsert_show: screen {} does not exist",
+                show.screen_id
+            )));
+        }
+        let mut seen = HashSet::new();
+        if let Some(price) = show.prices.iter().find(|p| !seen.insert(p.category)) {
+            return Err(StoreError::Conflict(format!(
+                "upsert_show: category {} priced twice",
+                price.category.name()
+            )));
+        }
+        let mut stored = show.clone();
+        stored.prices.sort_by_key(|p| p.category);
+        state.shows.insert(show.id, stored);
+        Ok(())
+    }
+
+    async fn load_bookings(&self) -> Result<Vec<StoredBooking>, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        let mut bookings: Vec<StoredBooking> = state.bookings.values().cloned().collect();
+        bookings.sort_by(|a, b| {
+            (a.booking.lamport, a.booking.node_id, &a.booking.code).cmp(&(
+                b.booking.lamport,
+                b.booking.node_id,
+                &b.booking.code,
+            ))
+        });
+        Ok(bookings)
+    }
+
+    async fn commit_sales(&self, sales: &[SaleRecord]) -> Result<Vec<SaleOutcome>, StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        let mut outcomes = Vec::with_capacity(sales.len());
+        for sale in sales {
+            match state.reject_reason(sale) {
+                None => {
+                    state.insert_sale(sale);
+                    outcomes.push(SaleOutcome::Committed);
+                }
+                Some(reason) => {
+                    let identical = state.bookings.get(&sale.booking.code).is_some_and(|s| {
+                        s.booking == sale.booking && s.idempotency_key == sale.idempotency_key
+                    });
+                    if identical {
+                        outcomes.push(SaleOutcome::Committed);
+                    } else {
+                        tracing::error!(
+                            code = sale.booking.code.as_str(),
+                            %reason,
+                            "STORE REJECTED A SALE (double sale or duplicate key)"
+                        );
+                        outcomes.push(SaleOutcome::Conflict(reason));
+                    }
+                }
+            }
+        }
+        Ok(outcomes)
+    }
+
+    async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        let (show_id, seats) = match state.bookings.get_mut(&cancel.code) {
+            None => return Err(StoreError::NotFound(format!("booking {}", cancel.code))),
+            Some(stored) if stored.booking.status != BookingStatus::Confirmed => {
+                return Err(StoreError::Conflict(format!(
+                    "booking {} is {:?}, not confirmed",
+                    cancel.code, stored.booking.status
+                )))
+            }
+            Some(stored) => {
+                stored.booking.status = if cancel.refund {
+                    BookingStatus::Refunded
+                } else {
+                    BookingStatus::Cancelled
+                };
+                let seats: Vec<SeatId> = stored.booking.seats.iter().map(|s| s.seat_id).collect();
+                (stored.booking.show_id, seats)
+            }
+        };
+        for seat in seats {
+            state.seat_owner.remove(&(show_id, seat));
+        }
+        if cancel.refund {
+            state.refunds.push(RefundRow {
+                code: cancel.code.clone(),
+                amount_minor: cancel.amount.amount_minor,
+                currency: cancel.amount.currency.clone(),
+                terminal_id: cancel.terminal_id,
+                at_ms: cancel.at_ms,
+            });
+        }
+        state.audit.push(AuditRow {
+            show_id,
+            lamport: cancel.lamport,
+            node_id: cancel.node_id,
+            kind: if cancel.refund { "refund" } else { "cancel" },
+            code: cancel.code.clone(),
+            at_ms: cancel.at_ms,
+        });
+        Ok(())
+    }
+
+    async fn add_terminal(
+        &self,
+        name: &str,
+        role: Role,
+        token_sha256: &str,
+    ) -> Result<TerminalId, StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        if state
+            .terminals
+            .values()
+            .any(|t| t.token_sha256 == token_sha256)
+        {
+            return Err(StoreError::Conflict(
+                "add_terminal: token hash already in use".into(),
+            ));
+        }
+        let id = state.next_terminal_id;
+        state.next_terminal_id += 1;
+        state.terminals.insert(
+            id,
+            TerminalRecord {
+                id,
+                name: name.to_owned(),
+                role,
+                token_sha256: token_sha256.to_owned(),
+                revoked: false,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn terminal_by_token(
+        &self,
+        token_sha256: &str,
+    ) -> Result<Option<TerminalRecord>, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        Ok(state
+            .terminals
+            .values()
+            .find(|t| t.token_sha256 == token_sha256)
+            .cloned())
+    }
+
+    async fn list_terminals(&self) -> Result<Vec<TerminalRecord>, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        Ok(state.terminals.values().cloned().collect())
+    }
+
+    async fn revoke_terminal(&self, id: TerminalId) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        match state.terminals.get_mut(&id) {
+            Some(terminal) => {
+                terminal.revoked = true;
+                Ok(())
+            }
+            None => Err(StoreError::NotFound(format!("terminal {id}"))),
+        }
+    }
+
+    async fn shift_report(
+        &self,
+        terminal_id: TerminalId,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<ShiftReport, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        let in_range = |at: u64| at >= from_ms && at < to_ms;
+        let mut lines: BTreeMap<PaymentMethod, MethodTotals> = BTreeMap::new();
+        let mut first: Option<(u64, String)> = None;
+        let mut note = |at: u64, currency: &str| {
+            if first.as_ref().is_none_or(|(t, _)| at < *t) {
+                first = Some((at, currency.to_owned()));
+            }
+        };
+        let mut sold: Vec<&StoredBooking> = state
+            .bookings
+            .values()
+            .filter(|s| s.booking.terminal_id == terminal_id && in_range(s.booking.sold_at_ms))
+            .collect();
+        sold.sort_by(|a, b| a.booking.code.cmp(&b.booking.code));
+        for stored in sold {
+            let b = &stored.booking;
+            note(b.sold_at_ms, &b.total.currency);
+            let totals = lines
+                .entry(b.payment.method)
+                .or_insert_with(|| empty(b.payment.method));
+            totals.sales += 1;
+            totals.seats += u32::try_from(b.seats.len()).unwrap_or(u32::MAX);
+            totals.sales_minor += b.payment.amount.amount_minor;
+        }
+        for refund in state
+            .refunds
+            .iter()
+            .filter(|r| r.terminal_id == terminal_id && in_range(r.at_ms))
+        {
+            let method = match state.bookings.get(&refund.code) {
+                Some(stored) => stored.booking.payment.method,
+                None => {
+                    return Err(StoreError::Corrupt(format!(
+                        "refund of unknown booking {}",
+                        refund.code
+                    )))
+                }
+            };
+            note(refund.at_ms, &refund.currency);
+            let totals = lines.entry(method).or_insert_with(|| empty(method));
+            totals.refunds += 1;
+            totals.refunds_minor += refund.amount_minor;
+        }
+        Ok(ShiftReport {
+            terminal_id,
+            from_ms,
+            to_ms,
+            currency: first
+                .map(|(_, currency)| currency)
+                .unwrap_or_else(|| REPORT_DEFAULT_CURRENCY.to_owned()),
+            lines: lines.into_values().collect(),
+        })
+    }
+}
+
+fn empty(method: PaymentMethod) -> MethodTotals {
+    MethodTotals {
+        method,
+        sales: 0,
+        seats: 0,
+        sales_minor: 0,
+        refunds: 0,
+        refunds_minor: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cinebook_protocol::types::PaymentMethod;
+
+    use super::*;
+    use crate::testing::{contract, sample_catalog, sample_sale, seed_catalog};
+
+    macro_rules! contract_test {
+        ($name:ident) => {
+            #[tokio::test]
+            async fn $name() {
+                let store = MemoryStore::new();
+                contract::$name(&store).await;
+            }
+        };
+    }
+
+    contract_test!(migrate_is_idempotent);
+    contract_test!(catalog_round_trip);
+    contract_test!(batch_of_fifty);
+    contract_test!(idempotency_keys_are_unique);
+    contract_test!(cancel_frees_seats);
+    contract_test!(shift_report_figures);
+    contract_test!(terminals);
+    contract_test!(sale_of_unknown_show_is_rejected);
+
+    #[tokio::test]
+    async fn double_sale_is_isolated() {
+        let store = MemoryStore::new();
+        let owners = contract::double_sale_is_isolated(&store).await;
+        assert_eq!(
+            store
+                .seat_owner(crate::testing::SAMPLE_SHOW_ID, 2)
+                .as_deref(),
+            Some("A1")
+        );
+        assert_eq!(store.seat_owner(crate::testing::SAMPLE_SHOW_ID, 4), None);
+        let sales: Vec<String> = store
+            .audit()
+            .into_iter()
+            .filter(|a| a.kind == "sale")
+            .map(|a| a.code)
+            .collect();
+        assert_eq!(sales, owners, "one audit row per committed sale");
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_store_fails_and_changes_nothing() {
+        let store = MemoryStore::new();
+        seed_catalog(&store, &sample_catalog()).await;
+        store.set_available(false);
+        let sale = sample_sale("Q1", 1, &[1], PaymentMethod::Cash, 1);
+        match store.commit_sales(std::slice::from_ref(&sale)).await {
+            Err(StoreError::Unavailable(_)) => {}
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert!(matches!(
+            store.ping().await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(matches!(
+            store.load_catalog().await,
+            Err(StoreError::Unavailable(_))
+        ));
+        store.set_available(true);
+        assert!(store.load_bookings().await.expect("load").is_empty());
+        assert_eq!(
+            store.commit_sales(&[sale]).await.expect("after recovery"),
+            vec![SaleOutcome::Committed]
+        );
+    }
+}

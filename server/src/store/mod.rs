@@ -11,10 +11,10 @@ pub mod memory;
 pub mod mysql;
 
 use async_trait::async_trait;
+use cinebook_protocol::types::Terminal;
 use cinebook_protocol::types::{
     Booking, City, Money, Movie, Role, Screen, ShiftReport, Show, TerminalId, Theater,
 };
-use cinebook_protocol::types::Terminal;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +105,12 @@ pub struct TerminalRecord {
 impl TerminalRecord {
     /// The listing view (no hash).
     pub fn view(&self) -> Terminal {
-        Terminal { id: self.id, name: self.name.clone(), role: self.role, revoked: self.revoked }
+        Terminal {
+            id: self.id,
+            name: self.name.clone(),
+            role: self.role,
+            revoked: self.revoked,
+        }
     }
 }
 
@@ -140,9 +145,14 @@ pub trait Store: Send + Sync + 'static {
     /// Every booking of every show, any status, with seats and payment (start-up rebuild).
     async fn load_bookings(&self) -> Result<Vec<StoredBooking>, StoreError>;
     /// Group commit: writes the batch in one transaction with multi-row INSERTs. `Err` means
-    /// nothing was committed (the database is down). A uniqueness violation does not poison the
-    /// batch: the implementation isolates the offending sales, commits the others, and reports
-    /// each offender as [`SaleOutcome::Conflict`]. The result has one outcome per input, in order.
+    /// the sales must not be acknowledged: normally nothing was committed (the database is
+    /// down), but when the connection broke during `COMMIT` the outcome is unknown. A
+    /// uniqueness violation does not poison the batch: the implementation isolates the
+    /// offending sales, commits the others, and reports each offender as
+    /// [`SaleOutcome::Conflict`]. A sale identical to a booking already stored (same code,
+    /// content, status and idempotency key) is reported `Committed`, so retrying the very same
+    /// records after an `Err` is safe and never sells twice. The result has one outcome per
+    /// input, in order.
     async fn commit_sales(&self, sales: &[SaleRecord]) -> Result<Vec<SaleOutcome>, StoreError>;
     /// Marks a confirmed booking cancelled or refunded, frees its seats in `booking_seats`, and
     /// records the refund. `Conflict` if the booking is not confirmed any more.
@@ -155,8 +165,10 @@ pub trait Store: Send + Sync + 'static {
         token_sha256: &str,
     ) -> Result<TerminalId, StoreError>;
     /// Finds a terminal by token hash.
-    async fn terminal_by_token(&self, token_sha256: &str)
-        -> Result<Option<TerminalRecord>, StoreError>;
+    async fn terminal_by_token(
+        &self,
+        token_sha256: &str,
+    ) -> Result<Option<TerminalRecord>, StoreError>;
     /// Every terminal.
     async fn list_terminals(&self) -> Result<Vec<TerminalRecord>, StoreError>;
     /// Revokes a terminal's token.

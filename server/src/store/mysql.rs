@@ -1,1 +1,1439 @@
-//! MySQL store.
+//! MySQL store: production durability through mysql_async (MySQL 8 or MariaDB 10.6+).
+//!
+//! - Migrations are the numbered files of `sql/mysql/`, embedded in the binary
+//!   ([`MIGRATIONS`]) and applied by [`Store::migrate`] in order, each at most once, recorded
+//!   in `schema_migrations`. A named lock (`GET_LOCK`) serialises nodes that start together.
+//! - Every method is one transaction. [`Store::commit_sales`] is group commit: one transaction
+//!   for the whole batch with multi-row INSERTs of at most [`MAX_ROWS_PER_INSERT`] rows each. A
+//!   row the database rejects (a seat already sold: duplicate key, error 1062) does not poison
+//!   the batch: the batch is rolled back and every sale is retried in a transaction of its own,
+//!   so only the offenders are reported as [`SaleOutcome::Conflict`].
+//! - Connection and I/O failures map to [`StoreError::Unavailable`]. The pool drops broken
+//!   connections and opens new ones, so the store recovers by itself when MySQL is back; an
+//!   operation whose connection broke before it sent `COMMIT` is retried once on a fresh
+//!   connection ([`MAX_ATTEMPTS`]). Every operation is bounded by
+//!   [`MysqlLimits::operation_timeout`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cinebook_protocol::types::{
+    BookedSeat, Booking, BookingStatus, Category, City, MethodTotals, Money, Movie, Payment,
+    PaymentMethod, Price, Role, Screen, Seat, ShiftReport, Show, TerminalId, Theater,
+};
+use mysql_async::prelude::{FromValue, Queryable};
+use mysql_async::{Conn, DriverError, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts};
+use mysql_async::{Row, Transaction, TxOpts, Value};
+
+use super::{
+    CancelRecord, CatalogData, SaleOutcome, SaleRecord, Store, StoreError, StoredBooking,
+    TerminalRecord,
+};
+
+/// One embedded migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migration {
+    /// Version number, the file's numeric prefix; applied in ascending order.
+    pub version: u32,
+    /// Short name, the rest of the file name.
+    pub name: &'static str,
+    /// The SQL: statements separated by `;` at the end of a line, `--` comment lines allowed.
+    pub sql: &'static str,
+}
+
+/// Every migration this server knows, in order (the files of `sql/mysql/`).
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../../sql/mysql/0001_init.sql"),
+}];
+
+/// Rows per multi-row INSERT statement: keeps each statement far below `max_allowed_packet`
+/// (a row is at most about 2 KiB, so a statement is at most about 1 MiB) and below the
+/// 65,535 placeholders a prepared statement may have.
+pub const MAX_ROWS_PER_INSERT: usize = 500;
+
+/// Attempts per operation: a second attempt is made only when the connection broke before
+/// `COMMIT` was sent (nothing can have been committed), typically a pooled connection that
+/// MySQL closed while it was idle.
+pub const MAX_ATTEMPTS: u32 = 2;
+
+/// Longest audit `detail` text, in characters (the column is `VARCHAR(2000)`).
+pub const AUDIT_DETAIL_MAX_CHARS: usize = 2000;
+
+/// Currency of a shift report without any activity to take it from.
+pub const REPORT_DEFAULT_CURRENCY: &str = "EUR";
+
+/// Seconds a node waits for another node's migration to finish (`GET_LOCK` timeout).
+pub const MIGRATION_LOCK_WAIT_SECS: u32 = 60;
+
+/// The named lock that serialises migrations across nodes.
+const MIGRATION_LOCK_NAME: &str = "cinebook_schema_migrations";
+
+/// Session settings run on every new (and every reset) connection: strict mode, so that a
+/// value that does not fit is an error rather than silently truncated.
+const SESSION_SETUP: &str = "SET SESSION sql_mode = \
+     'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";
+
+/// MySQL error codes the store interprets.
+mod code {
+    /// Duplicate entry for a unique key.
+    pub const DUP_ENTRY: u16 = 1062;
+    /// Column cannot be null.
+    pub const BAD_NULL: u16 = 1048;
+    /// Foreign key: the referenced row does not exist (old code).
+    pub const NO_REFERENCED_ROW: u16 = 1216;
+    /// Foreign key: the row is still referenced (old code).
+    pub const ROW_IS_REFERENCED: u16 = 1217;
+    /// Foreign key: the row is still referenced.
+    pub const ROW_IS_REFERENCED_2: u16 = 1451;
+    /// Foreign key: the referenced row does not exist.
+    pub const NO_REFERENCED_ROW_2: u16 = 1452;
+    /// Out-of-range value.
+    pub const OUT_OF_RANGE: u16 = 1264;
+    /// Incorrect value for a column.
+    pub const WRONG_VALUE: u16 = 1366;
+    /// Data too long for a column.
+    pub const DATA_TOO_LONG: u16 = 1406;
+    /// CHECK constraint failed (MySQL).
+    pub const CHECK_MYSQL: u16 = 3819;
+    /// CHECK constraint failed (MariaDB).
+    pub const CHECK_MARIADB: u16 = 4025;
+}
+
+/// Connection pool and time limits of a [`MysqlStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MysqlLimits {
+    /// Connections the pool keeps open even when idle.
+    pub pool_min_connections: usize,
+    /// Most connections the pool opens; further callers wait (within `operation_timeout`).
+    pub pool_max_connections: usize,
+    /// Longest time one store operation may take, including waiting for a pooled connection;
+    /// past it the operation fails with [`StoreError::Unavailable`].
+    pub operation_timeout: Duration,
+    /// Longest time [`Store::migrate`] may take (DDL on a large table can be slow).
+    pub migration_timeout: Duration,
+    /// Prepared statements cached per connection (multi-row INSERTs of different sizes are
+    /// different statements).
+    pub statement_cache_size: usize,
+}
+
+impl Default for MysqlLimits {
+    fn default() -> Self {
+        MysqlLimits {
+            pool_min_connections: 1,
+            pool_max_connections: 16,
+            operation_timeout: Duration::from_secs(10),
+            migration_timeout: Duration::from_secs(300),
+            statement_cache_size: 64,
+        }
+    }
+}
+
+/// The production [`Store`]: MySQL or MariaDB through a mysql_async connection pool.
+#[derive(Debug, Clone)]
+pub struct MysqlStore {
+    pool: Pool,
+    limits: MysqlLimits,
+}
+
+/// Why one attempt of an operation failed.
+#[derive(Debug)]
+enum Fail {
+    /// A database error before `COMMIT` was sent: nothing was committed.
+    BeforeCommit(mysql_async::Error),
+    /// `COMMIT` itself failed: the outcome is unknown.
+    AtCommit(mysql_async::Error),
+    /// A store-level answer (not found, conflict, corrupt data).
+    Store(StoreError),
+}
+
+impl From<mysql_async::Error> for Fail {
+    fn from(error: mysql_async::Error) -> Self {
+        Fail::BeforeCommit(error)
+    }
+}
+
+impl From<StoreError> for Fail {
+    fn from(error: StoreError) -> Self {
+        Fail::Store(error)
+    }
+}
+
+type Attempt<T> = Result<T, Fail>;
+
+/// Maps a driver error to a [`StoreError`]; `op` names the operation for the message.
+fn store_error(op: &str, error: &mysql_async::Error) -> StoreError {
+    match error {
+        mysql_async::Error::Server(server) => match server.code {
+            code::DUP_ENTRY => StoreError::Conflict(format!("{op}: {}", server.message)),
+            code::NO_REFERENCED_ROW | code::NO_REFERENCED_ROW_2 => StoreError::NotFound(format!(
+                "{op}: a referenced row does not exist: {}",
+                server.message
+            )),
+            code::ROW_IS_REFERENCED
+            | code::ROW_IS_REFERENCED_2
+            | code::BAD_NULL
+            | code::OUT_OF_RANGE
+            | code::WRONG_VALUE
+            | code::DATA_TOO_LONG
+            | code::CHECK_MYSQL
+            | code::CHECK_MARIADB => StoreError::Conflict(format!(
+                "{op}: rejected by the database: {}",
+                server.message
+            )),
+            _ => StoreError::Unavailable(format!("{op}: {error}")),
+        },
+        mysql_async::Error::Driver(DriverError::FromValue { .. })
+        | mysql_async::Error::Driver(DriverError::FromRow { .. }) => {
+            StoreError::Corrupt(format!("{op}: {error}"))
+        }
+        _ => StoreError::Unavailable(format!("{op}: {error}")),
+    }
+}
+
+/// Typed access to the columns of one result row; a missing or unreadable value is
+/// [`StoreError::Corrupt`], never a panic.
+struct Cols {
+    row: Row,
+    table: &'static str,
+}
+
+impl Cols {
+    fn new(row: Row, table: &'static str) -> Self {
+        Cols { row, table }
+    }
+
+    fn take<T: FromValue>(&mut self, index: usize) -> Result<T, StoreError> {
+        match self.row.take_opt::<T, usize>(index) {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(error)) => Err(StoreError::Corrupt(format!(
+                "{}: column {index}: {error}",
+                self.table
+            ))),
+            None => Err(StoreError::Corrupt(format!(
+                "{}: column {index} missing",
+                self.table
+            ))),
+        }
+    }
+
+    fn category(&mut self, index: usize) -> Result<Category, StoreError> {
+        let text: String = self.take(index)?;
+        Category::parse(&text).ok_or_else(|| {
+            StoreError::Corrupt(format!("{}: unknown category {text:?}", self.table))
+        })
+    }
+
+    fn role(&mut self, index: usize) -> Result<Role, StoreError> {
+        let text: String = self.take(index)?;
+        Role::parse(&text)
+            .ok_or_else(|| StoreError::Corrupt(format!("{}: unknown role {text:?}", self.table)))
+    }
+
+    fn method(&mut self, index: usize) -> Result<PaymentMethod, StoreError> {
+        let text: String = self.take(index)?;
+        PaymentMethod::parse(&text).ok_or_else(|| {
+            StoreError::Corrupt(format!("{}: unknown payment method {text:?}", self.table))
+        })
+    }
+
+    fn status(&mut self, index: usize) -> Result<BookingStatus, StoreError> {
+        let text: String = self.take(index)?;
+        parse_status(&text)
+            .ok_or_else(|| StoreError::Corrupt(format!("{}: unknown status {text:?}", self.table)))
+    }
+}
+
+/// The stored name of a booking status (the protocol type has no `name()`).
+pub fn status_name(status: BookingStatus) -> &'static str {
+    match status {
+        BookingStatus::Confirmed => "confirmed",
+        BookingStatus::Cancelled => "cancelled",
+        BookingStatus::Refunded => "refunded",
+        BookingStatus::Admitted => "admitted",
+    }
+}
+
+/// Parses [`status_name`].
+pub fn parse_status(text: &str) -> Option<BookingStatus> {
+    [
+        BookingStatus::Confirmed,
+        BookingStatus::Cancelled,
+        BookingStatus::Refunded,
+        BookingStatus::Admitted,
+    ]
+    .into_iter()
+    .find(|s| status_name(*s).eq_ignore_ascii_case(text))
+}
+
+/// Splits a migration file into statements: `--` comment lines dropped, `;` separates.
+pub fn split_statements(sql: &str) -> Vec<String> {
+    let without_comments: String = sql
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `INSERT ... VALUES (?, ..), (?, ..)` for `rows` rows of `cols` columns.
+fn multi_row_sql(head: &str, cols: usize, rows: usize) -> String {
+    let one = format!("({})", vec!["?"; cols].join(", "));
+    format!("{head} VALUES {}", vec![one; rows].join(", "))
+}
+
+/// Inserts `values` (row-major, `cols` per row) in statements of at most
+/// [`MAX_ROWS_PER_INSERT`] rows.
+async fn insert_rows<Q: Queryable>(
+    conn: &mut Q,
+    head: &str,
+    cols: usize,
+    values: Vec<Value>,
+) -> Result<(), mysql_async::Error> {
+    debug_assert!(cols > 0 && values.len() % cols == 0, "{head}: ragged rows");
+    let mut rest = values;
+    while !rest.is_empty() {
+        let take = rest.len().min(cols * MAX_ROWS_PER_INSERT);
+        let tail = rest.split_off(take);
+        let sql = multi_row_sql(head, cols, take / cols);
+        conn.exec_drop(sql, Params::Positional(rest)).await?;
+        rest = tail;
+    }
+    Ok(())
+}
+
+/// The booking's seats' position in `Booking::seats`, as stored.
+fn position(index: usize) -> Result<u32, StoreError> {
+    u32::try_from(index).map_err(|_| StoreError::Conflict("too many seats on a booking".into()))
+}
+
+/// Truncates `text` to [`AUDIT_DETAIL_MAX_CHARS`] characters.
+fn audit_detail(text: String) -> String {
+    match text.char_indices().nth(AUDIT_DETAIL_MAX_CHARS) {
+        Some((cut, _)) => text[..cut].to_owned(),
+        None => text,
+    }
+}
+
+fn sale_detail(sale: &SaleRecord) -> String {
+    let b = &sale.booking;
+    let seats: Vec<String> = b.seats.iter().map(|s| s.seat_id.to_string()).collect();
+    audit_detail(format!(
+        "sale code={} terminal={} method={} total={} {} key={} seats={}",
+        b.code,
+        b.terminal_id,
+        b.payment.method.name(),
+        b.total.amount_minor,
+        b.total.currency,
+        sale.idempotency_key,
+        seats.join(",")
+    ))
+}
+
+impl MysqlStore {
+    /// Opens a pool on `url` (`mysql://user:password@host:port/database`) and checks that the
+    /// server answers. Fails with [`StoreError::Unavailable`] when the URL is invalid, the
+    /// limits are inconsistent, or the server cannot be reached within
+    /// [`MysqlLimits::operation_timeout`].
+    pub async fn connect(url: &str, limits: MysqlLimits) -> Result<Self, StoreError> {
+        let opts = Opts::from_url(url)
+            .map_err(|e| StoreError::Unavailable(format!("invalid MySQL URL: {e}")))?;
+        let constraints =
+            PoolConstraints::new(limits.pool_min_connections, limits.pool_max_connections)
+                .ok_or_else(|| {
+                    StoreError::Unavailable(format!(
+                        "invalid pool limits: min {} max {} (need 0 < max, min <= max)",
+                        limits.pool_min_connections, limits.pool_max_connections
+                    ))
+                })?;
+        let opts = OptsBuilder::from_opts(opts)
+            .pool_opts(PoolOpts::new().with_constraints(constraints))
+            .stmt_cache_size(limits.statement_cache_size)
+            .tcp_nodelay(true)
+            .setup(vec![SESSION_SETUP]);
+        let store = MysqlStore {
+            pool: Pool::new(opts),
+            limits,
+        };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// The limits this store was opened with.
+    pub fn limits(&self) -> MysqlLimits {
+        self.limits
+    }
+
+    /// Closes every pooled connection (graceful shutdown).
+    pub async fn disconnect(self) -> Result<(), StoreError> {
+        self.pool
+            .disconnect()
+            .await
+            .map_err(|e| store_error("disconnect", &e))
+    }
+
+    /// Runs `attempt` within the operation timeout, once more if its connection broke before
+    /// anything could have been committed.
+    async fn run<T, F, Fut>(
+        &self,
+        op: &'static str,
+        timeout: Duration,
+        mut attempt: F,
+    ) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Attempt<T>> + Send,
+        T: Send,
+    {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let result = match tokio::time::timeout(timeout, attempt()).await {
+                Ok(result) => result,
+                Err(_) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "{op}: no answer from MySQL within {} ms",
+                        timeout.as_millis()
+                    )))
+                }
+            };
+            match result {
+                Ok(value) => return Ok(value),
+                Err(Fail::BeforeCommit(error)) if error.is_fatal() && tries < MAX_ATTEMPTS => {
+                    tracing::warn!(op, %error, "MySQL connection failed; retrying on a new one");
+                }
+                Err(Fail::BeforeCommit(error)) => return Err(store_error(op, &error)),
+                Err(Fail::AtCommit(error)) => {
+                    tracing::warn!(op, %error, "COMMIT failed; the outcome is unknown");
+                    return Err(store_error(op, &error));
+                }
+                Err(Fail::Store(error)) => return Err(error),
+            }
+        }
+    }
+
+    async fn conn(&self) -> Result<Conn, mysql_async::Error> {
+        self.pool.get_conn().await
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static>, mysql_async::Error> {
+        self.pool.start_transaction(TxOpts::default()).await
+    }
+
+    async fn begin_read(&self) -> Result<Transaction<'static>, mysql_async::Error> {
+        let mut opts = TxOpts::default();
+        opts.with_consistent_snapshot(true)
+            .with_readonly(Some(true));
+        self.pool.start_transaction(opts).await
+    }
+
+    async fn commit(tx: Transaction<'static>) -> Attempt<()> {
+        tx.commit().await.map_err(Fail::AtCommit)
+    }
+
+    async fn try_migrate(&self) -> Attempt<()> {
+        let mut conn = self.conn().await?;
+        conn.query_drop(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (\
+               version INT UNSIGNED NOT NULL, \
+               name VARCHAR(200) NOT NULL, \
+               applied_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3), \
+               PRIMARY KEY (version)\
+             ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4",
+        )
+        .await?;
+        let locked: Option<Option<i64>> = conn
+            .exec_first(
+                "SELECT GET_LOCK(?, ?)",
+                (MIGRATION_LOCK_NAME, MIGRATION_LOCK_WAIT_SECS),
+            )
+            .await?;
+        if locked.flatten() != Some(1) {
+            return Err(StoreError::Unavailable(format!(
+                "migrate: another node held the migration lock for {MIGRATION_LOCK_WAIT_SECS} s"
+            ))
+            .into());
+        }
+        let result = Self::apply_migrations(&mut conn).await;
+        let released: Result<Option<Option<i64>>, _> = conn
+            .exec_first("SELECT RELEASE_LOCK(?)", (MIGRATION_LOCK_NAME,))
+            .await;
+        if let Err(error) = released {
+            tracing::warn!(%error, "could not release the migration lock");
+        }
+        result
+    }
+
+    async fn apply_migrations(conn: &mut Conn) -> Attempt<()> {
+        let rows: Vec<Row> = conn
+            .query("SELECT version FROM schema_migrations ORDER BY version")
+            .await?;
+        let mut applied = Vec::with_capacity(rows.len());
+        for row in rows {
+            let version: u32 = Cols::new(row, "schema_migrations").take(0)?;
+            applied.push(version);
+        }
+        let known_max = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+        if let Some(newest) = applied.iter().copied().max().filter(|v| *v > known_max) {
+            tracing::warn!(
+                newest,
+                known_max,
+                "the database has migrations this server does not know (a newer server ran)"
+            );
+        }
+        for migration in MIGRATIONS {
+            if applied.contains(&migration.version) {
+                continue;
+            }
+            tracing::info!(
+                version = migration.version,
+                name = migration.name,
+                "applying migration"
+            );
+            for statement in split_statements(migration.sql) {
+                conn.query_drop(statement).await?;
+            }
+            conn.exec_drop(
+                "INSERT IGNORE INTO schema_migrations (version, name) VALUES (?, ?)",
+                (migration.version, migration.name),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn try_load_catalog(&self) -> Attempt<CatalogData> {
+        let mut tx = self.begin_read().await?;
+        let mut catalog = CatalogData::default();
+
+        let rows: Vec<Row> = tx.query("SELECT id, name FROM cities ORDER BY id").await?;
+        for row in rows {
+            let mut c = Cols::new(row, "cities");
+            catalog.cities.push(City {
+                id: c.take(0)?,
+                name: c.take(1)?,
+            });
+        }
+
+        let rows: Vec<Row> = tx
+            .query("SELECT id, city_id, name FROM theaters ORDER BY id")
+            .await?;
+        for row in rows {
+            let mut c = Cols::new(row, "theaters");
+            catalog.theaters.push(Theater {
+                id: c.take(0)?,
+                city_id: c.take(1)?,
+                name: c.take(2)?,
+            });
+        }
+
+        let rows: Vec<Row> = tx
+            .query(
+                "SELECT screen_id, seat_id, row_name, label, category, x, y FROM seats \
+                 ORDER BY screen_id, seat_id",
+            )
+            .await?;
+        let mut seats: HashMap<u64, Vec<Seat>> = HashMap::new();
+        for row in rows {
+            let mut c = Cols::new(row, "seats");
+            let screen_id: u64 = c.take(0)?;
+            seats.entry(screen_id).or_default().push(Seat {
+                id: c.take(1)?,
+                row: c.take(2)?,
+                label: c.take(3)?,
+                category: c.category(4)?,
+                x: c.take(5)?,
+                y: c.take(6)?,
+            });
+        }
+        let rows: Vec<Row> = tx
+            .query("SELECT id, theater_id, name FROM screens ORDER BY id")
+            .await?;
+        for row in rows {
+            let mut c = Cols::new(row, "screens");
+            let id: u64 = c.take(0)?;
+            catalog.screens.push(Screen {
+                id,
+                theater_id: c.take(1)?,
+                name: c.take(2)?,
+                seats: seats.remove(&id).unwrap_or_default(),
+            });
+        }
+
+        let rows: Vec<Row> = tx
+            .query("SELECT id, title, runtime_min, rating FROM movies ORDER BY id")
+            .await?;
+        for row in rows {
+            let mut c = Cols::new(row, "movies");
+            catalog.movies.push(Movie {
+                id: c.take(0)?,
+                title: c.take(1)?,
+                runtime_min: c.take(2)?,
+                rating: c.take(3)?,
+            });
+        }
+
+        let rows: Vec<Row> = tx
+            .query("SELECT show_id, category, amount_minor FROM show_prices")
+            .await?;
+        let mut prices: HashMap<u64, Vec<Price>> = HashMap::new();
+        for row in rows {
+            let mut c = Cols::new(row, "show_prices");
+            let show_id: u64 = c.take(0)?;
+            prices.entry(show_id).or_default().push(Price {
+                category: c.category(1)?,
+                amount_minor: c.take(2)?,
+            });
+        }
+        let rows: Vec<Row> = tx
+            .query("SELECT id, movie_id, screen_id, starts_at_ms, currency FROM shows ORDER BY id")
+            .await?;
+        for row in rows {
+            let mut c = Cols::new(row, "shows");
+            let id: u64 = c.take(0)?;
+            let mut show_prices = prices.remove(&id).unwrap_or_default();
+            show_prices.sort_by_key(|p| p.category);
+            catalog.shows.push(Show {
+                id,
+                movie_id: c.take(1)?,
+                screen_id: c.take(2)?,
+                starts_at_ms: c.take(3)?,
+                currency: c.take(4)?,
+                prices: show_prices,
+            });
+        }
+        tx.commit().await?;
+        Ok(catalog)
+    }
+
+    async fn try_upsert_city(&self, city: &City) -> Attempt<()> {
+        let mut conn = self.conn().await?;
+        conn.exec_drop(
+            "INSERT INTO cities (id, name) VALUES (?, ?) \
+             ON DUPLICATE KEY UPDATE name = VALUES(name)",
+            (city.id, city.name.as_str()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn try_upsert_theater(&self, theater: &Theater) -> Attempt<()> {
+        let mut conn = self.conn().await?;
+        conn.exec_drop(
+            "INSERT INTO theaters (id, city_id, name) VALUES (?, ?, ?) \
+             ON DUPLICATE KEY UPDATE city_id = VALUES(city_id), name = VALUES(name)",
+            (theater.id, theater.city_id, theater.name.as_str()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn try_upsert_screen(&self, screen: &Screen) -> Attempt<()> {
+        let mut tx = self.begin().await?;
+        tx.exec_drop(
+            "INSERT INTO screens (id, theater_id, name) VALUES (?, ?, ?) \
+             ON DUPLICATE KEY UPDATE theater_id = VALUES(theater_id), name = VALUES(name)",
+            (screen.id, screen.theater_id, screen.name.as_str()),
+        )
+        .await?;
+        tx.exec_drop("DELETE FROM seats WHERE screen_id = ?", (screen.id,))
+            .await?;
+        let mut values: Vec<Value> = Vec::with_capacity(screen.seats.len() * 7);
+        for seat in &screen.seats {
+            values.extend([
+                Value::from(screen.id),
+                Value::from(seat.id),
+                Value::from(seat.row.as_str()),
+                Value::from(seat.label.as_str()),
+                Value::from(seat.category.name()),
+                Value::from(seat.x),
+                Value::from(seat.y),
+            ]);
+        }
+        insert_rows(
+            &mut tx,
+            "INSERT INTO seats (screen_id, seat_id, row_name, label, category, x, y)",
+            7,
+            values,
+        )
+        .await?;
+        Self::commit(tx).await
+    }
+
+    async fn try_upsert_movie(&self, movie: &Movie) -> Attempt<()> {
+        let mut conn = self.conn().await?;
+        conn.exec_drop(
+            "INSERT INTO movies (id, title, runtime_min, rating) VALUES (?, ?, ?, ?) \
+             ON DUPLICATE KEY UPDATE title = VALUES(title), runtime_min = VALUES(runtime_min), \
+             rating = VALUES(rating)",
+            (
+                movie.id,
+                movie.title.as_str(),
+                movie.runtime_min,
+                movie.rating.as_str(),
+            ),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn try_upsert_show(&self, show: &Show) -> Attempt<()> {
+        let mut tx = self.begin().await?;
+        tx.exec_drop(
+            "INSERT INTO shows (id, movie_id, screen_id, starts_at_ms, currency) \
+             VALUES (?, ?, ?, ?, ?) \
+             ON DUPLICATE KEY UPDATE movie_id = VALUES(movie_id), screen_id = VALUES(screen_id), \
+             starts_at_ms = VALUES(starts_at_ms), currency = VALUES(currency)",
+            (
+                show.id,
+                show.movie_id,
+                show.screen_id,
+                show.starts_at_ms,
+                show.currency.as_str(),
+            ),
+        )
+        .await?;
+        tx.exec_drop("DELETE FROM show_prices WHERE show_id = ?", (show.id,))
+            .await?;
+        let mut values: Vec<Value> = Vec::with_capacity(show.prices.len() * 3);
+        for price in &show.prices {
+            values.extend([
+                Value::from(show.id),
+                Value::from(price.category.name()),
+                Value::from(price.amount_minor),
+            ]);
+        }
+        insert_rows(
+            &mut tx,
+            "INSERT INTO show_prices (show_id, category, amount_minor)",
+            3,
+            values,
+        )
+        .await?;
+        Self::commit(tx).await
+    }
+
+    /// Loads bookings, every one or only the one with `code`.
+    async fn read_bookings<Q: Queryable>(
+        conn: &mut Q,
+        code: Option<&str>,
+    ) -> Attempt<Vec<StoredBooking>> {
+        let filter = if code.is_some() {
+            " WHERE b.code = ?"
+        } else {
+            ""
+        };
+        let params = match code {
+            Some(code) => Params::Positional(vec![Value::from(code)]),
+            None => Params::Empty,
+        };
+        let rows: Vec<Row> = conn
+            .exec(
+                format!(
+                    "SELECT b.code, b.show_id, b.terminal_id, b.status, b.total_minor, \
+                     b.currency, b.sold_at_ms, b.lamport, b.node_id, b.idempotency_key, \
+                     p.method, p.amount_minor, p.currency, p.reference \
+                     FROM bookings b LEFT JOIN payments p ON p.code = b.code{filter} \
+                     ORDER BY b.lamport, b.node_id, b.code"
+                ),
+                params.clone(),
+            )
+            .await?;
+        let seat_filter = if code.is_some() {
+            " WHERE code = ?"
+        } else {
+            ""
+        };
+        let seat_params = match code {
+            Some(code) => Params::Positional(vec![Value::from(code), Value::from(code)]),
+            None => Params::Empty,
+        };
+        let seat_rows: Vec<Row> = conn
+            .exec(
+                format!(
+                    "SELECT code, position, seat_id, label, category, price_minor \
+                     FROM booking_seats{seat_filter} \
+                     UNION ALL \
+                     SELECT code, position, seat_id, label, category, price_minor \
+                     FROM booking_seats_history{seat_filter}"
+                ),
+                seat_params,
+            )
+            .await?;
+        let mut seats: HashMap<String, Vec<(u32, BookedSeat)>> = HashMap::new();
+        for row in seat_rows {
+            let mut c = Cols::new(row, "booking_seats");
+            let code: String = c.take(0)?;
+            let position: u32 = c.take(1)?;
+            seats.entry(code).or_default().push((
+                position,
+                BookedSeat {
+                    seat_id: c.take(2)?,
+                    label: c.take(3)?,
+                    category: c.category(4)?,
+                    price_minor: c.take(5)?,
+                },
+            ));
+        }
+        let mut bookings = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut c = Cols::new(row, "bookings");
+            let code: String = c.take(0)?;
+            let show_id = c.take(1)?;
+            let terminal_id = c.take(2)?;
+            let status = c.status(3)?;
+            let total = Money {
+                amount_minor: c.take(4)?,
+                currency: c.take(5)?,
+            };
+            let sold_at_ms = c.take(6)?;
+            let lamport = c.take(7)?;
+            let node_id = c.take(8)?;
+            let idempotency_key = c.take(9)?;
+            let method: Option<String> = c.take(10)?;
+            let method = match method.as_deref().map(PaymentMethod::parse) {
+                Some(Some(method)) => method,
+                Some(None) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "booking {code}: unknown payment method {method:?}"
+                    ))
+                    .into())
+                }
+                None => {
+                    return Err(
+                        StoreError::Corrupt(format!("booking {code} has no payment row")).into(),
+                    )
+                }
+            };
+            let payment = Payment {
+                method,
+                amount: Money {
+                    amount_minor: c.take(11)?,
+                    currency: c.take(12)?,
+                },
+                reference: c.take(13)?,
+            };
+            let mut booked = seats.remove(&code).unwrap_or_default();
+            booked.sort_by_key(|(position, _)| *position);
+            bookings.push(StoredBooking {
+                booking: Booking {
+                    code,
+                    show_id,
+                    seats: booked.into_iter().map(|(_, seat)| seat).collect(),
+                    total,
+                    payment,
+                    status,
+                    terminal_id,
+                    sold_at_ms,
+                    lamport,
+                    node_id,
+                },
+                idempotency_key,
+            });
+        }
+        Ok(bookings)
+    }
+
+    async fn try_load_bookings(&self) -> Attempt<Vec<StoredBooking>> {
+        let mut tx = self.begin_read().await?;
+        let bookings = Self::read_bookings(&mut tx, None).await?;
+        tx.commit().await?;
+        Ok(bookings)
+    }
+
+    async fn try_stored_booking(&self, code: &str) -> Attempt<Option<StoredBooking>> {
+        let mut tx = self.begin_read().await?;
+        let mut bookings = Self::read_bookings(&mut tx, Some(code)).await?;
+        tx.commit().await?;
+        Ok(bookings.pop())
+    }
+
+    /// Writes `sales` in one transaction with multi-row INSERTs.
+    async fn try_commit_batch(&self, sales: &[SaleRecord]) -> Attempt<()> {
+        let mut bookings: Vec<Value> = Vec::with_capacity(sales.len() * 10);
+        let mut seats: Vec<Value> = Vec::new();
+        let mut payments: Vec<Value> = Vec::with_capacity(sales.len() * 5);
+        let mut audits: Vec<Value> = Vec::with_capacity(sales.len() * 7);
+        for sale in sales {
+            let b = &sale.booking;
+            bookings.extend([
+                Value::from(b.code.as_str()),
+                Value::from(b.show_id),
+                Value::from(b.terminal_id),
+                Value::from(status_name(b.status)),
+                Value::from(b.total.amount_minor),
+                Value::from(b.total.currency.as_str()),
+                Value::from(b.sold_at_ms),
+                Value::from(b.lamport),
+                Value::from(b.node_id),
+                Value::from(sale.idempotency_key.as_str()),
+            ]);
+            for (index, seat) in b.seats.iter().enumerate() {
+                seats.extend([
+                    Value::from(b.show_id),
+                    Value::from(seat.seat_id),
+                    Value::from(b.code.as_str()),
+                    Value::from(position(index)?),
+                    Value::from(seat.label.as_str()),
+                    Value::from(seat.category.name()),
+                    Value::from(seat.price_minor),
+                ]);
+            }
+            payments.extend([
+                Value::from(b.code.as_str()),
+                Value::from(b.payment.method.name()),
+                Value::from(b.payment.amount.amount_minor),
+                Value::from(b.payment.amount.currency.as_str()),
+                Value::from(b.payment.reference.clone()),
+            ]);
+            audits.extend([
+                Value::from(b.show_id),
+                Value::from(b.lamport),
+                Value::from(b.node_id),
+                Value::from("sale"),
+                Value::from(b.code.as_str()),
+                Value::from(sale_detail(sale)),
+                Value::from(b.sold_at_ms),
+            ]);
+        }
+        let mut tx = self.begin().await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO bookings (code, show_id, terminal_id, status, total_minor, currency, \
+             sold_at_ms, lamport, node_id, idempotency_key)",
+            10,
+            bookings,
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO booking_seats (show_id, seat_id, code, position, label, category, \
+             price_minor)",
+            7,
+            seats,
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO payments (code, method, amount_minor, currency, reference)",
+            5,
+            payments,
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO audit_events (show_id, lamport, node_id, kind, code, detail, at_ms)",
+            7,
+            audits,
+        )
+        .await?;
+        Self::commit(tx).await
+    }
+
+    /// Commits each sale in a transaction of its own after the batch was rejected.
+    async fn isolate(&self, sales: &[SaleRecord]) -> Result<Vec<SaleOutcome>, StoreError> {
+        let mut outcomes = Vec::with_capacity(sales.len());
+        for sale in sales {
+            let one = std::slice::from_ref(sale);
+            let result = self
+                .run("commit_sale", self.limits.operation_timeout, || {
+                    self.try_commit_batch(one)
+                })
+                .await;
+            let outcome = match result {
+                Ok(()) => SaleOutcome::Committed,
+                Err(StoreError::Conflict(reason)) | Err(StoreError::NotFound(reason)) => {
+                    self.rejected_sale(sale, reason).await?
+                }
+                Err(error) => return Err(error),
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    /// Decides about a sale the database rejected: an identical booking already committed (a
+    /// retry after an unknown outcome) is `Committed`; anything else is a loud `Conflict`.
+    async fn rejected_sale(
+        &self,
+        sale: &SaleRecord,
+        reason: String,
+    ) -> Result<SaleOutcome, StoreError> {
+        let code = sale.booking.code.as_str();
+        let existing = self
+            .run("stored_booking", self.limits.operation_timeout, || {
+                self.try_stored_booking(code)
+            })
+            .await?;
+        if existing.as_ref().is_some_and(|stored| {
+            stored.booking == sale.booking && stored.idempotency_key == sale.idempotency_key
+        }) {
+            tracing::warn!(
+                code,
+                "sale was already committed (a retried commit); not written twice"
+            );
+            return Ok(SaleOutcome::Committed);
+        }
+        tracing::error!(
+            code,
+            show_id = sale.booking.show_id,
+            terminal_id = sale.booking.terminal_id,
+            seats = ?sale.booking.seats.iter().map(|s| s.seat_id).collect::<Vec<_>>(),
+            %reason,
+            "MySQL REJECTED A SALE (double sale or duplicate key); it was not committed"
+        );
+        Ok(SaleOutcome::Conflict(reason))
+    }
+
+    async fn try_commit_cancel(&self, cancel: &CancelRecord) -> Attempt<()> {
+        let status = if cancel.refund {
+            BookingStatus::Refunded
+        } else {
+            BookingStatus::Cancelled
+        };
+        let mut tx = self.begin().await?;
+        tx.exec_drop(
+            "UPDATE bookings SET status = ? WHERE code = ? AND status = ?",
+            (
+                status_name(status),
+                cancel.code.as_str(),
+                status_name(BookingStatus::Confirmed),
+            ),
+        )
+        .await?;
+        if tx.affected_rows() == 0 {
+            let current: Option<String> = tx
+                .exec_first(
+                    "SELECT status FROM bookings WHERE code = ?",
+                    (cancel.code.as_str(),),
+                )
+                .await?;
+            tx.rollback().await?;
+            return Err(match current {
+                None => StoreError::NotFound(format!("booking {}", cancel.code)),
+                Some(current) => StoreError::Conflict(format!(
+                    "booking {} is {current}, not confirmed",
+                    cancel.code
+                )),
+            }
+            .into());
+        }
+        let show_id: Option<u64> = tx
+            .exec_first(
+                "SELECT show_id FROM bookings WHERE code = ?",
+                (cancel.code.as_str(),),
+            )
+            .await?;
+        let show_id = show_id.ok_or_else(|| {
+            StoreError::Corrupt(format!("booking {} vanished while cancelling", cancel.code))
+        })?;
+        tx.exec_drop(
+            "INSERT INTO booking_seats_history \
+             (code, seat_id, show_id, position, label, category, price_minor, released_at_ms) \
+             SELECT code, seat_id, show_id, position, label, category, price_minor, ? \
+             FROM booking_seats WHERE code = ?",
+            (cancel.at_ms, cancel.code.as_str()),
+        )
+        .await?;
+        tx.exec_drop(
+            "DELETE FROM booking_seats WHERE code = ?",
+            (cancel.code.as_str(),),
+        )
+        .await?;
+        if cancel.refund {
+            tx.exec_drop(
+                "INSERT INTO refunds (code, amount_minor, currency, terminal_id, at_ms, lamport, \
+                 node_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                Params::Positional(vec![
+                    Value::from(cancel.code.as_str()),
+                    Value::from(cancel.amount.amount_minor),
+                    Value::from(cancel.amount.currency.as_str()),
+                    Value::from(cancel.terminal_id),
+                    Value::from(cancel.at_ms),
+                    Value::from(cancel.lamport),
+                    Value::from(cancel.node_id),
+                    Value::from(cancel.reason.as_str()),
+                ]),
+            )
+            .await?;
+        }
+        let detail = audit_detail(format!(
+            "{} code={} terminal={} refund={} {} reason={}",
+            status_name(status),
+            cancel.code,
+            cancel.terminal_id,
+            if cancel.refund {
+                cancel.amount.amount_minor
+            } else {
+                0
+            },
+            cancel.amount.currency,
+            cancel.reason
+        ));
+        tx.exec_drop(
+            "INSERT INTO audit_events (show_id, lamport, node_id, kind, code, detail, at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            Params::Positional(vec![
+                Value::from(show_id),
+                Value::from(cancel.lamport),
+                Value::from(cancel.node_id),
+                Value::from(if cancel.refund { "refund" } else { "cancel" }),
+                Value::from(cancel.code.as_str()),
+                Value::from(detail),
+                Value::from(cancel.at_ms),
+            ]),
+        )
+        .await?;
+        Self::commit(tx).await
+    }
+
+    async fn try_add_terminal(
+        &self,
+        name: &str,
+        role: Role,
+        token_sha256: &str,
+    ) -> Attempt<TerminalId> {
+        let mut conn = self.conn().await?;
+        conn.exec_drop(
+            "INSERT INTO terminals (name, role, token_sha256) VALUES (?, ?, ?)",
+            (name, role.name(), token_sha256),
+        )
+        .await?;
+        conn.last_insert_id().ok_or_else(|| {
+            StoreError::Corrupt("terminals: no auto-increment id was returned".into()).into()
+        })
+    }
+
+    fn terminal_from_row(row: Row) -> Result<TerminalRecord, StoreError> {
+        let mut c = Cols::new(row, "terminals");
+        Ok(TerminalRecord {
+            id: c.take(0)?,
+            name: c.take(1)?,
+            role: c.role(2)?,
+            token_sha256: c.take(3)?,
+            revoked: c.take::<i64>(4)? != 0,
+        })
+    }
+
+    async fn try_terminal_by_token(&self, token_sha256: &str) -> Attempt<Option<TerminalRecord>> {
+        let mut conn = self.conn().await?;
+        let row: Option<Row> = conn
+            .exec_first(
+                "SELECT id, name, role, token_sha256, revoked FROM terminals \
+                 WHERE token_sha256 = ?",
+                (token_sha256,),
+            )
+            .await?;
+        Ok(row.map(Self::terminal_from_row).transpose()?)
+    }
+
+    async fn try_list_terminals(&self) -> Attempt<Vec<TerminalRecord>> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<Row> = conn
+            .query("SELECT id, name, role, token_sha256, revoked FROM terminals ORDER BY id")
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(Self::terminal_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn try_revoke_terminal(&self, id: TerminalId) -> Attempt<()> {
+        let mut conn = self.conn().await?;
+        conn.exec_drop("UPDATE terminals SET revoked = TRUE WHERE id = ?", (id,))
+            .await?;
+        if conn.affected_rows() == 0 {
+            let exists: Option<u64> = conn
+                .exec_first("SELECT id FROM terminals WHERE id = ?", (id,))
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(format!("terminal {id}")).into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn try_shift_report(
+        &self,
+        terminal_id: TerminalId,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Attempt<ShiftReport> {
+        let mut tx = self.begin_read().await?;
+        let mut lines: BTreeMap<PaymentMethod, MethodTotals> = BTreeMap::new();
+        let empty = |method| MethodTotals {
+            method,
+            sales: 0,
+            seats: 0,
+            sales_minor: 0,
+            refunds: 0,
+            refunds_minor: 0,
+        };
+        let count = |n: u64, what: &str| {
+            u32::try_from(n)
+                .map_err(|_| StoreError::Corrupt(format!("shift report: {what} count {n}")))
+        };
+        let sales: Vec<Row> = tx
+            .exec(
+                "SELECT p.method, COUNT(*), \
+                 CAST(COALESCE(SUM(\
+                    (SELECT COUNT(*) FROM booking_seats s WHERE s.code = b.code) + \
+                    (SELECT COUNT(*) FROM booking_seats_history h WHERE h.code = b.code)\
+                 ), 0) AS UNSIGNED), \
+                 CAST(COALESCE(SUM(p.amount_minor), 0) AS SIGNED) \
+                 FROM bookings b JOIN payments p ON p.code = b.code \
+                 WHERE b.terminal_id = ? AND b.sold_at_ms >= ? AND b.sold_at_ms < ? \
+                 GROUP BY p.method",
+                (terminal_id, from_ms, to_ms),
+            )
+            .await?;
+        for row in sales {
+            let mut c = Cols::new(row, "shift report sales");
+            let method = c.method(0)?;
+            let line = lines.entry(method).or_insert_with(|| empty(method));
+            line.sales = count(c.take(1)?, "sales")?;
+            line.seats = count(c.take(2)?, "seats")?;
+            line.sales_minor = c.take(3)?;
+        }
+        let refunds: Vec<Row> = tx
+            .exec(
+                "SELECT p.method, COUNT(*), CAST(COALESCE(SUM(r.amount_minor), 0) AS SIGNED) \
+                 FROM refunds r JOIN payments p ON p.code = r.code \
+                 WHERE r.terminal_id = ? AND r.at_ms >= ? AND r.at_ms < ? \
+                 GROUP BY p.method",
+                (terminal_id, from_ms, to_ms),
+            )
+            .await?;
+        for row in refunds {
+            let mut c = Cols::new(row, "shift report refunds");
+            let method = c.method(0)?;
+            let line = lines.entry(method).or_insert_with(|| empty(method));
+            line.refunds = count(c.take(1)?, "refunds")?;
+            line.refunds_minor = c.take(2)?;
+        }
+        let currency: Option<String> = tx
+            .exec_first(
+                "SELECT currency FROM ( \
+                   SELECT b.currency, b.sold_at_ms AS at_ms FROM bookings b \
+                   WHERE b.terminal_id = ? AND b.sold_at_ms >= ? AND b.sold_at_ms < ? \
+                   UNION ALL \
+                   SELECT r.currency, r.at_ms FROM refunds r \
+                   WHERE r.terminal_id = ? AND r.at_ms >= ? AND r.at_ms < ? \
+                 ) activity ORDER BY at_ms LIMIT 1",
+                (terminal_id, from_ms, to_ms, terminal_id, from_ms, to_ms),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(ShiftReport {
+            terminal_id,
+            from_ms,
+            to_ms,
+            currency: currency.unwrap_or_else(|| REPORT_DEFAULT_CURRENCY.to_owned()),
+            lines: lines.into_values().collect(),
+        })
+    }
+}
+
+#[async_trait]
+impl Store for MysqlStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.run("migrate", self.limits.migration_timeout, || {
+            self.try_migrate()
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run("ping", self.limits.operation_timeout, || async {
+            let mut conn = self.conn().await?;
+            conn.ping().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn load_catalog(&self) -> Result<CatalogData, StoreError> {
+        self.run("load_catalog", self.limits.operation_timeout, || {
+            self.try_load_catalog()
+        })
+        .await
+    }
+
+    async fn upsert_city(&self, city: &City) -> Result<(), StoreError> {
+        self.run("upsert_city", self.limits.operation_timeout, || {
+            self.try_upsert_city(city)
+        })
+        .await
+    }
+
+    async fn upsert_theater(&self, theater: &Theater) -> Result<(), StoreError> {
+        self.run("upsert_theater", self.limits.operation_timeout, || {
+            self.try_upsert_theater(theater)
+        })
+        .await
+    }
+
+    async fn upsert_screen(&self, screen: &Screen) -> Result<(), StoreError> {
+        self.run("upsert_screen", self.limits.operation_timeout, || {
+            self.try_upsert_screen(screen)
+        })
+        .await
+    }
+
+    async fn upsert_movie(&self, movie: &Movie) -> Result<(), StoreError> {
+        self.run("upsert_movie", self.limits.operation_timeout, || {
+            self.try_upsert_movie(movie)
+        })
+        .await
+    }
+
+    async fn upsert_show(&self, show: &Show) -> Result<(), StoreError> {
+        self.run("upsert_show", self.limits.operation_timeout, || {
+            self.try_upsert_show(show)
+        })
+        .await
+    }
+
+    async fn load_bookings(&self) -> Result<Vec<StoredBooking>, StoreError> {
+        self.run("load_bookings", self.limits.operation_timeout, || {
+            self.try_load_bookings()
+        })
+        .await
+    }
+
+    async fn commit_sales(&self, sales: &[SaleRecord]) -> Result<Vec<SaleOutcome>, StoreError> {
+        if sales.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = self
+            .run("commit_sales", self.limits.operation_timeout, || {
+                self.try_commit_batch(sales)
+            })
+            .await;
+        match batch {
+            Ok(()) => Ok(vec![SaleOutcome::Committed; sales.len()]),
+            Err(StoreError::Conflict(reason)) | Err(StoreError::NotFound(reason)) => {
+                tracing::warn!(
+                    batch = sales.len(),
+                    %reason,
+                    "a sale batch was rejected; committing its sales one by one"
+                );
+                self.isolate(sales).await
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError> {
+        self.run("commit_cancel", self.limits.operation_timeout, || {
+            self.try_commit_cancel(cancel)
+        })
+        .await
+    }
+
+    async fn add_terminal(
+        &self,
+        name: &str,
+        role: Role,
+        token_sha256: &str,
+    ) -> Result<TerminalId, StoreError> {
+        self.run("add_terminal", self.limits.operation_timeout, || {
+            self.try_add_terminal(name, role, token_sha256)
+        })
+        .await
+    }
+
+    async fn terminal_by_token(
+        &self,
+        token_sha256: &str,
+    ) -> Result<Option<TerminalRecord>, StoreError> {
+        self.run("terminal_by_token", self.limits.operation_timeout, || {
+            self.try_terminal_by_token(token_sha256)
+        })
+        .await
+    }
+
+    async fn list_terminals(&self) -> Result<Vec<TerminalRecord>, StoreError> {
+        self.run("list_terminals", self.limits.operation_timeout, || {
+            self.try_list_terminals()
+        })
+        .await
+    }
+
+    async fn revoke_terminal(&self, id: TerminalId) -> Result<(), StoreError> {
+        self.run("revoke_terminal", self.limits.operation_timeout, || {
+            self.try_revoke_terminal(id)
+        })
+        .await
+    }
+
+    async fn shift_report(
+        &self,
+        terminal_id: TerminalId,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<ShiftReport, StoreError> {
+        self.run("shift_report", self.limits.operation_timeout, || {
+            self.try_shift_report(terminal_id, from_ms, to_ms)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_on_semicolons_and_skip_comment_lines() {
+        let sql = "-- a comment; with a semicolon\nCREATE TABLE a (x INT);\n\n-- x\nINSERT INTO a VALUES (1);\n";
+        assert_eq!(
+            split_statements(sql),
+            vec!["CREATE TABLE a (x INT)", "INSERT INTO a VALUES (1)"]
+        );
+    }
+
+    #[test]
+    fn the_embedded_migrations_are_numbered_in_order() {
+        let versions: Vec<u32> = MIGRATIONS.iter().map(|m| m.version).collect();
+        let mut sorted = versions.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(versions, sorted);
+        assert!(split_statements(MIGRATIONS[0].sql).len() >= 15);
+    }
+
+    #[test]
+    fn multi_row_sql_has_one_placeholder_per_value() {
+        let sql = multi_row_sql("INSERT INTO t (a, b)", 2, 3);
+        assert_eq!(sql, "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)");
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for status in [
+            BookingStatus::Confirmed,
+            BookingStatus::Cancelled,
+            BookingStatus::Refunded,
+            BookingStatus::Admitted,
+        ] {
+            assert_eq!(parse_status(status_name(status)), Some(status));
+        }
+        assert_eq!(parse_status("sold"), None);
+    }
+
+    #[test]
+    fn audit_detail_is_cut_at_the_column_width() {
+        let long = "é".repeat(AUDIT_DETAIL_MAX_CHARS + 10);
+        assert_eq!(audit_detail(long).chars().count(), AUDIT_DETAIL_MAX_CHARS);
+        assert_eq!(audit_detail("short".into()), "short");
+    }
+}
