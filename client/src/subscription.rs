@@ -186,10 +186,12 @@ async fn pump(
         Err(ended) => return ended,
     };
     loop {
+        // Biased: pushes that arrived before the connection closed are delivered first.
         let push = tokio::select! {
+            biased;
             _ = tx.closed() => return Ended::Dropped,
-            _ = conn.closed() => return Ended::Reconnect { pause_ms: 0 },
             push = pushes.recv() => push,
+            _ = conn.closed() => return Ended::Reconnect { pause_ms: 0 },
         };
         let resync = match push {
             Ok(Push::SeatsChanged {

@@ -1,0 +1,330 @@
+//! The command line, as clap sees it.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::exit;
+
+/// The token file used when neither `--token`, `--token-file` nor `CINEBOOK_TOKEN` is given.
+pub const DEFAULT_TOKEN_FILE: &str = "./cinebook-data/box-office.token";
+
+/// CineBook terminal client: sell, refund and report from the command line or the box office.
+#[derive(Debug, Parser)]
+#[command(name = "cinebook", version, after_help = exit::HELP)]
+pub struct Cli {
+    /// Server addresses, comma-separated; the client fails over between them.
+    #[arg(
+        long,
+        global = true,
+        env = "CINEBOOK_ADDR",
+        default_value = "127.0.0.1:7878",
+        value_delimiter = ',',
+        value_name = "HOST:PORT"
+    )]
+    pub addr: Vec<String>,
+
+    /// Terminal token [env: CINEBOOK_TOKEN] (default: ./cinebook-data/box-office.token if it exists).
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<String>,
+
+    /// Read the terminal token from FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Print one JSON document per command (`watch`: one per line) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// A command.
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+pub enum Command {
+    /// List cities.
+    Cities,
+    /// List movies, optionally only those playing in a city.
+    Movies {
+        /// City id or name.
+        #[arg(long, value_name = "C")]
+        city: Option<String>,
+    },
+    /// List shows.
+    Shows {
+        /// City id or name.
+        #[arg(long, value_name = "C")]
+        city: Option<String>,
+        /// Movie id or title.
+        #[arg(long, value_name = "M")]
+        movie: Option<String>,
+        /// Only shows starting on this local day.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+    },
+    /// Draw a show's seat map.
+    Seats {
+        /// Show id.
+        show: u64,
+    },
+    /// Hold seats: exact labels, or the best N adjacent seats.
+    Hold {
+        /// Show id.
+        show: u64,
+        /// Seat labels, comma-separated, such as A1,A2.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            value_name = "A1,A2",
+            required_unless_present = "best",
+            conflicts_with = "best"
+        )]
+        seats: Vec<String>,
+        /// Number of adjacent seats the server picks.
+        #[arg(long, value_name = "N")]
+        best: Option<u16>,
+        /// Category for --best: standard, premium, recliner, wheelchair, companion.
+        #[arg(long, value_name = "C", value_parser = parse_category)]
+        category: Option<cinebook_client::types::Category>,
+    },
+    /// Pay for a hold and print the booking code and ticket.
+    Confirm {
+        /// Hold id.
+        hold: u64,
+        /// Payment method.
+        #[arg(long, value_enum)]
+        pay: Pay,
+        /// Reuse the key of an earlier attempt whose outcome is unknown: it can never sell twice.
+        #[arg(long, value_name = "K")]
+        idempotency_key: Option<String>,
+    },
+    /// Give a hold's seats back.
+    Release {
+        /// Hold id.
+        hold: u64,
+    },
+    /// Cancel a booking, freeing its seats.
+    Cancel {
+        /// Booking code.
+        code: String,
+        /// Record a refund of the amount paid.
+        #[arg(long)]
+        refund: bool,
+    },
+    /// Show (or reprint) a booking.
+    Booking {
+        /// Booking code.
+        code: String,
+    },
+    /// Print seat changes of a show as they happen (Ctrl-C to stop).
+    Watch {
+        /// Show id.
+        show: u64,
+    },
+    /// Reports.
+    Report {
+        #[command(subcommand)]
+        report: Report,
+    },
+    /// The full-screen box office.
+    Tui,
+}
+
+impl Cli {
+    /// Parses the process's arguments; a usage error exits with code 2.
+    pub fn parse_checked() -> Cli {
+        match Cli::try_parse().and_then(Cli::checked) {
+            Ok(cli) => cli,
+            Err(error) => error.exit(),
+        }
+    }
+
+    /// Rules clap's attributes cannot say.
+    pub fn checked(self) -> Result<Cli, clap::Error> {
+        if let Command::Hold {
+            best: None,
+            category: Some(_),
+            ..
+        } = &self.command
+        {
+            use clap::CommandFactory;
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "--category needs --best N",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// A report.
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+pub enum Report {
+    /// Sales, refunds and comps by payment method for this terminal (default: today).
+    Shift {
+        /// Start: RFC 3339, YYYY-MM-DD or ms since 1970 (default: today's local midnight).
+        #[arg(long, value_name = "T", value_parser = crate::when::parse_instant)]
+        from: Option<u64>,
+        /// End, exclusive (default: the next local midnight).
+        #[arg(long, value_name = "T", value_parser = crate::when::parse_instant)]
+        to: Option<u64>,
+    },
+}
+
+/// A payment method on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Pay {
+    /// Cash at the box office.
+    Cash,
+    /// Card.
+    Card,
+    /// Complimentary (amount zero).
+    Comp,
+}
+
+impl Pay {
+    pub fn method(self) -> cinebook_client::types::PaymentMethod {
+        use cinebook_client::types::PaymentMethod;
+        match self {
+            Pay::Cash => PaymentMethod::Cash,
+            Pay::Card => PaymentMethod::Card,
+            Pay::Comp => PaymentMethod::Comp,
+        }
+    }
+}
+
+fn parse_category(text: &str) -> Result<cinebook_client::types::Category, String> {
+    cinebook_client::types::Category::parse(text).ok_or_else(|| {
+        format!("`{text}` is not a category: standard, premium, recliner, wheelchair, companion")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cinebook_client::types::Category;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cinebook").chain(args.iter().copied()))
+            .and_then(Cli::checked)
+    }
+
+    #[test]
+    fn addresses_are_comma_separated_and_flags_are_global() {
+        let cli = parse(&["seats", "7", "--addr", "a:1,b:2", "--json"]).expect("parse");
+        assert_eq!(cli.addr, ["a:1", "b:2"]);
+        assert!(cli.json);
+        assert_eq!(cli.command, Command::Seats { show: 7 });
+    }
+
+    #[test]
+    fn hold_takes_labels_or_best_with_a_category() {
+        let cli = parse(&["hold", "7", "--seats", "A1,A2"]).expect("labels");
+        assert!(
+            matches!(cli.command, Command::Hold { ref seats, best: None, .. } if seats == &["A1", "A2"])
+        );
+        let cli = parse(&["hold", "7", "--best", "3", "--category", "Premium"]).expect("best");
+        assert!(matches!(
+            cli.command,
+            Command::Hold {
+                best: Some(3),
+                category: Some(Category::Premium),
+                ..
+            }
+        ));
+        for bad in [
+            &["hold", "7"][..],
+            &["hold", "7", "--seats", "A1", "--best", "2"],
+            &["hold", "7", "--seats", "A1", "--category", "premium"],
+            &["hold", "7", "--best", "2", "--category", "balcony"],
+        ] {
+            let error = parse(bad).expect_err("usage error");
+            assert_eq!(error.exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn confirm_needs_a_payment_method() {
+        let cli =
+            parse(&["confirm", "11", "--pay", "comp", "--idempotency-key", "k1"]).expect("parse");
+        assert_eq!(
+            cli.command,
+            Command::Confirm {
+                hold: 11,
+                pay: Pay::Comp,
+                idempotency_key: Some("k1".into())
+            }
+        );
+        assert!(parse(&["confirm", "11"]).is_err());
+        assert!(parse(&["confirm", "11", "--pay", "cheque"]).is_err());
+    }
+
+    #[test]
+    fn token_and_token_file_exclude_each_other() {
+        assert!(parse(&["--token", "t", "--token-file", "f", "cities"]).is_err());
+        let cli = parse(&["--token-file", "f", "cities"]).expect("parse");
+        assert_eq!(cli.token_file, Some(PathBuf::from("f")));
+    }
+
+    #[test]
+    fn report_shift_accepts_three_time_spellings() {
+        let cli = parse(&[
+            "report",
+            "shift",
+            "--from",
+            "1700000000000",
+            "--to",
+            "2023-11-14T22:13:21Z",
+        ])
+        .expect("parse");
+        assert_eq!(
+            cli.command,
+            Command::Report {
+                report: Report::Shift {
+                    from: Some(1_700_000_000_000),
+                    to: Some(1_700_000_001_000)
+                }
+            }
+        );
+        assert!(parse(&["report", "shift", "--from", "2023-11-14"]).is_ok());
+        assert!(parse(&["report", "shift", "--from", "soon"]).is_err());
+    }
+
+    #[test]
+    fn every_command_of_the_issue_parses() {
+        for args in [
+            &["cities"][..],
+            &["movies", "--city", "Lisbon"],
+            &[
+                "shows",
+                "--city",
+                "1",
+                "--movie",
+                "Metropolis",
+                "--date",
+                "2025-05-01",
+            ],
+            &["release", "11"],
+            &["cancel", "K7QX-3MPA", "--refund"],
+            &["booking", "K7QX-3MPA"],
+            &["watch", "7"],
+            &["tui"],
+        ] {
+            parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn help_documents_the_exit_codes() {
+        let help = parse(&["--help"]).expect_err("help exits");
+        assert_eq!(help.exit_code(), 0);
+        assert!(help.to_string().contains("Exit codes:"));
+        assert!(help.to_string().contains("5  authentication"));
+    }
+}

@@ -1,0 +1,499 @@
+//! One function per command: call the server, print text or one JSON document.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use cinebook_client::types::{
+    City, Money, Movie, Payment, PaymentMethod, SeatSelection, ShowFilter, ShowSummary,
+};
+use cinebook_client::{new_idempotency_key, Client, Error, SeatUpdate};
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::args::{Command, Pay, Report};
+use crate::exit::CliError;
+use crate::output::{self, *};
+use crate::{draw, grid, ticket, when};
+
+/// Where the output goes and in which form.
+#[derive(Debug, Clone, Copy)]
+pub struct Out {
+    pub json: bool,
+    pub colored: bool,
+}
+
+impl Out {
+    pub fn new(json: bool) -> Self {
+        let colored = !json
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Out { json, colored }
+    }
+
+    /// Prints `value` as JSON, or `text` for people.
+    fn print<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(value)?);
+        } else {
+            println!("{}", text());
+        }
+        Ok(())
+    }
+
+    /// One JSON document per line (for `watch`).
+    fn line<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string(value)?);
+        } else {
+            println!("{}", text());
+        }
+        Ok(())
+    }
+}
+
+pub async fn run(client: &Client, command: Command, out: Out) -> anyhow::Result<()> {
+    match command {
+        Command::Cities => cities(client, out).await,
+        Command::Movies { city } => movies(client, city.as_deref(), out).await,
+        Command::Shows { city, movie, date } => {
+            shows(
+                client,
+                city.as_deref(),
+                movie.as_deref(),
+                date.as_deref(),
+                out,
+            )
+            .await
+        }
+        Command::Seats { show } => seats(client, show, out).await,
+        Command::Hold {
+            show,
+            seats,
+            best,
+            category,
+        } => {
+            let selection = match best {
+                Some(count) => SeatSelection::Best { count, category },
+                None => SeatSelection::Labels(seats),
+            };
+            hold(client, show, selection, out).await
+        }
+        Command::Confirm {
+            hold,
+            pay,
+            idempotency_key,
+        } => confirm(client, hold, pay, idempotency_key, out).await,
+        Command::Release { hold } => {
+            client.release(hold).await?;
+            out.print(
+                &ReleasedOut {
+                    hold_id: hold,
+                    released: true,
+                },
+                || format!("released hold {hold}"),
+            )
+        }
+        Command::Cancel { code, refund } => {
+            let reason = if refund {
+                "refund at the box office"
+            } else {
+                "cancelled at the box office"
+            };
+            let booking = client.cancel(&code, refund, reason).await?;
+            out.print(&BookingOut::from(&booking), || {
+                format!(
+                    "booking {} {}; seats {} freed",
+                    booking.code,
+                    ticket::status(booking.status),
+                    labels(&booking)
+                )
+            })
+        }
+        Command::Booking { code } => {
+            let booking = client.booking(&code).await?;
+            print_ticket(client, &booking, None, out).await
+        }
+        Command::Watch { show } => watch(client, show, out).await,
+        Command::Report {
+            report: Report::Shift { from, to },
+        } => shift(client, from, to, out).await,
+        Command::Tui => crate::tui::run(client.clone()).await,
+    }
+}
+
+fn labels(booking: &cinebook_client::types::Booking) -> String {
+    booking
+        .seats
+        .iter()
+        .map(|s| s.label.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn cities(client: &Client, out: Out) -> anyhow::Result<()> {
+    let cities = client.list_cities().await?;
+    let json: Vec<CityOut> = cities.iter().map(CityOut::from).collect();
+    out.print(&json, || {
+        cities
+            .iter()
+            .map(|c| format!("{:>4}  {}", c.id, c.name))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+/// A city by id or (case-insensitive) name.
+async fn resolve_city(client: &Client, text: &str) -> anyhow::Result<City> {
+    let cities = client.list_cities().await?;
+    let id = text.trim().parse::<u64>().ok();
+    cities
+        .into_iter()
+        .find(|c| Some(c.id) == id || c.name.eq_ignore_ascii_case(text.trim()))
+        .ok_or_else(|| CliError::not_found(format!("no city `{text}`")).into())
+}
+
+/// A movie by id or (case-insensitive) title.
+async fn resolve_movie(client: &Client, text: &str, city_id: Option<u64>) -> anyhow::Result<Movie> {
+    let movies = client.list_movies(city_id).await?;
+    let id = text.trim().parse::<u64>().ok();
+    movies
+        .into_iter()
+        .find(|m| Some(m.id) == id || m.title.eq_ignore_ascii_case(text.trim()))
+        .ok_or_else(|| CliError::not_found(format!("no movie `{text}`")).into())
+}
+
+async fn movies(client: &Client, city: Option<&str>, out: Out) -> anyhow::Result<()> {
+    let city_id = match city {
+        Some(city) => Some(resolve_city(client, city).await?.id),
+        None => None,
+    };
+    let movies = client.list_movies(city_id).await?;
+    let json: Vec<MovieOut> = movies.iter().map(MovieOut::from).collect();
+    out.print(&json, || {
+        movies
+            .iter()
+            .map(|m| {
+                format!(
+                    "{:>4}  {} ({}, {} min)",
+                    m.id, m.title, m.rating, m.runtime_min
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+async fn shows(
+    client: &Client,
+    city: Option<&str>,
+    movie: Option<&str>,
+    date: Option<&str>,
+    out: Out,
+) -> anyhow::Result<()> {
+    let mut filter = ShowFilter::default();
+    if let Some(date) = date {
+        let (from, to) = when::parse_day(date).map_err(CliError::usage)?;
+        filter.from_ms = Some(from);
+        filter.to_ms = Some(to);
+    }
+    if let Some(city) = city {
+        filter.city_id = Some(resolve_city(client, city).await?.id);
+    }
+    if let Some(movie) = movie {
+        filter.movie_id = Some(resolve_movie(client, movie, filter.city_id).await?.id);
+    }
+    let mut shows = client.list_shows(filter).await?;
+    shows.sort_by_key(|s| (s.show.starts_at_ms, s.show.id));
+    let json: Vec<ShowOut> = shows.iter().map(ShowOut::from).collect();
+    out.print(&json, || show_table(&shows))
+}
+
+pub fn show_table(shows: &[ShowSummary]) -> String {
+    if shows.is_empty() {
+        return "no shows".into();
+    }
+    let mut lines = vec![format!(
+        "{:>5}  {:<16}  {:<28}  {:<24}  {:>9}",
+        "SHOW", "STARTS", "MOVIE", "THEATER / SCREEN", "FREE"
+    )];
+    for s in shows {
+        lines.push(format!(
+            "{:>5}  {:<16}  {:<28}  {:<24}  {:>9}",
+            s.show.id,
+            when::show_time(s.show.starts_at_ms),
+            truncate(&s.movie_title, 28),
+            truncate(&format!("{} / {}", s.theater_name, s.screen_name), 24),
+            format!("{}/{}", s.seats_free, s.seats_total)
+        ));
+    }
+    lines.join("\n")
+}
+
+pub fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+async fn seats(client: &Client, show: u64, out: Out) -> anyhow::Result<()> {
+    let map = client.seat_map(show).await?;
+    out.print(&SeatMapOut::from(&map), || {
+        draw::seat_map(&map, out.colored)
+    })
+}
+
+async fn hold(
+    client: &Client,
+    show: u64,
+    selection: SeatSelection,
+    out: Out,
+) -> anyhow::Result<()> {
+    let hold = client.hold(show, selection).await?;
+    out.print(&HoldOut::from(&hold), || {
+        format!(
+            "hold {}: {} — {} — expires {} (confirm with `cinebook confirm {} --pay cash|card|comp`)",
+            hold.hold_id,
+            hold.labels.join(", "),
+            ticket::total(&hold.total),
+            when::clock(hold.expires_at_ms),
+            hold.hold_id
+        )
+    })
+}
+
+/// The payment for a hold: the hold's total, or zero for a comp.
+pub fn payment_for(method: PaymentMethod, total: &Money) -> Payment {
+    let amount_minor = if method == PaymentMethod::Comp {
+        0
+    } else {
+        total.amount_minor
+    };
+    Payment {
+        method,
+        amount: Money {
+            amount_minor,
+            currency: total.currency.clone(),
+        },
+        reference: None,
+    }
+}
+
+async fn confirm(
+    client: &Client,
+    hold_id: u64,
+    pay: Pay,
+    key: Option<String>,
+    out: Out,
+) -> anyhow::Result<()> {
+    // The hold's total comes with a renew (which also keeps it alive while we pay).
+    let hold = client.renew(hold_id).await?;
+    let key = key.unwrap_or_else(new_idempotency_key);
+    let payment = payment_for(pay.method(), &hold.total);
+    let booking = match client.confirm(hold_id, payment, &key).await {
+        Ok(booking) => booking,
+        Err(
+            error @ (Error::Timeout { .. }
+            | Error::ConnectionLost { .. }
+            | Error::Indeterminate { .. }),
+        ) => {
+            return Err(anyhow::Error::new(error).context(format!(
+                "the sale's outcome is unknown; run again with --idempotency-key {key} (it can never sell twice)"
+            )));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    print_ticket(client, &booking, Some(key), out).await
+}
+
+async fn print_ticket(
+    client: &Client,
+    booking: &cinebook_client::types::Booking,
+    key: Option<String>,
+    out: Out,
+) -> anyhow::Result<()> {
+    // The film and time make the ticket; without them it still has the code and seats.
+    let summary = client
+        .seat_map(booking.show_id)
+        .await
+        .ok()
+        .map(|m| m.summary);
+    let text = ticket::render(booking, summary.as_ref());
+    let json = TicketOut {
+        booking: BookingOut::from(booking),
+        ticket: text.clone(),
+        idempotency_key: key,
+    };
+    out.print(&json, || {
+        format!(
+            "booking {} ({})\n{text}",
+            booking.code,
+            ticket::status(booking.status)
+        )
+    })
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum WatchOut {
+    Snapshot(SeatMapOut),
+    Changes(ChangeOut),
+}
+
+async fn watch(client: &Client, show: u64, out: Out) -> anyhow::Result<()> {
+    let mut updates = client.subscribe(show);
+    let mut map = None;
+    loop {
+        let update = tokio::select! {
+            update = updates.next() => update,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let update = match update {
+            None => return Ok(()),
+            Some(Ok(update)) => update,
+            Some(Err(error)) if error.is_permanent() || matches!(error, Error::NotFound { .. }) => {
+                return Err(error.into())
+            }
+            Some(Err(error)) => {
+                eprintln!("{}: {error} (reconnecting)", when::clock(when::now_ms()));
+                continue;
+            }
+        };
+        let now = when::clock(when::now_ms());
+        match &update {
+            SeatUpdate::Snapshot(snapshot) => {
+                let free = snapshot
+                    .states
+                    .iter()
+                    .filter(|s| **s == cinebook_client::types::SeatState::Free)
+                    .count();
+                out.line(&WatchOut::Snapshot(SeatMapOut::from(snapshot)), || {
+                    format!(
+                        "{now} seq {} seat map: {free} of {} free",
+                        snapshot.seq,
+                        snapshot.seats.len()
+                    )
+                })?;
+            }
+            SeatUpdate::Changes {
+                show_id,
+                seq,
+                cause,
+                changes,
+            } => {
+                let seats: Vec<ChangedSeatOut> = changes
+                    .iter()
+                    .map(|c| ChangedSeatOut::new(c, map.as_ref()))
+                    .collect();
+                let text = seats
+                    .iter()
+                    .map(|s| s.label.clone().unwrap_or_else(|| format!("#{}", s.seat_id)))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let change = ChangeOut {
+                    show_id: *show_id,
+                    seq: *seq,
+                    cause: output::cause_name(*cause),
+                    seats,
+                };
+                out.line(&WatchOut::Changes(change), || {
+                    format!("{now} seq {seq} {}: {text}", output::cause_name(*cause))
+                })?;
+            }
+        }
+        update.apply(&mut map);
+    }
+}
+
+async fn shift(
+    client: &Client,
+    from: Option<u64>,
+    to: Option<u64>,
+    out: Out,
+) -> anyhow::Result<()> {
+    let (today_from, today_to) = when::day_of(when::now_ms()).map_err(CliError::usage)?;
+    let from = from.unwrap_or(today_from);
+    let to = to.unwrap_or(today_to);
+    if from >= to {
+        return Err(CliError::usage("--from must be before --to").into());
+    }
+    let report = client
+        .shift_report(None, from, to)
+        .await
+        .context("shift report")?;
+    out.print(&ReportOut::from(&report), || report_text(&report))
+}
+
+pub fn report_text(report: &cinebook_client::types::ShiftReport) -> String {
+    let money = |minor: i64| ticket::money(minor, &report.currency);
+    let mut lines = vec![
+        format!(
+            "shift report, terminal {}: {} to {}",
+            report.terminal_id,
+            when::show_time(report.from_ms),
+            when::show_time(report.to_ms)
+        ),
+        format!(
+            "{:<6} {:>6} {:>6} {:>14} {:>8} {:>14}",
+            "METHOD", "SALES", "SEATS", "TAKEN", "REFUNDS", "REFUNDED"
+        ),
+    ];
+    for l in &report.lines {
+        lines.push(format!(
+            "{:<6} {:>6} {:>6} {:>14} {:>8} {:>14}",
+            l.method.name(),
+            l.sales,
+            l.seats,
+            money(l.sales_minor),
+            l.refunds,
+            money(l.refunds_minor)
+        ));
+    }
+    if report.lines.is_empty() {
+        lines.push("no sales".into());
+    }
+    lines.push(format!("net {}", money(output::net_minor(report))));
+    lines.join("\n")
+}
+
+/// Counts for the `seats` header, exposed for the box office.
+pub fn free_summary(map: &cinebook_client::types::SeatMap) -> String {
+    grid::free_by_category(map)
+        .into_iter()
+        .map(|(c, n)| format!("{} {n}", c.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comps_are_free_and_others_pay_the_total() {
+        let total = Money {
+            amount_minor: 2_400,
+            currency: "EUR".into(),
+        };
+        assert_eq!(
+            payment_for(PaymentMethod::Comp, &total).amount.amount_minor,
+            0
+        );
+        let card = payment_for(PaymentMethod::Card, &total);
+        assert_eq!(card.amount, total);
+        assert_eq!(card.method, PaymentMethod::Card);
+    }
+
+    #[test]
+    fn the_show_table_lists_free_seats() {
+        let map = crate::grid::tests::sample_map();
+        let table = show_table(std::slice::from_ref(&map.summary));
+        assert!(table.contains("Metropolis"));
+        assert!(table.contains("4/6"));
+        assert_eq!(show_table(&[]), "no shows");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+    }
+}
