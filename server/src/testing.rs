@@ -5,7 +5,9 @@
 //! `mysql://root@127.0.0.1:3306`), creates a uniquely named database and panics with a clear
 //! message when MySQL cannot be reached: a test that needs MySQL fails, it never skips.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cinebook_protocol::types::{
@@ -200,6 +202,99 @@ impl Drop for TestDatabase {
                 self.name
             );
         }
+    }
+}
+
+/// A TCP proxy in front of the test MySQL server that a test can cut and restore, to see a
+/// node or store survive "MySQL went away" without restarting the real server.
+///
+/// While cut, every proxied connection is closed and new ones are closed on accept.
+#[derive(Debug)]
+pub struct MysqlProxy {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    cuts: tokio::sync::watch::Sender<u64>,
+    accept_task: tokio::task::JoinHandle<()>,
+}
+
+/// `url` with its `host:port` replaced by `addr`.
+fn with_address(url: &str, addr: SocketAddr) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[authority_start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| i + authority_start);
+    let host_start = url[authority_start..authority_end]
+        .rfind('@')
+        .map_or(authority_start, |i| i + authority_start + 1);
+    format!("{}{addr}{}", &url[..host_start], &url[authority_end..])
+}
+
+impl MysqlProxy {
+    /// Starts a proxy on an ephemeral loopback port forwarding to the server of `db`. Panics
+    /// when it cannot listen or `db`'s URL has no usable address.
+    pub async fn start(db: &TestDatabase) -> MysqlProxy {
+        let opts = Opts::from_url(&db.url).expect("test database URL");
+        let target = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy listen on 127.0.0.1:0");
+        let addr = listener.local_addr().expect("proxy address");
+        let up = Arc::new(AtomicBool::new(true));
+        let (cuts, _) = tokio::sync::watch::channel(0u64);
+        let accept_up = Arc::clone(&up);
+        let accept_cuts = cuts.clone();
+        let accept_task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !accept_up.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let target = target.clone();
+                let mut cut = accept_cuts.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        MysqlProxy {
+            addr,
+            up,
+            cuts,
+            accept_task,
+        }
+    }
+
+    /// The URL of `db` through this proxy. It sets `prefer_socket=false`: otherwise the
+    /// driver, seeing a loopback address, would switch to MySQL's Unix socket and bypass the
+    /// proxy.
+    pub fn url(&self, db: &TestDatabase) -> String {
+        let url = with_address(&db.url, self.addr);
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}prefer_socket=false")
+    }
+
+    /// Closes every proxied connection and refuses new ones until [`MysqlProxy::restore`].
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
+    }
+
+    /// Accepts connections again.
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for MysqlProxy {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+        self.cuts.send_modify(|n| *n += 1);
     }
 }
 
@@ -831,6 +926,73 @@ pub mod contract {
         );
     }
 
+    /// A value wider than its column is rejected (a `Conflict`), in a sale without poisoning
+    /// its batch; values exactly as wide as the column are stored.
+    pub async fn overlong_values_are_rejected<S: Store + ?Sized>(store: &S) {
+        use crate::store::mysql::widths;
+        seed_catalog(store, &sample_catalog()).await;
+        let long_city = City {
+            id: 3,
+            name: "x".repeat(widths::NAME + 1),
+        };
+        match store.upsert_city(&long_city).await {
+            Err(StoreError::Conflict(_)) => {}
+            other => panic!("overlong city name: expected Conflict, got {other:?}"),
+        }
+        let widest = City {
+            id: 3,
+            name: "ä".repeat(widths::NAME),
+        };
+        store
+            .upsert_city(&widest)
+            .await
+            .expect("a name exactly as wide as the column");
+
+        let code = "C".repeat(widths::BOOKING_CODE);
+        let mut good = sample_sale(&code, 1, &[50], PaymentMethod::Card, 10);
+        good.idempotency_key = "k".repeat(widths::IDEMPOTENCY_KEY);
+        good.booking.payment.reference = Some("r".repeat(widths::PAYMENT_REFERENCE));
+        let long_code = sample_sale(
+            &"D".repeat(widths::BOOKING_CODE + 1),
+            1,
+            &[51],
+            PaymentMethod::Cash,
+            11,
+        );
+        let mut long_key = sample_sale("D2", 1, &[52], PaymentMethod::Cash, 12);
+        long_key.idempotency_key = "k".repeat(widths::IDEMPOTENCY_KEY + 1);
+        let mut long_reference = sample_sale("D3", 1, &[53], PaymentMethod::Card, 13);
+        long_reference.booking.payment.reference = Some("r".repeat(widths::PAYMENT_REFERENCE + 1));
+        let outcomes = store
+            .commit_sales(&[good, long_code, long_key, long_reference])
+            .await
+            .expect("batch");
+        assert_eq!(outcomes[0], SaleOutcome::Committed);
+        for outcome in &outcomes[1..] {
+            assert!(matches!(outcome, SaleOutcome::Conflict(_)), "{outcomes:?}");
+        }
+        assert_eq!(codes(store).await, vec![code.clone()]);
+
+        let mut long_reason = cancel(&code, true, 1200, 1, 20);
+        long_reason.reason = "z".repeat(widths::REASON + 1);
+        match store.commit_cancel(&long_reason).await {
+            Err(StoreError::Conflict(_)) => {}
+            other => panic!("overlong reason: expected Conflict, got {other:?}"),
+        }
+        long_reason.reason = "z".repeat(widths::REASON);
+        store
+            .commit_cancel(&long_reason)
+            .await
+            .expect("a reason exactly as wide as the column");
+        match store
+            .add_terminal(&"t".repeat(widths::NAME + 1), Role::Kiosk, &"e".repeat(64))
+            .await
+        {
+            Err(StoreError::Conflict(_)) => {}
+            other => panic!("overlong terminal name: expected Conflict, got {other:?}"),
+        }
+    }
+
     /// A sale of a show that does not exist is a `Conflict` outcome, not a failed batch.
     pub async fn sale_of_unknown_show_is_rejected<S: Store + ?Sized>(store: &S) {
         seed_catalog(store, &sample_catalog()).await;
@@ -862,6 +1024,23 @@ mod tests {
             "mysql://u:p@h:1/t2?pool_max=3"
         );
         assert_eq!(with_database("mysql://h/old", None), "mysql://h");
+    }
+
+    #[test]
+    fn urls_get_their_address_replaced() {
+        let addr: SocketAddr = "127.0.0.1:4000".parse().expect("addr");
+        assert_eq!(
+            with_address("mysql://root@127.0.0.1:3306/db?x=1", addr),
+            "mysql://root@127.0.0.1:4000/db?x=1"
+        );
+        assert_eq!(
+            with_address("mysql://u:p%40ss@db.example:3306", addr),
+            "mysql://u:p%40ss@127.0.0.1:4000"
+        );
+        assert_eq!(
+            with_address("mysql://h:1/d", addr),
+            "mysql://127.0.0.1:4000/d"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use cinebook_protocol::types::PaymentMethod;
 use cinebook_server::store::mysql::{MysqlLimits, MysqlStore, MIGRATIONS};
 use cinebook_server::store::{SaleOutcome, SaleRecord, Store, StoreError};
 use cinebook_server::testing::{
-    contract, sample_catalog, sample_sale, seed_catalog, TestDatabase, SAMPLE_SHOW_ID,
+    contract, sample_catalog, sample_sale, seed_catalog, MysqlProxy, TestDatabase, SAMPLE_SHOW_ID,
 };
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, Row};
@@ -47,6 +47,7 @@ contract_test!(cancel_frees_seats);
 contract_test!(shift_report_figures);
 contract_test!(terminals);
 contract_test!(sale_of_unknown_show_is_rejected);
+contract_test!(overlong_values_are_rejected);
 
 #[tokio::test]
 async fn migrate_twice_is_idempotent() {
@@ -338,7 +339,8 @@ async fn the_pool_recovers_after_its_connections_are_killed() {
         for id in &ids {
             let _ = admin.query_drop(format!("KILL {id}")).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // No pause: the next call may find a pooled connection whose death has not reached
+        // the client yet, which is what the store's retry on a fresh connection is for.
 
         let sale = sample_sale(
             &format!("K{round}"),
@@ -353,6 +355,18 @@ async fn the_pool_recovers_after_its_connections_are_killed() {
             .expect("a sale after the connections were killed");
         assert_eq!(outcome, vec![SaleOutcome::Committed]);
         store.load_catalog().await.expect("catalog after the kill");
+        let now: Vec<u64> = admin
+            .exec(
+                "SELECT ID FROM information_schema.PROCESSLIST \
+                 WHERE DB = ? AND ID <> CONNECTION_ID()",
+                (db.name(),),
+            )
+            .await
+            .expect("processlist after");
+        assert!(
+            now.iter().all(|id| !ids.contains(id)),
+            "round {round}: killed connections {ids:?} still listed: {now:?}"
+        );
     }
     assert_eq!(store.load_bookings().await.expect("load").len(), 3);
     let rows: Vec<Row> = admin
@@ -362,6 +376,66 @@ async fn the_pool_recovers_after_its_connections_are_killed() {
     assert_eq!(rows.len(), 3);
     drop(admin);
     store.disconnect().await.expect("disconnect");
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn sales_are_unavailable_while_mysql_is_away_and_succeed_when_it_is_back() {
+    let db = TestDatabase::create().await;
+    db.store().await.disconnect().await.expect("migrated");
+    let proxy = MysqlProxy::start(&db).await;
+    let limits = MysqlLimits {
+        operation_timeout: Duration::from_secs(5),
+        ..MysqlLimits::default()
+    };
+    let store = MysqlStore::connect(&proxy.url(&db), limits)
+        .await
+        .expect("connect through the proxy");
+    seed_catalog(&store, &sample_catalog()).await;
+    let before = sample_sale("P1", 1, &[1], PaymentMethod::Cash, 1);
+    assert_eq!(
+        store
+            .commit_sales(&[before])
+            .await
+            .expect("before the outage"),
+        vec![SaleOutcome::Committed]
+    );
+
+    proxy.cut();
+    let during = sample_sale("P2", 1, &[2, 3], PaymentMethod::Card, 2);
+    for _ in 0..3 {
+        match store.commit_sales(std::slice::from_ref(&during)).await {
+            Err(StoreError::Unavailable(_)) => {}
+            other => panic!("during the outage: expected Unavailable, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        store.ping().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.load_bookings().await,
+        Err(StoreError::Unavailable(_))
+    ));
+
+    proxy.restore();
+    assert_eq!(
+        store
+            .commit_sales(std::slice::from_ref(&during))
+            .await
+            .expect("the same sale once MySQL is back"),
+        vec![SaleOutcome::Committed]
+    );
+    let codes: Vec<String> = store
+        .load_bookings()
+        .await
+        .expect("load")
+        .into_iter()
+        .map(|b| b.booking.code)
+        .collect();
+    assert_eq!(codes, vec!["P1", "P2"]);
+    store.disconnect().await.expect("disconnect");
+    drop(proxy);
     db.drop_database().await;
 }
 

@@ -24,11 +24,49 @@ use cinebook_protocol::types::{
 };
 use parking_lot::Mutex;
 
-use super::mysql::REPORT_DEFAULT_CURRENCY;
+use super::mysql::{widths, REPORT_DEFAULT_CURRENCY};
 use super::{
     CancelRecord, CatalogData, SaleOutcome, SaleRecord, Store, StoreError, StoredBooking,
     TerminalRecord,
 };
+
+/// `Err` naming `what` when `value` is wider than its MySQL column.
+fn check_width(what: &str, value: &str, max_chars: usize) -> Result<(), String> {
+    if value.chars().count() > max_chars {
+        Err(format!("{what} is longer than {max_chars} characters"))
+    } else {
+        Ok(())
+    }
+}
+
+/// [`check_width`] for catalog and terminal upserts.
+fn fits(what: &str, value: &str, max_chars: usize) -> Result<(), StoreError> {
+    check_width(what, value, max_chars).map_err(StoreError::Conflict)
+}
+
+/// Why a sale's values do not fit the MySQL columns, if they do not.
+fn sale_width_error(sale: &SaleRecord) -> Result<(), String> {
+    let b = &sale.booking;
+    check_width("booking code", &b.code, widths::BOOKING_CODE)?;
+    check_width(
+        "idempotency key",
+        &sale.idempotency_key,
+        widths::IDEMPOTENCY_KEY,
+    )?;
+    check_width("currency", &b.total.currency, widths::CURRENCY)?;
+    check_width(
+        "payment currency",
+        &b.payment.amount.currency,
+        widths::CURRENCY,
+    )?;
+    if let Some(reference) = &b.payment.reference {
+        check_width("payment reference", reference, widths::PAYMENT_REFERENCE)?;
+    }
+    for seat in &b.seats {
+        check_width("seat label", &seat.label, widths::LABEL)?;
+    }
+    Ok(())
+}
 
 /// A refund as the memory store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +126,9 @@ impl State {
     /// Why `sale` cannot be committed, if it cannot.
     fn reject_reason(&self, sale: &SaleRecord) -> Option<String> {
         let b = &sale.booking;
+        if let Err(reason) = sale_width_error(sale) {
+            return Some(reason);
+        }
         if !self.shows.contains_key(&b.show_id) {
             return Some(format!("show {} does not exist", b.show_id));
         }
@@ -219,6 +260,7 @@ impl Store for MemoryStore {
     async fn upsert_city(&self, city: &City) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
+        fits("city name", &city.name, widths::NAME)?;
         state.cities.insert(city.id, city.clone());
         Ok(())
     }
@@ -226,6 +268,7 @@ impl Store for MemoryStore {
     async fn upsert_theater(&self, theater: &Theater) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
+        fits("theater name", &theater.name, widths::NAME)?;
         if !state.cities.contains_key(&theater.city_id) {
             return Err(StoreError::NotFound(format!(
                 "upsert_theater: city {} does not exist",
@@ -239,6 +282,11 @@ impl Store for MemoryStore {
     async fn upsert_screen(&self, screen: &Screen) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
+        fits("screen name", &screen.name, widths::NAME)?;
+        for seat in &screen.seats {
+            fits("seat row", &seat.row, widths::ROW)?;
+            fits("seat label", &seat.label, widths::LABEL)?;
+        }
         if !state.theaters.contains_key(&screen.theater_id) {
             return Err(StoreError::NotFound(format!(
                 "upsert_screen: theater {} does not exist",
@@ -261,6 +309,8 @@ impl Store for MemoryStore {
     async fn upsert_movie(&self, movie: &Movie) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
+        fits("movie title", &movie.title, widths::TITLE)?;
+        fits("rating", &movie.rating, widths::RATING)?;
         state.movies.insert(movie.id, movie.clone());
         Ok(())
     }
@@ -268,6 +318,7 @@ impl Store for MemoryStore {
     async fn upsert_show(&self, show: &Show) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
+        fits("currency", &show.currency, widths::CURRENCY)?;
         if !state.movies.contains_key(&show.movie_id) {
             return Err(StoreError::NotFound(format!(
                 "upsert_show: movie {} does not exist",
@@ -340,6 +391,10 @@ impl Store for MemoryStore {
     async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
+        if cancel.refund {
+            fits("reason", &cancel.reason, widths::REASON)?;
+            fits("currency", &cancel.amount.currency, widths::CURRENCY)?;
+        }
         let (show_id, seats) = match state.bookings.get_mut(&cancel.code) {
             None => return Err(StoreError::NotFound(format!("booking {}", cancel.code))),
             Some(stored) if stored.booking.status != BookingStatus::Confirmed => {
@@ -389,6 +444,8 @@ impl Store for MemoryStore {
     ) -> Result<TerminalId, StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
+        fits("terminal name", name, widths::NAME)?;
+        fits("token hash", token_sha256, widths::TOKEN_SHA256)?;
         if state
             .terminals
             .values()
@@ -473,7 +530,9 @@ impl Store for MemoryStore {
                 .entry(b.payment.method)
                 .or_insert_with(|| empty(b.payment.method));
             totals.sales += 1;
-            totals.seats += u32::try_from(b.seats.len()).unwrap_or(u32::MAX);
+            totals.seats = totals
+                .seats
+                .saturating_add(u32::try_from(b.seats.len()).unwrap_or(u32::MAX));
             totals.sales_minor += b.payment.amount.amount_minor;
         }
         for refund in state
@@ -543,6 +602,7 @@ mod tests {
     contract_test!(shift_report_figures);
     contract_test!(terminals);
     contract_test!(sale_of_unknown_show_is_rejected);
+    contract_test!(overlong_values_are_rejected);
 
     #[tokio::test]
     async fn double_sale_is_isolated() {

@@ -63,6 +63,34 @@ pub const MAX_ATTEMPTS: u32 = 2;
 /// Longest audit `detail` text, in characters (the column is `VARCHAR(2000)`).
 pub const AUDIT_DETAIL_MAX_CHARS: usize = 2000;
 
+/// Widths of the text columns, in characters. MySQL (strict mode) rejects a longer value; the
+/// memory store rejects it the same way, so that both stores keep one contract. Callers should
+/// validate input against these before it reaches the store.
+pub mod widths {
+    /// City, theater, screen and terminal names.
+    pub const NAME: usize = 200;
+    /// Movie titles.
+    pub const TITLE: usize = 300;
+    /// Age ratings.
+    pub const RATING: usize = 16;
+    /// Seat row names.
+    pub const ROW: usize = 16;
+    /// Seat labels.
+    pub const LABEL: usize = 32;
+    /// Booking codes.
+    pub const BOOKING_CODE: usize = 32;
+    /// Idempotency keys.
+    pub const IDEMPOTENCY_KEY: usize = 128;
+    /// Payment references.
+    pub const PAYMENT_REFERENCE: usize = 200;
+    /// Cancellation reasons.
+    pub const REASON: usize = 500;
+    /// ISO 4217 currency codes (`CHAR(3)`).
+    pub const CURRENCY: usize = 3;
+    /// Hex SHA-256 token hashes (`CHAR(64)`).
+    pub const TOKEN_SHA256: usize = 64;
+}
+
 /// Currency of a shift report without any activity to take it from.
 pub const REPORT_DEFAULT_CURRENCY: &str = "EUR";
 
