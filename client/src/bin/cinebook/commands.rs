@@ -33,21 +33,31 @@ impl Out {
     /// Prints `value` as JSON, or `text` for people.
     fn print<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value)?);
+            emit(&serde_json::to_string_pretty(value)?)
         } else {
-            println!("{}", text());
+            emit(&text())
         }
-        Ok(())
     }
 
     /// One JSON document per line (for `watch`).
     fn line<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
         if self.json {
-            println!("{}", serde_json::to_string(value)?);
+            emit(&serde_json::to_string(value)?)
         } else {
-            println!("{}", text());
+            emit(&text())
         }
-        Ok(())
+    }
+}
+
+/// Writes one line to stdout. A reader that went away (`cinebook watch | head`) ends the program
+/// quietly with success, as other command-line tools do.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -400,6 +410,11 @@ async fn watch(client: &Client, show: u64, out: Out) -> anyhow::Result<()> {
                     seats,
                 };
                 out.line(&WatchOut::Changes(change), || {
+                    let text = if text.is_empty() {
+                        "(no seat changed)".into()
+                    } else {
+                        text
+                    };
                     format!("{now} seq {seq} {}: {text}", output::cause_name(*cause))
                 })?;
             }

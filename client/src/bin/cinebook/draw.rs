@@ -86,7 +86,7 @@ pub fn seat_map(map: &SeatMap, colored: bool) -> String {
         out.push(line.trim_end().to_string());
     }
     out.push(String::new());
-    out.push(grid::LEGEND.to_string());
+    out.push(format!("{}  {}", grid::LEGEND, grid::LEGEND_STATES));
     let prices: Vec<String> = s
         .show
         .prices

@@ -49,9 +49,10 @@ pub fn symbol(category: Category, state: SeatState) -> char {
     }
 }
 
-/// The legend under a drawing.
-pub const LEGEND: &str =
-    "S standard  P premium  R recliner  W wheelchair  C companion  + held  x sold  # blocked";
+/// The legend under a drawing: free seats by category, then the other states.
+pub const LEGEND: &str = "S standard  P premium  R recliner  W wheelchair  C companion";
+/// The second line of the legend.
+pub const LEGEND_STATES: &str = "+ held  x sold  # blocked";
 
 /// The state of seat `index`, `Blocked` if the map is inconsistent.
 pub fn state(map: &SeatMap, index: usize) -> SeatState {

@@ -261,6 +261,13 @@ impl App {
                 _ => vec![Action::Quit],
             };
         }
+        // Alt or Ctrl chords mean nothing here; a fast Esc followed by a key can arrive as Alt+key.
+        if key
+            .modifiers
+            .intersects(KeyModifiers::ALT | KeyModifiers::CONTROL)
+        {
+            return Vec::new();
+        }
         match self.screen {
             Screen::Shows => self.key_shows(key.code),
             Screen::Seats => self.key_seats(key.code),

@@ -379,6 +379,22 @@ fn the_shift_report_has_its_own_screen() {
 }
 
 #[test]
+fn alt_chords_are_ignored() {
+    let mut app = loaded_app();
+    key(&mut app, KeyCode::Enter);
+    app.event(Event::Seats(SeatUpdate::Snapshot(sample_map())));
+    // A quick Esc then `3` can arrive as Alt+3: it must not hold three seats.
+    let actions = app.key(KeyEvent::new(KeyCode::Char('3'), KeyModifiers::ALT));
+    assert!(actions.is_empty());
+    assert_eq!(app.screen, Screen::Seats);
+    let text = screen(&app);
+    assert!(
+        text.contains("+ held  x sold  # blocked  * picked"),
+        "{text}"
+    );
+}
+
+#[test]
 fn ctrl_c_releases_a_hold_before_quitting() {
     let mut app = loaded_app();
     key(&mut app, KeyCode::Enter);

@@ -187,7 +187,8 @@ fn seats(frame: &mut Frame, app: &App, area: Rect) {
         lines.push(Line::from(spans));
     }
     lines.push(Line::from(""));
-    lines.push(Line::from(format!("{}  * picked", grid::LEGEND)));
+    lines.push(Line::from(grid::LEGEND));
+    lines.push(Line::from(format!("{}  * picked", grid::LEGEND_STATES)));
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(format!(" show {} ", s.show.id))),
         left,
