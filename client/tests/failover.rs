@@ -330,3 +330,35 @@ async fn no_address_is_an_error() {
         .expect_err("nothing to connect to");
     assert_eq!(error, Error::NoAddress);
 }
+
+#[tokio::test]
+async fn a_node_shutting_down_is_left_for_another_one() {
+    let other = FakeServer::start(support::standard).await;
+    let leaving = FakeServer::start(|request| match request {
+        Request::Ping { nonce } => vec![
+            Out::Reply(Reply::Pong {
+                nonce: *nonce,
+                server_time_ms: 1,
+            }),
+            Out::Push(cinebook_protocol::Push::ShuttingDown {
+                reason: "maintenance".into(),
+                reconnect_after_ms: 0,
+            }),
+        ],
+        other => support::standard(other),
+    })
+    .await;
+    let client = Client::connect(
+        [leaving.addr.clone(), other.addr.clone()],
+        support::quick_config(),
+    )
+    .await
+    .expect("connect");
+    assert_eq!(client.welcome().map(|w| w.addr), Some(leaving.addr.clone()));
+    client.ping().await.expect("ping");
+    // Let the push arrive before the next call.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    client.list_cities().await.expect("cities elsewhere");
+    assert_eq!(other.seen_named("list_cities").len(), 1);
+    assert!(leaving.seen_named("list_cities").is_empty());
+}
