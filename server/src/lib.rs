@@ -6,9 +6,21 @@
 //!   lamport)` checks a command against a show's seats and returns the events it causes; the same
 //!   events replay on recovery (and, later, on followers). No clock reads, no I/O, no locks.
 //! - [`store`]: the [`store::Store`] trait and its MySQL and in-memory implementations.
+//! - [`node`]: the plumbing around it: the worker pool (a bounded crossbeam channel, OS threads,
+//!   one `parking_lot::Mutex` per show), the group-commit writer, the hold sweeper, the catalog
+//!   snapshot, terminals and roles, and one handler per request.
+//! - [`net`]: the accept loop (connection admission by semaphore, graceful shutdown) and the
+//!   connection task (preface, hello, pipelined requests, subscriptions, timeouts).
+//! - [`config`]: every limit, named with its unit.
 //! - [`testing`]: a uniquely named MySQL database per test, dropped afterwards.
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod domain;
+pub mod net;
+pub mod node;
 pub mod store;
 pub mod testing;
+
+pub use config::Config;
+pub use net::server::{RunningServer, Server};

@@ -98,11 +98,15 @@ pub enum Event {
     Released {
         /// Hold.
         hold_id: HoldId,
+        /// Its seats, now free.
+        seats: Vec<SeatId>,
     },
     /// A hold expired.
     Expired {
         /// Hold.
         hold_id: HoldId,
+        /// Its seats, now free.
+        seats: Vec<SeatId>,
     },
     /// Seats were sold. `hold_id: None` when restored from the database.
     Sold {

@@ -321,7 +321,10 @@ impl ShowState {
                 if hold.sale.is_some() {
                     return Err(DomainError::SaleInProgress(hold_id));
                 }
-                Ok(vec![Event::Released { hold_id }])
+                Ok(vec![Event::Released {
+                    hold_id,
+                    seats: hold.seats.clone(),
+                }])
             }
             Command::Sell { hold_id } => {
                 let hold = self
@@ -525,7 +528,10 @@ impl ShowState {
                 Some(hold) if hold.expires_at_ms != at => {}
                 None => {}
                 Some(hold) if hold.sale.is_some() => pinned.push((at, hold_id)),
-                Some(_) => events.push(Event::Expired { hold_id }),
+                Some(hold) => events.push(Event::Expired {
+                    hold_id,
+                    seats: hold.seats.clone(),
+                }),
             }
         }
         // Pinned holds expire after their sale is aborted, never during it.
@@ -686,8 +692,13 @@ impl ShowState {
                 hold.expires_at_ms = *expires_at_ms;
                 self.deadlines.push(Reverse((*expires_at_ms, *hold_id)));
             }
-            Event::Released { hold_id } | Event::Expired { hold_id } => {
+            Event::Released { hold_id, seats } | Event::Expired { hold_id, seats } => {
+                self.expect_slots(seats, SlotState::Held(*hold_id))?;
                 let hold = self.remove_hold(*hold_id)?;
+                debug_assert_eq!(
+                    &hold.seats, seats,
+                    "a release names exactly the hold's seats"
+                );
                 self.set_slots(&hold.seats, SlotState::Free);
             }
             Event::Sold {

@@ -1,0 +1,72 @@
+//! Node configuration. Every limit is explicit and carries its unit in its name.
+
+use std::net::SocketAddr;
+
+use cinebook_protocol::FRAME_MAX_BYTES_DEFAULT;
+
+use crate::domain::HoldLimits;
+
+/// Everything a node needs to run, with production defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Client listen address.
+    pub listen: SocketAddr,
+    /// This node's id (1 for a single node).
+    pub node_id: u32,
+    /// Worker OS threads applying writes.
+    pub workers: usize,
+    /// Connections admitted at once; one more gets `Overloaded` and is closed.
+    pub max_connections: usize,
+    /// Jobs waiting for a worker; when full, writes answer `Overloaded`.
+    pub work_queue_max: usize,
+    /// Sales waiting for the database writer; when full, confirms answer `Overloaded`.
+    pub writer_queue_max: usize,
+    /// Sales written in one transaction at most.
+    pub writer_batch_max: usize,
+    /// Hold rules.
+    pub hold: HoldLimits,
+    /// Largest frame payload accepted or sent.
+    pub frame_max_bytes: usize,
+    /// Requests in flight per connection; further frames are not read until one finishes.
+    pub in_flight_per_connection_max: usize,
+    /// Frames queued to one connection; a subscriber that falls further behind gets `Resync`.
+    pub outbound_queue_max: usize,
+    /// Seat changes buffered per show for slow subscribers before they must resync.
+    pub push_buffer_max: usize,
+    /// A connection that sends nothing (and subscribes to nothing) for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// A preface or a started frame must complete within this time.
+    pub frame_timeout_ms: u64,
+    /// Every call to the database gives up after this long.
+    pub store_timeout_ms: u64,
+    /// How often expired holds are swept (holds expire within this of their deadline).
+    pub sweep_interval_ms: u64,
+    /// On shutdown, how long in-flight requests may take to finish.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            node_id: 1,
+            workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            max_connections: 10_000,
+            work_queue_max: 65_536,
+            writer_queue_max: 16_384,
+            writer_batch_max: 512,
+            hold: HoldLimits::default(),
+            frame_max_bytes: FRAME_MAX_BYTES_DEFAULT,
+            in_flight_per_connection_max: 256,
+            outbound_queue_max: 1024,
+            push_buffer_max: 4096,
+            idle_timeout_ms: 5 * 60 * 1000,
+            frame_timeout_ms: 10_000,
+            store_timeout_ms: 5_000,
+            sweep_interval_ms: 200,
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! One connection: preface, hello, then requests (pipelined) and pushes on the same socket.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cinebook_protocol::preface::{self, PrefaceCheck, PrefaceError};
+use cinebook_protocol::types::{NodeRole, Role};
+use cinebook_protocol::{
+    Body, Envelope, ErrorBody, ErrorCode, FrameCodec, Incoming, ProtocolError, Push, Reply,
+    Request, PROTOCOL_VERSION, PUSH_REQUEST_ID,
+};
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tracing::Instrument;
+
+use super::subscriptions::Subscriptions;
+use crate::node::handlers::{self, Caller};
+use crate::node::{now_ms, Node};
+
+/// Shows one connection may subscribe to at once.
+pub const SUBSCRIPTIONS_PER_CONNECTION_MAX: usize = 64;
+
+/// Serves one accepted connection to the end.
+pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
+    let span = tracing::info_span!("conn", %peer);
+    async move {
+        if let Err(e) = serve_inner(node, stream).await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn serve_inner(node: Arc<Node>, mut stream: TcpStream) -> Result<(), ProtocolError> {
+    let _ = stream.set_nodelay(true);
+    let leftover = match read_preface(&node, &mut stream).await? {
+        Some(leftover) => leftover,
+        None => return Ok(()),
+    };
+    let (read, write) = stream.into_split();
+    let mut reader = FramedRead::new(read, FrameCodec::with_max(node.config.frame_max_bytes));
+    reader.read_buffer_mut().extend_from_slice(&leftover);
+    let (out, out_rx) = mpsc::channel(node.config.outbound_queue_max.max(1));
+    let writer = tokio::spawn(write_frames(node.clone(), write, out_rx));
+    let connection = Connection {
+        in_flight: Arc::new(Semaphore::new(
+            node.config.in_flight_per_connection_max.max(1),
+        )),
+        caller: None,
+        subscriptions: Subscriptions::default(),
+        node,
+        out,
+    };
+    connection.run(&mut reader).await;
+    // The writer ends once every sender (this connection's and its tasks') is gone.
+    let _ = writer.await;
+    Ok(())
+}
+
+/// Reads and answers the preface. `None` means the connection was refused and is done.
+async fn read_preface(
+    node: &Node,
+    stream: &mut TcpStream,
+) -> Result<Option<Vec<u8>>, ProtocolError> {
+    let deadline = Duration::from_millis(node.config.frame_timeout_ms);
+    let mut received = Vec::with_capacity(preface::PREFACE_LEN);
+    let mut chunk = [0u8; preface::PREFACE_LEN];
+    loop {
+        match preface::check(&received) {
+            PrefaceCheck::NeedMore => {}
+            PrefaceCheck::Accepted(_) => {
+                stream.write_all(&preface::encode(PROTOCOL_VERSION)).await?;
+                return Ok(Some(received.split_off(preface::PREFACE_LEN)));
+            }
+            PrefaceCheck::Refused(PrefaceError::BadMagic) => {
+                stream
+                    .write_all(preface::WRONG_MAGIC_LINE.as_bytes())
+                    .await?;
+                let _ = stream.shutdown().await;
+                return Ok(None);
+            }
+            PrefaceCheck::Refused(PrefaceError::UnsupportedVersion { min, max, got }) => {
+                stream.write_all(&preface::encode(PROTOCOL_VERSION)).await?;
+                let error = ErrorBody::new(
+                    ErrorCode::UnsupportedVersion { min, max },
+                    format!(
+                        "protocol version {got} is not supported; this node speaks {min}..={max}"
+                    ),
+                );
+                let frame = cinebook_protocol::codec::encode_frame(&Envelope::error(
+                    PUSH_REQUEST_ID,
+                    node.lamport.tick(),
+                    error,
+                ))?;
+                stream.write_all(&frame).await?;
+                let _ = stream.shutdown().await;
+                return Ok(None);
+            }
+        }
+        let want = preface::PREFACE_LEN - received.len();
+        let n = match tokio::time::timeout(deadline, stream.read(&mut chunk[..want])).await {
+            Ok(read) => read?,
+            Err(_) => return Ok(None),
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        received.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn write_frames(node: Arc<Node>, write: OwnedWriteHalf, mut rx: mpsc::Receiver<Envelope>) {
+    let mut sink = FramedWrite::new(write, FrameCodec::with_max(node.config.frame_max_bytes));
+    while let Some(envelope) = rx.recv().await {
+        let mut result = sink.feed(&envelope).await;
+        // Batch whatever else is ready into one write.
+        while result.is_ok() {
+            match rx.try_recv() {
+                Ok(more) => result = sink.feed(&more).await,
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = result.and(SinkExt::<&Envelope>::flush(&mut sink).await) {
+            match e {
+                ProtocolError::FrameTooLarge { .. } | ProtocolError::Encode(_) => {
+                    tracing::error!(error = %e, "reply could not be encoded");
+                    let error = ErrorBody::new(
+                        ErrorCode::Internal,
+                        "the reply is larger than frame_max_bytes",
+                    );
+                    if sink
+                        .send(&Envelope::error(
+                            envelope.request_id,
+                            node.lamport.tick(),
+                            error,
+                        ))
+                        .await
+                        .is_ok()
+                    {
+                        continue;
+                    }
+                    return;
+                }
+                _ => return,
+            }
+        }
+    }
+    let _ = SinkExt::<&Envelope>::close(&mut sink).await;
+}
+
+struct Connection {
+    node: Arc<Node>,
+    out: mpsc::Sender<Envelope>,
+    in_flight: Arc<Semaphore>,
+    caller: Option<Caller>,
+    subscriptions: Subscriptions,
+}
+
+impl Connection {
+    async fn run(mut self, reader: &mut FramedRead<OwnedReadHalf, FrameCodec>) {
+        let idle = Duration::from_millis(self.node.config.idle_timeout_ms);
+        let frame_timeout = Duration::from_millis(self.node.config.frame_timeout_ms);
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut last_frame = Instant::now();
+        let mut partial_since: Option<(usize, Instant)> = None;
+        loop {
+            tokio::select! {
+                _ = self.node.shutdown.cancelled() => {
+                    let push = Push::ShuttingDown { reason: "node shutting down".into(), reconnect_after_ms: 100 };
+                    let _ = self.out.send(Envelope::push(self.node.lamport.tick(), push)).await;
+                    break;
+                }
+                item = reader.next() => {
+                    last_frame = Instant::now();
+                    partial_since = None;
+                    match item {
+                        None => break,
+                        Some(Err(e)) => {
+                            self.send_error(PUSH_REQUEST_ID, ErrorCode::BadFrame, e.to_string()).await;
+                            break;
+                        }
+                        Some(Ok(Incoming::Malformed { request_id, reason })) => {
+                            self.send_error(request_id.unwrap_or(PUSH_REQUEST_ID), ErrorCode::BadFrame, reason).await;
+                        }
+                        Some(Ok(Incoming::Envelope(envelope))) => self.dispatch(envelope).await,
+                    }
+                }
+                _ = tick.tick() => {
+                    let buffered = reader.read_buffer().len();
+                    if buffered > 0 {
+                        let since = match partial_since {
+                            Some((len, at)) if len == buffered => at,
+                            _ => { partial_since = Some((buffered, Instant::now())); Instant::now() }
+                        };
+                        if since.elapsed() >= frame_timeout {
+                            self.send_error(PUSH_REQUEST_ID, ErrorCode::BadFrame, "half a frame, then silence: closing").await;
+                            break;
+                        }
+                    } else if self.subscriptions.is_empty() && last_frame.elapsed() >= idle {
+                        tracing::debug!("idle connection closed");
+                        break;
+                    }
+                }
+            }
+        }
+        // Let in-flight requests finish (bounded by the grace period), then close.
+        let grace = Duration::from_millis(self.node.config.shutdown_grace_ms);
+        let permits = self.node.config.in_flight_per_connection_max.max(1) as u32;
+        let _ = tokio::time::timeout(grace, self.in_flight.acquire_many(permits)).await;
+    }
+
+    async fn send_error(&self, request_id: u64, code: ErrorCode, message: impl Into<String>) {
+        let error = ErrorBody::new(code, message);
+        let _ = self
+            .out
+            .send(Envelope::error(request_id, self.node.lamport.tick(), error))
+            .await;
+    }
+
+    async fn reply(&self, request_id: u64, answer: Result<Reply, ErrorBody>) {
+        let lamport = self.node.lamport.tick();
+        let envelope = match answer {
+            Ok(reply) => Envelope::reply(request_id, lamport, reply),
+            Err(error) => Envelope::error(request_id, lamport, error),
+        };
+        let _ = self.out.send(envelope).await;
+    }
+
+    async fn dispatch(&mut self, envelope: Envelope) {
+        self.node.lamport.observe(envelope.lamport);
+        let request_id = envelope.request_id;
+        let request = match envelope.body {
+            Body::Request(request) => request,
+            _ => {
+                return self
+                    .send_error(
+                        request_id,
+                        ErrorCode::BadFrame,
+                        "clients send requests only",
+                    )
+                    .await
+            }
+        };
+        if request_id == PUSH_REQUEST_ID {
+            return self
+                .send_error(
+                    request_id,
+                    ErrorCode::InvalidArgument,
+                    "request id 0 is reserved for pushes",
+                )
+                .await;
+        }
+        match (request, &self.caller) {
+            (
+                Request::Hello {
+                    version,
+                    client_name,
+                    token,
+                },
+                _,
+            ) => {
+                let answer = self.hello(version, &client_name, token).await;
+                self.reply(request_id, answer).await;
+            }
+            (_, None) => {
+                self.send_error(request_id, ErrorCode::Unauthenticated, "send Hello first")
+                    .await
+            }
+            (Request::Subscribe { show_id }, Some(_)) => match self.subscribe(show_id) {
+                Ok((seq, rx)) => {
+                    // The reply goes out before the forwarder can send the first push.
+                    self.reply(request_id, Ok(Reply::Subscribed { show_id, seq }))
+                        .await;
+                    self.subscriptions
+                        .start(self.node.clone(), show_id, rx, self.out.clone());
+                }
+                Err(e) => self.reply(request_id, Err(e)).await,
+            },
+            (Request::Unsubscribe { show_id }, Some(_)) => {
+                let answer = if self.subscriptions.stop(show_id) {
+                    Ok(Reply::Unsubscribed { show_id })
+                } else {
+                    Err(ErrorBody::new(
+                        ErrorCode::NotFound,
+                        format!("not subscribed to show {show_id}"),
+                    ))
+                };
+                self.reply(request_id, answer).await;
+            }
+            (request, Some(caller)) => {
+                // Waiting here for a permit stops reading: back-pressure on a client that
+                // pipelines more than in_flight_per_connection_max requests.
+                let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+                    return;
+                };
+                let (node, caller, out) = (self.node.clone(), caller.clone(), self.out.clone());
+                let span = tracing::debug_span!("request", request_id, kind = request.name());
+                tokio::spawn(
+                    async move {
+                        let answer = handlers::handle(&node, &caller, request).await;
+                        if let Err(e) = &answer {
+                            tracing::debug!(code = e.code.name(), message = %e.message, "request refused");
+                        }
+                        let lamport = node.lamport.tick();
+                        let envelope = match answer {
+                            Ok(reply) => Envelope::reply(request_id, lamport, reply),
+                            Err(error) => Envelope::error(request_id, lamport, error),
+                        };
+                        let _ = out.send(envelope).await;
+                        drop(permit);
+                    }
+                    .instrument(span),
+                );
+            }
+        }
+    }
+
+    async fn hello(
+        &mut self,
+        version: u16,
+        client_name: &str,
+        token: Option<String>,
+    ) -> Result<Reply, ErrorBody> {
+        if !(cinebook_protocol::PROTOCOL_VERSION_MIN..=PROTOCOL_VERSION).contains(&version) {
+            return Err(ErrorBody::new(
+                ErrorCode::UnsupportedVersion {
+                    min: cinebook_protocol::PROTOCOL_VERSION_MIN,
+                    max: PROTOCOL_VERSION,
+                },
+                format!("protocol version {version} is not supported"),
+            ));
+        }
+        let caller = match token.filter(|t| !t.is_empty()) {
+            None => Caller {
+                role: Role::Guest,
+                terminal_id: 0,
+            },
+            Some(token) => match self.node.authenticate(&token).await? {
+                Some(t) => Caller {
+                    role: t.role,
+                    terminal_id: t.id,
+                },
+                None => {
+                    return Err(ErrorBody::new(
+                        ErrorCode::Unauthenticated,
+                        "unknown or revoked token",
+                    ))
+                }
+            },
+        };
+        tracing::info!(client = %client_name, role = caller.role.name(), terminal = caller.terminal_id, "hello");
+        let reply = Reply::Welcome {
+            node_id: self.node.config.node_id,
+            node_role: self.node.node_role(),
+            leader: match self.node.node_role() {
+                NodeRole::Standalone | NodeRole::Leader => {
+                    Some(self.node.config.listen.to_string())
+                }
+                NodeRole::Follower => None,
+            },
+            lamport: self.node.lamport.now(),
+            role: caller.role,
+            terminal_id: (caller.terminal_id != 0).then_some(caller.terminal_id),
+            server_time_ms: now_ms(),
+            hold_ttl_ms: self.node.config.hold.hold_ttl_ms,
+        };
+        self.caller = Some(caller);
+        Ok(reply)
+    }
+
+    fn subscribe(&mut self, show_id: u64) -> Result<(u64, PushReceiver), ErrorBody> {
+        let slot = self.node.show(show_id).ok_or_else(|| {
+            ErrorBody::new(ErrorCode::NotFound, format!("show {show_id} not found"))
+        })?;
+        if !self.subscriptions.contains(show_id)
+            && self.subscriptions.len() >= SUBSCRIPTIONS_PER_CONNECTION_MAX
+        {
+            return Err(ErrorBody::new(
+                ErrorCode::InvalidArgument,
+                format!("at most {SUBSCRIPTIONS_PER_CONNECTION_MAX} subscriptions per connection"),
+            ));
+        }
+        // Subscribe under the lock: the receiver starts exactly after `seq`.
+        let state = slot.state.lock();
+        Ok((state.seq(), slot.subscribe()))
+    }
+}
+
+type PushReceiver = tokio::sync::broadcast::Receiver<Arc<Push>>;

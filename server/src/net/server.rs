@@ -1,0 +1,157 @@
+//! The accept loop: connection admission by semaphore, graceful shutdown by cancellation.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cinebook_protocol::{
+    preface, Envelope, ErrorBody, ErrorCode, PROTOCOL_VERSION, PUSH_REQUEST_ID,
+};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::node::{Background, Node, StartError};
+use crate::store::Store;
+
+/// A bound, started node, ready to accept.
+#[derive(Debug)]
+pub struct Server {
+    node: Arc<Node>,
+    background: Background,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+}
+
+/// A server running on its own task (tests, embedded use).
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The node, for inspection.
+    pub node: Arc<Node>,
+    /// Cancel to shut down gracefully.
+    pub shutdown: CancellationToken,
+    /// Completes when the server has shut down.
+    pub join: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Shuts down gracefully and waits.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.join.await;
+    }
+}
+
+impl Server {
+    /// Starts the node (migrations, recovery, workers, writer) and binds the listener. With port 0
+    /// the OS picks a port; see [`Server::local_addr`].
+    pub async fn bind(mut config: Config, store: Arc<dyn Store>) -> Result<Server, StartError> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let local_addr = listener.local_addr()?;
+        config.listen = local_addr;
+        let (node, background) = Node::start(config, store).await?;
+        Ok(Server {
+            node,
+            background,
+            listener,
+            local_addr,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The node.
+    pub fn node(&self) -> Arc<Node> {
+        self.node.clone()
+    }
+
+    /// Runs on a new task.
+    pub fn spawn(self) -> RunningServer {
+        let (addr, node, shutdown) = (
+            self.local_addr,
+            self.node.clone(),
+            self.node.shutdown.clone(),
+        );
+        let join = tokio::spawn(self.run());
+        RunningServer {
+            addr,
+            node,
+            shutdown,
+            join,
+        }
+    }
+
+    /// Accepts until the node's shutdown token is cancelled, then stops accepting, lets
+    /// connections finish their in-flight requests (telling clients), flushes the writer and
+    /// stops the workers.
+    pub async fn run(self) {
+        let Server {
+            node,
+            background,
+            listener,
+            local_addr,
+        } = self;
+        tracing::info!(%local_addr, node_id = node.config.node_id, "listening");
+        let admission = Arc::new(Semaphore::new(node.config.max_connections.max(1)));
+        let connections = TaskTracker::new();
+        loop {
+            let accepted = tokio::select! {
+                _ = node.shutdown.cancelled() => break,
+                accepted = listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            match admission.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    let node = node.clone();
+                    connections.spawn(async move {
+                        crate::net::conn::serve(node, stream, peer).await;
+                        drop(permit);
+                    });
+                }
+                Err(_) => {
+                    connections.spawn(refuse_overloaded(node.lamport.tick(), stream));
+                }
+            }
+        }
+        drop(listener);
+        tracing::info!("shutting down: waiting for connections");
+        connections.close();
+        let grace = Duration::from_millis(node.config.shutdown_grace_ms);
+        if tokio::time::timeout(grace, connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not finish within the grace period");
+        }
+        node.stop_background(background).await;
+        tracing::info!("shut down");
+    }
+}
+
+async fn refuse_overloaded(lamport: u64, mut stream: TcpStream) {
+    let error = ErrorBody::new(ErrorCode::Overloaded, "too many connections; retry shortly");
+    let Ok(frame) =
+        cinebook_protocol::codec::encode_frame(&Envelope::error(PUSH_REQUEST_ID, lamport, error))
+    else {
+        return;
+    };
+    let _ = stream.write_all(&preface::encode(PROTOCOL_VERSION)).await;
+    let _ = stream.write_all(&frame).await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,144 @@
+//! [`ShowSlot`]: one show's state machine behind its mutex, the fail-fast free-seat counters, and
+//! the push channel its subscribers listen on.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cinebook_protocol::types::{Category, ChangeCause, SeatChange, ShowId};
+use cinebook_protocol::{Envelope, Push};
+use parking_lot::Mutex;
+use tokio::sync::broadcast;
+
+use crate::domain::{Event, EventRecord, ShowState};
+
+/// One show inside the node.
+#[derive(Debug)]
+pub struct ShowSlot {
+    /// The show.
+    pub show_id: ShowId,
+    /// The seat map; only workers (and brief snapshot reads) lock it.
+    pub state: Mutex<ShowState>,
+    /// Free seats per category, published after every change: a counting semaphore read without
+    /// the mutex so a sold-out show answers at once.
+    free: [AtomicU32; Category::ALL.len()],
+    /// Earliest hold deadline (`u64::MAX` for none), for the sweeper.
+    next_deadline_ms: AtomicU64,
+    /// Seat-change pushes; bounded, so a slow subscriber lags instead of slowing the show.
+    pushes: broadcast::Sender<Arc<Push>>,
+}
+
+impl ShowSlot {
+    /// Wraps a state machine.
+    pub fn new(state: ShowState, push_buffer_max: usize) -> Self {
+        let (pushes, _) = broadcast::channel(push_buffer_max.max(1));
+        let slot = Self {
+            show_id: state.show_id(),
+            free: Default::default(),
+            next_deadline_ms: AtomicU64::new(u64::MAX),
+            state: Mutex::new(state),
+            pushes,
+        };
+        slot.publish_counters(&slot.state.lock());
+        slot
+    }
+
+    /// Free seats of a category, without the lock.
+    pub fn free(&self, category: Category) -> u32 {
+        self.free[category as usize].load(Ordering::Acquire)
+    }
+
+    /// Free seats in all, without the lock.
+    pub fn free_total(&self) -> u32 {
+        self.free.iter().map(|f| f.load(Ordering::Acquire)).sum()
+    }
+
+    /// The earliest deadline of an open hold.
+    pub fn next_deadline_ms(&self) -> u64 {
+        self.next_deadline_ms.load(Ordering::Acquire)
+    }
+
+    /// A receiver of this show's pushes from now on. Call with the state locked so the receiver
+    /// starts exactly after the state's current `seq`.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Push>> {
+        self.pushes.subscribe()
+    }
+
+    /// After a change, with the state still locked: refresh the counters and push the events to
+    /// subscribers in sequence order.
+    pub fn published(&self, state: &ShowState, records: &[EventRecord]) {
+        self.publish_counters(state);
+        if self.pushes.receiver_count() == 0 {
+            return;
+        }
+        for record in records {
+            if let Some(push) = push_for(state, record) {
+                // An error only means nobody listens any more.
+                let _ = self.pushes.send(Arc::new(push));
+            }
+        }
+    }
+
+    fn publish_counters(&self, state: &ShowState) {
+        for (counter, value) in self.free.iter().zip(state.free_by_category()) {
+            counter.store(value, Ordering::Release);
+        }
+        self.next_deadline_ms.store(
+            state.next_deadline_ms().unwrap_or(u64::MAX),
+            Ordering::Release,
+        );
+    }
+}
+
+/// The push for one event: which seats changed, to what, and why.
+pub fn push_for(state: &ShowState, record: &EventRecord) -> Option<Push> {
+    let slots = state.slots();
+    let (cause, seats): (ChangeCause, Vec<u32>) = match &record.event {
+        Event::Held { seats, .. } => (ChangeCause::Held, seats.clone()),
+        Event::Renewed { .. } => return Some(empty_push(state, record)),
+        Event::Released { seats, .. } => (ChangeCause::Released, seats.clone()),
+        Event::Expired { seats, .. } => (ChangeCause::Expired, seats.clone()),
+        Event::Sold { booking, .. } => (
+            ChangeCause::Sold,
+            booking.seats.iter().map(|s| s.seat_id).collect(),
+        ),
+        Event::Cancelled { code, .. } => (
+            ChangeCause::Cancelled,
+            state
+                .booking(code)
+                .map(|b| b.seats.iter().map(|s| s.seat_id).collect())
+                .unwrap_or_default(),
+        ),
+        Event::Blocked { seats, .. } => (ChangeCause::Blocked, seats.clone()),
+    };
+    let changes = seats
+        .into_iter()
+        .filter_map(|seat_id| {
+            slots.get(seat_id as usize).map(|s| SeatChange {
+                seat_id,
+                state: s.view(),
+            })
+        })
+        .collect();
+    Some(Push::SeatsChanged {
+        show_id: state.show_id(),
+        seq: record.seq,
+        cause,
+        changes,
+    })
+}
+
+fn empty_push(state: &ShowState, record: &EventRecord) -> Push {
+    // A renewal changes no seat, but it has a sequence number: subscribers must see it to keep
+    // their sequence unbroken.
+    Push::SeatsChanged {
+        show_id: state.show_id(),
+        seq: record.seq,
+        cause: ChangeCause::Held,
+        changes: Vec::new(),
+    }
+}
+
+/// Wraps a push into a frame.
+pub fn push_envelope(lamport: u64, push: &Push) -> Envelope {
+    Envelope::push(lamport, push.clone())
+}
