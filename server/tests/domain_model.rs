@@ -759,3 +759,21 @@ fn replay_rebuilds_the_same_state() {
         "an old seq must be refused"
     );
 }
+
+#[test]
+fn a_retry_after_a_failed_commit_resends_the_same_booking() {
+    let mut state = new_state();
+    state.apply(Command::Hold { hold_id: 1, terminal_id: 1, spec: HoldSpec::Seats(vec![12, 13]), idempotency_key: None }, 0, 1).expect("hold");
+    let due = state.hold_info(state.hold(1).expect("hold")).total;
+    let payment = Payment { method: PaymentMethod::Card, amount: due, reference: None };
+    let first = state.begin_sale(1, 1, payment.clone(), "k".into(), booking_code(1), 10, 2, 1).expect("first");
+    // The commit's outcome is unknown: the hold is unpinned, its seats stay held.
+    state.abort_sale(1);
+    assert!(state.hold(1).expect("still held").sale.is_none());
+    let retry = state.begin_sale(1, 1, payment.clone(), "k".into(), booking_code(2), 20, 3, 1).expect("retry");
+    assert_eq!(retry, first, "the retry must re-send the identical booking");
+    state.abort_sale(1);
+    let mut other = payment;
+    other.reference = Some("another card".into());
+    assert!(matches!(state.begin_sale(1, 1, other, "k".into(), booking_code(3), 30, 4, 1), Err(DomainError::KeyReused(_))));
+}

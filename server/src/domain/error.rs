@@ -86,8 +86,9 @@ impl DomainError {
             DomainError::HoldNotFound(_) | DomainError::BookingNotFound(_) => ErrorCode::NotFound,
             DomainError::HoldExpired(_) => ErrorCode::HoldExpired,
             DomainError::NotYourHold(_) => ErrorCode::Forbidden,
+            // The first confirm is still committing: retry with the same key to get its booking.
+            DomainError::SaleInProgress(_) => ErrorCode::Unavailable,
             DomainError::BookingNotConfirmed(_)
-            | DomainError::SaleInProgress(_)
             | DomainError::Limit(_)
             | DomainError::KeyReused(_) => ErrorCode::Conflict,
             DomainError::BadEvent(_) => ErrorCode::Internal,

@@ -77,6 +77,10 @@ pub struct Hold {
     pub idempotency_key: Option<String>,
     /// A sale being committed pins the hold (no expiry, no release).
     pub sale: Option<Box<SaleIntent>>,
+    /// The last sale attempt whose commit failed. Its outcome may be unknown (the connection
+    /// broke during COMMIT), so a retry with the same key re-sends exactly this booking, which
+    /// the store recognises as already committed instead of refusing it as a duplicate.
+    pub last_attempt: Option<Box<SaleIntent>>,
 }
 
 /// A sale validated by [`ShowState::begin_sale`], waiting for the database.
@@ -584,6 +588,16 @@ impl ShowState {
         if hold.expires_at_ms <= now_ms {
             return Err(DomainError::HoldExpired(hold_id));
         }
+        if let Some(previous) = hold.last_attempt.as_ref().filter(|p| p.idempotency_key == idempotency_key) {
+            if previous.booking.payment != payment {
+                return Err(DomainError::KeyReused(idempotency_key));
+            }
+            let intent = (**previous).clone();
+            if let Some(hold) = self.holds.get_mut(&hold_id) {
+                hold.sale = Some(Box::new(intent.clone()));
+            }
+            return Ok(intent);
+        }
         let mut seats = Vec::with_capacity(hold.seats.len());
         for id in &hold.seats {
             let seat = self
@@ -638,10 +652,13 @@ impl ShowState {
         Ok(intent)
     }
 
-    /// Unpins a hold whose sale could not be committed: its seats stay held until its deadline.
+    /// Unpins a hold whose sale could not be committed: its seats stay held until its deadline,
+    /// and a retry with the same idempotency key re-sends the same booking.
     pub fn abort_sale(&mut self, hold_id: HoldId) {
         if let Some(hold) = self.holds.get_mut(&hold_id) {
-            hold.sale = None;
+            if let Some(sale) = hold.sale.take() {
+                hold.last_attempt = Some(sale);
+            }
         }
     }
 
@@ -678,6 +695,7 @@ impl ShowState {
                         expires_at_ms: *expires_at_ms,
                         idempotency_key: idempotency_key.clone(),
                         sale: None,
+                        last_attempt: None,
                     },
                 );
             }
