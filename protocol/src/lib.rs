@@ -16,6 +16,7 @@
 //!   push). Request ids let a client pipeline; [`PUSH_REQUEST_ID`] marks server pushes.
 //! - [`request`], [`reply`], [`push`]: one enum each, one variant per message.
 //! - [`types`]: the domain values those messages carry (ids, money, seats, shows, bookings).
+//! - [`cluster`]: what only nodes exchange: replicated events, show snapshots, the audit trail.
 //! - [`error`]: [`ErrorCode`], the typed error every side shares, and this crate's own
 //!   [`ProtocolError`].
 //! - [`lamport`]: [`LamportClock`], `max(local, received) + 1`.
@@ -34,6 +35,7 @@
 //! [`PROTOCOL_VERSION`].
 #![deny(missing_docs)]
 
+pub mod cluster;
 pub mod codec;
 pub mod envelope;
 pub mod error;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::{ReplicatedEvent, ShowSnapshot};
 use crate::types::{ChangeCause, SeatChange, ShowId};
 
 /// A server push.
@@ -32,4 +33,26 @@ pub enum Push {
         /// Suggested delay before reconnecting.
         reconnect_after_ms: u64,
     },
+    /// (3) To a follower: one event of a show, in sequence order.
+    Replicated {
+        /// The show.
+        show_id: ShowId,
+        /// The show's sequence number after the event.
+        seq: u64,
+        /// Lamport time of the change.
+        lamport: u64,
+        /// The change.
+        event: ReplicatedEvent,
+    },
+    /// (4) To a follower: a show's whole state; later `Replicated` pushes continue from its seq.
+    Snapshot(ShowSnapshot),
+    /// (5) To a follower: the leader is alive; sent every heartbeat interval.
+    Heartbeat {
+        /// The leader.
+        leader_id: u32,
+        /// Its epoch.
+        epoch: u64,
+    },
+    /// (6) To a follower: the catalog changed in the database; reload it.
+    CatalogChanged,
 }

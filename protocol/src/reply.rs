@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::AuditEntry;
 use crate::types::{
     Booking, Category, City, HoldId, HoldInfo, Movie, NodeRole, Role, Screen, SeatMap, ShiftReport,
     ShowId, ShowSummary, Terminal, TerminalId, Theater,
@@ -90,5 +91,27 @@ pub enum Reply {
         show_id: ShowId,
         /// `(category, free seats)`.
         free: Vec<(Category, u32)>,
+    },
+    /// (19) A show's audit trail.
+    AuditTrail(Vec<AuditEntry>),
+    /// (20) A node's view of the cluster (answer to `NodeStatus` and `Election`).
+    NodeStatus {
+        /// The answering node.
+        node_id: u32,
+        /// Its role.
+        node_role: NodeRole,
+        /// The leader it knows, if any.
+        leader_id: Option<u32>,
+        /// The leader's client address, if known.
+        leader_addr: Option<String>,
+        /// The highest fencing epoch it has seen.
+        epoch: u64,
+    },
+    /// (21) The leader accepted a follower; events follow as pushes.
+    Following {
+        /// The leader.
+        leader_id: u32,
+        /// Its epoch.
+        epoch: u64,
     },
 }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::ShowPosition;
 use crate::types::{
     Category, City, HoldId, Movie, Payment, Role, Screen, SeatId, SeatSelection, Show, ShowFilter,
     ShowId, TerminalId, Theater,
@@ -159,6 +160,39 @@ pub enum Request {
         /// Category, or all.
         category: Option<Category>,
     },
+    /// (28) Admin: a show's audit trail (sales, cancellations) in `(lamport, node_id)` order.
+    AuditTrail {
+        /// The show.
+        show_id: ShowId,
+    },
+    /// (29) Node: who leads, as this node knows it. Answered with `NodeStatus`.
+    NodeStatus {
+        /// The asking node.
+        node_id: u32,
+    },
+    /// (30) Node (bully election): a lower node asks whether a higher one is alive. The answer
+    /// (`NodeStatus`) is the bully "Answer": the callee takes over the election.
+    Election {
+        /// The candidate.
+        node_id: u32,
+    },
+    /// (31) Node (bully election): the sender is the leader of `epoch`.
+    Coordinator {
+        /// The new leader.
+        node_id: u32,
+        /// The fencing epoch it claimed in the database.
+        epoch: u64,
+        /// Its client address, for `NotLeader` answers.
+        client_addr: String,
+    },
+    /// (32) Node: stream the leader's events from these positions. Answered with `Following`,
+    /// then `Replicated`, `Snapshot` and `Heartbeat` pushes on this connection.
+    Follow {
+        /// The follower.
+        node_id: u32,
+        /// Where it is, per show; shows not listed start from a snapshot.
+        positions: Vec<ShowPosition>,
+    },
 }
 
 impl Request {
@@ -193,6 +227,11 @@ impl Request {
             Request::RevokeTerminal { .. } => "revoke_terminal",
             Request::GetScreen { .. } => "get_screen",
             Request::Availability { .. } => "availability",
+            Request::AuditTrail { .. } => "audit_trail",
+            Request::NodeStatus { .. } => "node_status",
+            Request::Election { .. } => "election",
+            Request::Coordinator { .. } => "coordinator",
+            Request::Follow { .. } => "follow",
         }
     }
 }

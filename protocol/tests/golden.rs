@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
 use bytes::BytesMut;
+use cinebook_protocol::cluster::*;
 use cinebook_protocol::codec::encode_frame;
 use cinebook_protocol::preface::{self, PrefaceCheck, PrefaceError};
 use cinebook_protocol::types::*;
@@ -679,6 +680,18 @@ fn all_requests() -> Vec<Request> {
             show_id: 1,
             category: None,
         },
+        Request::AuditTrail { show_id: 1 },
+        Request::NodeStatus { node_id: 1 },
+        Request::Election { node_id: 1 },
+        Request::Coordinator {
+            node_id: 1,
+            epoch: 1,
+            client_addr: "a".into(),
+        },
+        Request::Follow {
+            node_id: 1,
+            positions: vec![],
+        },
     ]
 }
 
@@ -739,6 +752,18 @@ fn all_replies() -> Vec<Reply> {
             show_id: 1,
             free: vec![(Category::Standard, 1)],
         },
+        Reply::AuditTrail(vec![]),
+        Reply::NodeStatus {
+            node_id: 1,
+            node_role: NodeRole::Leader,
+            leader_id: None,
+            leader_addr: None,
+            epoch: 1,
+        },
+        Reply::Following {
+            leader_id: 1,
+            epoch: 1,
+        },
     ]
 }
 
@@ -755,6 +780,27 @@ fn all_pushes() -> Vec<Push> {
             reason: "r".into(),
             reconnect_after_ms: 1,
         },
+        Push::Replicated {
+            show_id: 1,
+            seq: 1,
+            lamport: 1,
+            event: ReplicatedEvent::Renewed {
+                hold_id: 1,
+                expires_at_ms: 1,
+            },
+        },
+        Push::Snapshot(ShowSnapshot {
+            show_id: 1,
+            seq: 1,
+            bookings: vec![],
+            holds: vec![],
+            blocked: vec![],
+        }),
+        Push::Heartbeat {
+            leader_id: 1,
+            epoch: 1,
+        },
+        Push::CatalogChanged,
     ]
 }
 
@@ -792,6 +838,44 @@ fn message_tables_match_the_code() {
     assert_table("Reply", &all_replies());
     assert_table("Push", &all_pushes());
     assert_table("ErrorCode", &all_error_codes());
+    assert_table(
+        "ReplicatedEvent",
+        &[
+            ReplicatedEvent::Held {
+                hold_id: 1,
+                terminal_id: 1,
+                seats: vec![],
+                expires_at_ms: 1,
+                created_at_ms: 1,
+                idempotency_key: None,
+            },
+            ReplicatedEvent::Renewed {
+                hold_id: 1,
+                expires_at_ms: 1,
+            },
+            ReplicatedEvent::Released {
+                hold_id: 1,
+                seats: vec![],
+            },
+            ReplicatedEvent::Expired {
+                hold_id: 1,
+                seats: vec![],
+            },
+            ReplicatedEvent::Sold {
+                hold_id: None,
+                booking: booking(),
+                idempotency_key: "k".into(),
+            },
+            ReplicatedEvent::Cancelled {
+                code: "c".into(),
+                refund: true,
+            },
+            ReplicatedEvent::Blocked {
+                seats: vec![],
+                blocked: true,
+            },
+        ],
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! hold exactly, before anything is allocated.
 
 use bytes::{BufMut, BytesMut};
+use cinebook_protocol::cluster::*;
 use cinebook_protocol::codec::{encode_frame, FRAME_HEADER_BYTES};
 use cinebook_protocol::types::*;
 use cinebook_protocol::*;
@@ -265,7 +266,7 @@ fn booked_seat() -> impl Strategy<Value = BookedSeat> {
     })
 }
 
-fn booking() -> impl Strategy<Value = Booking> {
+fn booking() -> BoxedStrategy<Booking> {
     (
         (text(), n64(), few(booked_seat()), money(), payment()),
         (booking_status(), n64(), n64(), n64(), n32()),
@@ -287,6 +288,7 @@ fn booking() -> impl Strategy<Value = Booking> {
                 node_id,
             },
         )
+        .boxed()
 }
 
 fn method_totals() -> impl Strategy<Value = MethodTotals> {
@@ -327,7 +329,7 @@ fn seat_change() -> impl Strategy<Value = SeatChange> {
     (n32(), seat_state()).prop_map(|(seat_id, state)| SeatChange { seat_id, state })
 }
 
-fn request() -> impl Strategy<Value = Request> {
+fn request() -> BoxedStrategy<Request> {
     prop_oneof![
         (n16(), text(), option::of(text())).prop_map(|(version, client_name, token)| {
             Request::Hello {
@@ -392,10 +394,108 @@ fn request() -> impl Strategy<Value = Request> {
         n64().prop_map(|screen_id| Request::GetScreen { screen_id }),
         (n64(), option::of(category()))
             .prop_map(|(show_id, category)| { Request::Availability { show_id, category } }),
+        n64().prop_map(|show_id| Request::AuditTrail { show_id }),
+        n32().prop_map(|node_id| Request::NodeStatus { node_id }),
+        n32().prop_map(|node_id| Request::Election { node_id }),
+        (n32(), n64(), text()).prop_map(|(node_id, epoch, client_addr)| Request::Coordinator {
+            node_id,
+            epoch,
+            client_addr,
+        }),
+        (
+            n32(),
+            few((n64(), n64()).prop_map(|(show_id, seq)| ShowPosition { show_id, seq }))
+        )
+            .prop_map(|(node_id, positions)| Request::Follow { node_id, positions }),
     ]
+    .boxed()
 }
 
-fn reply() -> impl Strategy<Value = Reply> {
+fn audit_entry() -> impl Strategy<Value = AuditEntry> {
+    (n64(), n32(), text(), option::of(text()), text(), n64()).prop_map(
+        |(lamport, node_id, kind, code, detail, at_ms)| AuditEntry {
+            lamport,
+            node_id,
+            kind,
+            code,
+            detail,
+            at_ms,
+        },
+    )
+}
+
+fn hold_snapshot() -> impl Strategy<Value = HoldSnapshot> {
+    (n64(), n64(), few(n32()), n64(), n64(), option::of(text())).prop_map(
+        |(hold_id, terminal_id, seats, created_at_ms, expires_at_ms, idempotency_key)| {
+            HoldSnapshot {
+                hold_id,
+                terminal_id,
+                seats,
+                created_at_ms,
+                expires_at_ms,
+                idempotency_key,
+            }
+        },
+    )
+}
+
+fn show_snapshot() -> BoxedStrategy<ShowSnapshot> {
+    (
+        n64(),
+        n64(),
+        few(
+            (booking(), text()).prop_map(|(booking, idempotency_key)| BookingSnapshot {
+                booking,
+                idempotency_key,
+            }),
+        ),
+        few(hold_snapshot()),
+        few(n32()),
+    )
+        .prop_map(|(show_id, seq, bookings, holds, blocked)| ShowSnapshot {
+            show_id,
+            seq,
+            bookings,
+            holds,
+            blocked,
+        })
+        .boxed()
+}
+
+fn replicated_event() -> BoxedStrategy<ReplicatedEvent> {
+    prop_oneof![
+        hold_snapshot().prop_map(|h| ReplicatedEvent::Held {
+            hold_id: h.hold_id,
+            terminal_id: h.terminal_id,
+            seats: h.seats,
+            expires_at_ms: h.expires_at_ms,
+            created_at_ms: h.created_at_ms,
+            idempotency_key: h.idempotency_key,
+        }),
+        (n64(), n64()).prop_map(|(hold_id, expires_at_ms)| ReplicatedEvent::Renewed {
+            hold_id,
+            expires_at_ms
+        }),
+        (n64(), few(n32()))
+            .prop_map(|(hold_id, seats)| ReplicatedEvent::Released { hold_id, seats }),
+        (n64(), few(n32()))
+            .prop_map(|(hold_id, seats)| ReplicatedEvent::Expired { hold_id, seats }),
+        (option::of(n64()), booking(), text()).prop_map(|(hold_id, booking, idempotency_key)| {
+            ReplicatedEvent::Sold {
+                hold_id,
+                booking,
+                idempotency_key,
+            }
+        }),
+        (text(), any::<bool>())
+            .prop_map(|(code, refund)| ReplicatedEvent::Cancelled { code, refund }),
+        (few(n32()), any::<bool>())
+            .prop_map(|(seats, blocked)| ReplicatedEvent::Blocked { seats, blocked }),
+    ]
+    .boxed()
+}
+
+fn reply() -> BoxedStrategy<Reply> {
     prop_oneof![
         (
             (n32(), node_role(), option::of(text()), n64()),
@@ -439,7 +539,26 @@ fn reply() -> impl Strategy<Value = Reply> {
         screen().prop_map(Reply::Screen),
         (n64(), few((category(), n32())))
             .prop_map(|(show_id, free)| Reply::Availability { show_id, free }),
+        few(audit_entry()).prop_map(Reply::AuditTrail),
+        (
+            n32(),
+            node_role(),
+            option::of(n32()),
+            option::of(text()),
+            n64()
+        )
+            .prop_map(|(node_id, node_role, leader_id, leader_addr, epoch)| {
+                Reply::NodeStatus {
+                    node_id,
+                    node_role,
+                    leader_id,
+                    leader_addr,
+                    epoch,
+                }
+            }),
+        (n32(), n64()).prop_map(|(leader_id, epoch)| Reply::Following { leader_id, epoch }),
     ]
+    .boxed()
 }
 
 fn error_code() -> impl Strategy<Value = ErrorCode> {
@@ -461,7 +580,7 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
     ]
 }
 
-fn push() -> impl Strategy<Value = Push> {
+fn push() -> BoxedStrategy<Push> {
     prop_oneof![
         (n64(), n64(), change_cause(), few(seat_change())).prop_map(
             |(show_id, seq, cause, changes)| Push::SeatsChanged {
@@ -476,7 +595,19 @@ fn push() -> impl Strategy<Value = Push> {
             reason,
             reconnect_after_ms,
         }),
+        (n64(), n64(), n64(), replicated_event()).prop_map(|(show_id, seq, lamport, event)| {
+            Push::Replicated {
+                show_id,
+                seq,
+                lamport,
+                event,
+            }
+        }),
+        show_snapshot().prop_map(Push::Snapshot),
+        (n32(), n64()).prop_map(|(leader_id, epoch)| Push::Heartbeat { leader_id, epoch }),
+        Just(Push::CatalogChanged),
     ]
+    .boxed()
 }
 
 fn body() -> impl Strategy<Value = Body> {
@@ -518,17 +649,20 @@ variant_name!(request_variant, Request: [
     Hello, Ping, ListCities, ListTheaters, ListMovies, ListShows, GetSeatMap, Hold, Renew, Release,
     Confirm, Cancel, GetBooking, ListBookings, Subscribe, Unsubscribe, ShiftReport, UpsertCity,
     UpsertTheater, UpsertScreen, UpsertMovie, UpsertShow, BlockSeats, AddTerminal, ListTerminals,
-    RevokeTerminal, GetScreen, Availability,
+    RevokeTerminal, GetScreen, Availability, AuditTrail, NodeStatus, Election, Coordinator, Follow,
 ]);
 variant_name!(reply_variant, Reply: [
     Welcome, Pong, Cities, Theaters, Movies, Shows, SeatMap, Held, Released, Booking, Bookings,
     Subscribed, Unsubscribed, ShiftReport, Done, TerminalAdded, Terminals, Screen, Availability,
+    AuditTrail, NodeStatus, Following,
 ]);
 variant_name!(error_variant, ErrorCode: [
     BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, NotFound, InvalidArgument,
     SeatUnavailable, HoldExpired, SoldOut, NotLeader, Unavailable, Overloaded, Conflict, Internal,
 ]);
-variant_name!(push_variant, Push: [SeatsChanged, Resync, ShuttingDown]);
+variant_name!(push_variant, Push: [
+    SeatsChanged, Resync, ShuttingDown, Replicated, Snapshot, Heartbeat, CatalogChanged,
+]);
 
 fn body_variant(body: &Body) -> (&'static str, &'static str, &'static [&'static str]) {
     match body {
@@ -564,7 +698,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 28 + 19 + 14 + 3);
+    assert_eq!(wanted.len(), 33 + 22 + 14 + 7);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }
