@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use cinebook_protocol::FRAME_MAX_BYTES_DEFAULT;
 
+use crate::cluster::ClusterConfig;
 use crate::domain::HoldLimits;
 
 /// Everything a node needs to run, with production defaults.
@@ -43,6 +44,8 @@ pub struct Config {
     pub sweep_interval_ms: u64,
     /// On shutdown, how long in-flight requests may take to finish.
     pub shutdown_grace_ms: u64,
+    /// Cluster membership; `None` for a single node that leads itself.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             store_timeout_ms: 5_000,
             sweep_interval_ms: 200,
             shutdown_grace_ms: 10_000,
+            cluster: None,
         }
     }
 }

@@ -11,10 +11,13 @@
 //!   snapshot, terminals and roles, and one handler per request.
 //! - [`net`]: the accept loop (connection admission by semaphore, graceful shutdown) and the
 //!   connection task (preface, hello, pipelined requests, subscriptions, timeouts).
+//! - [`cluster`]: leader and followers: the bully election, replication of the event stream,
+//!   and the fencing epoch in the database.
 //! - [`config`]: every limit, named with its unit.
 //! - [`testing`]: a uniquely named MySQL database per test, dropped afterwards.
 #![deny(missing_docs)]
 
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod net;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use cinebook_protocol::types::Role;
+use cinebook_server::cluster::{parse_peers, BullyTimeouts, ClusterConfig};
 use cinebook_server::node::auth;
 use cinebook_server::store::mysql::{MysqlLimits, MysqlStore};
 use cinebook_server::store::Store;
@@ -100,6 +101,49 @@ struct RunArgs {
     /// Sales committed in one transaction at most.
     #[arg(long, env = "CINEBOOK_WRITER_BATCH_MAX", default_value_t = 512)]
     writer_batch_max: usize,
+    /// Every node of the cluster, this one included: ID=HOST:PORT,... (their client addresses).
+    /// Without it the node runs alone and leads itself.
+    #[arg(long, env = "CINEBOOK_PEERS")]
+    peers: Option<String>,
+    /// The secret cluster nodes present to each other (required with --peers).
+    #[arg(long, env = "CINEBOOK_CLUSTER_SECRET", hide_env_values = true)]
+    cluster_secret: Option<String>,
+    /// A leader silent for this long is replaced, e.g. 600ms.
+    #[arg(long, env = "CINEBOOK_LEADER_TIMEOUT", default_value = "600ms", value_parser = parse_duration_ms)]
+    leader_timeout: u64,
+    /// How often the leader sends heartbeats, e.g. 100ms.
+    #[arg(long, env = "CINEBOOK_HEARTBEAT_INTERVAL", default_value = "100ms", value_parser = parse_duration_ms)]
+    heartbeat_interval: u64,
+    /// How long a candidate waits for a higher node to answer, e.g. 300ms.
+    #[arg(long, env = "CINEBOOK_ELECTION_TIMEOUT", default_value = "300ms", value_parser = parse_duration_ms)]
+    election_timeout: u64,
+}
+
+fn cluster_config(args: &RunArgs) -> Result<Option<ClusterConfig>> {
+    let Some(peers) = &args.peers else {
+        return Ok(None);
+    };
+    let peers = parse_peers(peers).map_err(|e| anyhow::anyhow!("--peers: {e}"))?;
+    if !peers.contains_key(&args.node_id) {
+        bail!(
+            "--peers must list this node (--node-id {}) with its client address",
+            args.node_id
+        );
+    }
+    let Some(secret) = args.cluster_secret.clone().filter(|s| s.len() >= 16) else {
+        bail!("--cluster-secret (or CINEBOOK_CLUSTER_SECRET) of at least 16 characters is required with --peers");
+    };
+    let mut config = ClusterConfig::new(peers, secret);
+    config.timeouts = BullyTimeouts {
+        heartbeat_interval_ms: args.heartbeat_interval,
+        leader_timeout_ms: args.leader_timeout,
+        election_timeout_ms: args.election_timeout,
+        coordinator_timeout_ms: args.leader_timeout + args.election_timeout,
+    };
+    if config.timeouts.heartbeat_interval_ms * 2 > config.timeouts.leader_timeout_ms {
+        bail!("--heartbeat-interval must be at most half of --leader-timeout");
+    }
+    Ok(Some(config))
 }
 
 /// Parses `10m`, `90s`, `500ms`, `2h` or plain milliseconds.
@@ -203,7 +247,7 @@ async fn terminal(command: TerminalCommand) -> Result<()> {
 }
 
 async fn run(args: RunArgs) -> Result<()> {
-    let Some(database) = args.database else {
+    let Some(database) = args.database.clone() else {
         bail!("--database (or CINEBOOK_DATABASE) is required: the embedded store is not built yet");
     };
     let defaults = Config::default();
@@ -216,6 +260,7 @@ async fn run(args: RunArgs) -> Result<()> {
         writer_batch_max: args.writer_batch_max,
         ..defaults
     };
+    config.cluster = cluster_config(&args)?;
     config.hold.hold_ttl_ms = args.hold_ttl;
     config.hold.hold_lifetime_max_ms = config.hold.hold_lifetime_max_ms.max(args.hold_ttl);
     let store = open_store(&database).await?;

@@ -763,17 +763,126 @@ fn replay_rebuilds_the_same_state() {
 #[test]
 fn a_retry_after_a_failed_commit_resends_the_same_booking() {
     let mut state = new_state();
-    state.apply(Command::Hold { hold_id: 1, terminal_id: 1, spec: HoldSpec::Seats(vec![12, 13]), idempotency_key: None }, 0, 1).expect("hold");
+    state
+        .apply(
+            Command::Hold {
+                hold_id: 1,
+                terminal_id: 1,
+                spec: HoldSpec::Seats(vec![12, 13]),
+                idempotency_key: None,
+            },
+            0,
+            1,
+        )
+        .expect("hold");
     let due = state.hold_info(state.hold(1).expect("hold")).total;
-    let payment = Payment { method: PaymentMethod::Card, amount: due, reference: None };
-    let first = state.begin_sale(1, 1, payment.clone(), "k".into(), booking_code(1), 10, 2, 1).expect("first");
+    let payment = Payment {
+        method: PaymentMethod::Card,
+        amount: due,
+        reference: None,
+    };
+    let first = state
+        .begin_sale(1, 1, payment.clone(), "k".into(), booking_code(1), 10, 2, 1)
+        .expect("first");
     // The commit's outcome is unknown: the hold is unpinned, its seats stay held.
     state.abort_sale(1);
     assert!(state.hold(1).expect("still held").sale.is_none());
-    let retry = state.begin_sale(1, 1, payment.clone(), "k".into(), booking_code(2), 20, 3, 1).expect("retry");
+    let retry = state
+        .begin_sale(1, 1, payment.clone(), "k".into(), booking_code(2), 20, 3, 1)
+        .expect("retry");
     assert_eq!(retry, first, "the retry must re-send the identical booking");
     state.abort_sale(1);
     let mut other = payment;
     other.reference = Some("another card".into());
-    assert!(matches!(state.begin_sale(1, 1, other, "k".into(), booking_code(3), 30, 4, 1), Err(DomainError::KeyReused(_))));
+    assert!(matches!(
+        state.begin_sale(1, 1, other, "k".into(), booking_code(3), 30, 4, 1),
+        Err(DomainError::KeyReused(_))
+    ));
+}
+
+#[test]
+fn a_snapshot_rebuilds_the_same_seats() {
+    let mut leader = new_state();
+    leader
+        .apply(
+            Command::Hold {
+                hold_id: 1,
+                terminal_id: 1,
+                spec: HoldSpec::Seats(vec![3, 4]),
+                idempotency_key: Some("h".into()),
+            },
+            0,
+            1,
+        )
+        .expect("hold");
+    leader
+        .apply(
+            Command::Hold {
+                hold_id: 2,
+                terminal_id: 2,
+                spec: HoldSpec::Seats(vec![20]),
+                idempotency_key: None,
+            },
+            0,
+            2,
+        )
+        .expect("hold");
+    let due = leader.hold_info(leader.hold(2).expect("hold")).total;
+    leader
+        .begin_sale(
+            2,
+            2,
+            Payment {
+                method: PaymentMethod::Card,
+                amount: due,
+                reference: None,
+            },
+            "k".into(),
+            booking_code(9),
+            0,
+            3,
+            1,
+        )
+        .expect("begin");
+    leader
+        .apply(Command::Sell { hold_id: 2 }, 0, 4)
+        .expect("sell");
+    leader
+        .apply(
+            Command::Block {
+                seats: vec![30],
+                blocked: true,
+            },
+            0,
+            5,
+        )
+        .expect("block");
+    let code = leader.bookings().next().expect("booking").code.clone();
+    leader
+        .apply(
+            Command::Cancel {
+                code: code.clone(),
+                refund: true,
+            },
+            0,
+            6,
+        )
+        .expect("cancel");
+    let snapshot = leader.snapshot();
+    let layout = leader.layout().clone();
+    let copy = ShowState::from_snapshot(
+        layout,
+        leader.pricing().clone(),
+        HoldLimits::default(),
+        &snapshot,
+    )
+    .expect("rebuild");
+    assert_eq!(copy.slots(), leader.slots());
+    assert_eq!(copy.seq(), leader.seq());
+    assert_eq!(
+        copy.booking(&code).map(|b| b.status),
+        Some(BookingStatus::Refunded)
+    );
+    assert_eq!(copy.hold_for_key(1, "h").map(|h| h.id), Some(1));
+    assert_eq!(copy.snapshot(), snapshot);
 }

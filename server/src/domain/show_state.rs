@@ -4,6 +4,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
+use cinebook_protocol::cluster::{BookingSnapshot, HoldSnapshot, ShowSnapshot};
 use cinebook_protocol::types::{
     BookedSeat, Booking, BookingStatus, Category, HoldId, HoldInfo, Payment, PaymentMethod, SeatId,
     SeatState, ShowId, TerminalId,
@@ -211,6 +212,20 @@ impl ShowState {
     pub fn booking_for_key(&self, terminal_id: TerminalId, key: &str) -> Option<&Booking> {
         let index = self.confirm_keys.get(&(terminal_id, key.to_owned()))?;
         self.bookings.get(*index as usize).map(|e| &e.booking)
+    }
+
+    /// Every (terminal, confirm idempotency key, booking code).
+    pub fn confirm_keys(&self) -> Vec<(TerminalId, String, String)> {
+        self.bookings
+            .iter()
+            .map(|e| {
+                (
+                    e.booking.terminal_id,
+                    e.idempotency_key.clone(),
+                    e.booking.code.clone(),
+                )
+            })
+            .collect()
     }
 
     /// A booking by code.
@@ -588,7 +603,11 @@ impl ShowState {
         if hold.expires_at_ms <= now_ms {
             return Err(DomainError::HoldExpired(hold_id));
         }
-        if let Some(previous) = hold.last_attempt.as_ref().filter(|p| p.idempotency_key == idempotency_key) {
+        if let Some(previous) = hold
+            .last_attempt
+            .as_ref()
+            .filter(|p| p.idempotency_key == idempotency_key)
+        {
             if previous.booking.payment != payment {
                 return Err(DomainError::KeyReused(idempotency_key));
             }
@@ -660,6 +679,89 @@ impl ShowState {
                 hold.last_attempt = Some(sale);
             }
         }
+    }
+
+    // ---- snapshots ---------------------------------------------------------------------------
+
+    /// The whole state at its sequence number, for a follower that is too far behind.
+    pub fn snapshot(&self) -> ShowSnapshot {
+        let mut holds: Vec<HoldSnapshot> = self
+            .holds
+            .values()
+            .map(|h| HoldSnapshot {
+                hold_id: h.id,
+                terminal_id: h.terminal_id,
+                seats: h.seats.clone(),
+                created_at_ms: h.created_at_ms,
+                expires_at_ms: h.expires_at_ms,
+                idempotency_key: h.idempotency_key.clone(),
+            })
+            .collect();
+        holds.sort_by_key(|h| h.hold_id);
+        ShowSnapshot {
+            show_id: self.show_id,
+            seq: self.seq,
+            bookings: self
+                .bookings
+                .iter()
+                .map(|e| BookingSnapshot {
+                    booking: e.booking.clone(),
+                    idempotency_key: e.idempotency_key.clone(),
+                })
+                .collect(),
+            holds,
+            blocked: (0..self.slots.len() as SeatId)
+                .filter(|id| self.slots[*id as usize] == SlotState::Blocked)
+                .collect(),
+        }
+    }
+
+    /// Rebuilds a show from a snapshot, through the same `evolve` as every event.
+    pub fn from_snapshot(
+        layout: Arc<Layout>,
+        pricing: Pricing,
+        limits: HoldLimits,
+        snapshot: &ShowSnapshot,
+    ) -> Result<Self, DomainError> {
+        let mut state = ShowState::new(snapshot.show_id, layout, pricing, limits);
+        state.evolve(&Event::Blocked {
+            seats: snapshot.blocked.clone(),
+            blocked: true,
+        })?;
+        for entry in &snapshot.bookings {
+            let mut booking = entry.booking.clone();
+            let status = booking.status;
+            booking.status = BookingStatus::Confirmed;
+            let code = booking.code.clone();
+            state.evolve(&Event::Sold {
+                hold_id: None,
+                booking,
+                idempotency_key: entry.idempotency_key.clone(),
+            })?;
+            if status != BookingStatus::Confirmed {
+                state.evolve(&Event::Cancelled {
+                    code,
+                    refund: status == BookingStatus::Refunded,
+                })?;
+            }
+        }
+        for hold in &snapshot.holds {
+            state.evolve(&Event::Held {
+                hold_id: hold.hold_id,
+                terminal_id: hold.terminal_id,
+                seats: hold.seats.clone(),
+                expires_at_ms: hold.expires_at_ms,
+                created_at_ms: hold.created_at_ms,
+                idempotency_key: hold.idempotency_key.clone(),
+            })?;
+        }
+        state.seq = snapshot.seq;
+        Ok(state)
+    }
+
+    /// The largest hold id in this show (a new leader continues above it).
+    pub fn max_hold_id(&self) -> Option<HoldId> {
+        self.holds.keys().copied().max()
     }
 
     // ---- events ------------------------------------------------------------------------------

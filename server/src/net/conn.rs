@@ -272,6 +272,45 @@ impl Connection {
                 self.send_error(request_id, ErrorCode::Unauthenticated, "send Hello first")
                     .await
             }
+            (Request::Follow { node_id, positions }, Some(caller)) => {
+                if caller.role != Role::Node {
+                    return self
+                        .send_error(
+                            request_id,
+                            ErrorCode::Forbidden,
+                            "only cluster nodes may follow",
+                        )
+                        .await;
+                }
+                let Some(epoch) = self
+                    .node
+                    .cluster
+                    .as_ref()
+                    .map(|c| c.view())
+                    .filter(|v| v.role == NodeRole::Leader)
+                    .map(|v| v.epoch)
+                else {
+                    let leader = self.node.leader_addr();
+                    return self
+                        .send_error(
+                            request_id,
+                            ErrorCode::NotLeader { leader },
+                            "this node does not lead",
+                        )
+                        .await;
+                };
+                let reply = Reply::Following {
+                    leader_id: self.node.config.node_id,
+                    epoch,
+                };
+                self.reply(request_id, Ok(reply)).await;
+                tokio::spawn(crate::cluster::replication::serve_follower(
+                    self.node.clone(),
+                    node_id,
+                    positions,
+                    self.out.clone(),
+                ));
+            }
             (Request::Subscribe { show_id }, Some(_)) => match self.subscribe(show_id) {
                 Ok((seq, rx)) => {
                     // The reply goes out before the forwarder can send the first push.
@@ -341,6 +380,10 @@ impl Connection {
                 role: Role::Guest,
                 terminal_id: 0,
             },
+            Some(token) if self.node.is_cluster_secret(&token) => Caller {
+                role: Role::Node,
+                terminal_id: 0,
+            },
             Some(token) => match self.node.authenticate(&token).await? {
                 Some(t) => Caller {
                     role: t.role,
@@ -358,12 +401,7 @@ impl Connection {
         let reply = Reply::Welcome {
             node_id: self.node.config.node_id,
             node_role: self.node.node_role(),
-            leader: match self.node.node_role() {
-                NodeRole::Standalone | NodeRole::Leader => {
-                    Some(self.node.config.listen.to_string())
-                }
-                NodeRole::Follower => None,
-            },
+            leader: self.node.leader_addr(),
             lamport: self.node.lamport.now(),
             role: caller.role,
             terminal_id: (caller.terminal_id != 0).then_some(caller.terminal_id),

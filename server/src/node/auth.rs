@@ -51,9 +51,35 @@ pub fn allowed(role: Role, request: &Request) -> bool {
         | BlockSeats { .. }
         | AddTerminal { .. }
         | ListTerminals
-        | RevokeTerminal { .. } => 3,
+        | RevokeTerminal { .. }
+        | AuditTrail { .. } => 3,
+        // Cluster traffic: nodes only, and nothing else may send it.
+        NodeStatus { .. } | Election { .. } | Coordinator { .. } | Follow { .. } => {
+            return role == Role::Node
+        }
     };
     level >= needed
+}
+
+/// Whether a request changes state, so that only the leader may apply it.
+pub fn is_write(request: &Request) -> bool {
+    use Request::*;
+    matches!(
+        request,
+        Hold { .. }
+            | Renew { .. }
+            | Release { .. }
+            | Confirm { .. }
+            | Cancel { .. }
+            | UpsertCity(_)
+            | UpsertTheater(_)
+            | UpsertScreen(_)
+            | UpsertMovie(_)
+            | UpsertShow(_)
+            | BlockSeats { .. }
+            | AddTerminal { .. }
+            | RevokeTerminal { .. }
+    )
 }
 
 /// Whether `role` may take payment by `method`: kiosks take cards only.

@@ -37,6 +37,14 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
     if !auth::allowed(caller.role, &request) {
         return Err(auth::forbidden(caller.role, request.name()));
     }
+    if auth::is_write(&request) && !node.accepts_writes() {
+        let leader = node.leader_addr();
+        let message = match &leader {
+            Some(addr) => format!("this node follows; the leader is {addr}"),
+            None => "this node follows and no leader is known yet; retry shortly".to_owned(),
+        };
+        return Err(ErrorBody::new(ErrorCode::NotLeader { leader }, message));
+    }
     match request {
         Request::Ping { nonce } => Ok(Reply::Pong {
             nonce,
@@ -193,12 +201,46 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             node.forget_terminals();
             Ok(Reply::Done)
         }
-        Request::Hello { .. } | Request::Subscribe { .. } | Request::Unsubscribe { .. } => {
-            Err(ErrorBody::new(
-                ErrorCode::Internal,
-                "connection-level request reached the handlers",
-            ))
+        Request::AuditTrail { show_id } => {
+            show_slot(node, show_id)?;
+            node.store_call(node.store.audit_trail(show_id))
+                .await
+                .map(Reply::AuditTrail)
         }
+        Request::NodeStatus { .. } => Ok(node_status(node)),
+        Request::Election { node_id } => {
+            if let Some(cluster) = &node.cluster {
+                cluster.notify(crate::cluster::ClusterEvent::Election { from: node_id });
+            }
+            Ok(node_status(node))
+        }
+        Request::Coordinator { node_id, epoch, .. } => {
+            if let Some(cluster) = &node.cluster {
+                cluster.notify(crate::cluster::ClusterEvent::Coordinator {
+                    leader: node_id,
+                    epoch,
+                });
+            }
+            Ok(node_status(node))
+        }
+        Request::Hello { .. }
+        | Request::Subscribe { .. }
+        | Request::Unsubscribe { .. }
+        | Request::Follow { .. } => Err(ErrorBody::new(
+            ErrorCode::Internal,
+            "connection-level request reached the handlers",
+        )),
+    }
+}
+
+fn node_status(node: &Node) -> Reply {
+    let view = node.cluster.as_ref().map(|c| c.view());
+    Reply::NodeStatus {
+        node_id: node.config.node_id,
+        node_role: node.node_role(),
+        leader_id: view.as_ref().and_then(|v| v.leader_id),
+        leader_addr: node.leader_addr(),
+        epoch: view.map_or(0, |v| v.epoch),
     }
 }
 
@@ -214,6 +256,7 @@ async fn admin_write(
     node.store_call(write).await?;
     let data = node.store_call(node.store.load_catalog()).await?;
     node.install_catalog(Catalog::build(data));
+    node.catalog_changed();
     Ok(Reply::Done)
 }
 
@@ -538,7 +581,7 @@ async fn cancel(
                 node.lamport.tick(),
             )
             .unwrap_or_default();
-        slot.published(&state, &records);
+        node.after_apply(&slot, &state, &records);
     } else if let Ok(Err(e)) = applied {
         tracing::error!(code = %code, error = %e, "durable cancel did not apply to the seat map");
         return Err(e);

@@ -24,8 +24,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use cinebook_protocol::types::{NodeRole, ShowId};
 use cinebook_protocol::{ErrorBody, ErrorCode, LamportClock};
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
+
+use crate::cluster::replication::ReplicationItem;
+use crate::cluster::Cluster;
 
 use crate::config::Config;
 use crate::domain::{Event, Pricing, ShowState};
@@ -87,6 +90,12 @@ pub struct Node {
     pub shutdown: CancellationToken,
     /// Cancelled once connections are done: the writer flushes and stops.
     writer_stop: CancellationToken,
+    /// The cluster, if this node is part of one.
+    pub cluster: Option<Arc<Cluster>>,
+    /// Every applied event, for followers (bounded).
+    replication: broadcast::Sender<Arc<ReplicationItem>>,
+    /// The (leader, epoch) whose stream this node's show states come from, as a follower.
+    stream_origin: Mutex<Option<(u32, u64)>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -106,6 +115,8 @@ pub struct Background {
     pub writer: tokio::task::JoinHandle<()>,
     /// The sweeper task.
     pub sweeper: tokio::task::JoinHandle<()>,
+    /// The cluster runtime, if clustered.
+    pub cluster: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Node {
@@ -119,7 +130,22 @@ impl Node {
         let catalog = Catalog::build(store.load_catalog().await?);
         let (work, pool_rx) = workers::queue(config.work_queue_max);
         let (sales, sales_rx) = mpsc::channel(config.writer_queue_max.max(1));
+        let (cluster, cluster_rx) = match config.cluster.clone() {
+            Some(cluster_config) => {
+                let (cluster, rx) = Cluster::new(cluster_config);
+                (Some(Arc::new(cluster)), Some(rx))
+            }
+            None => (None, None),
+        };
+        let replication_buffer_max = config
+            .cluster
+            .as_ref()
+            .map_or(1, |c| c.replication_buffer_max.max(1));
+        let (replication, _) = broadcast::channel(replication_buffer_max);
         let node = Arc::new(Node {
+            cluster,
+            replication,
+            stream_origin: Mutex::new(None),
             lamport: LamportClock::new(0),
             catalog: RwLock::new(Arc::new(Catalog::default())),
             shows: RwLock::new(HashMap::new()),
@@ -140,12 +166,15 @@ impl Node {
         let workers = workers::WorkerPool::start(node.config.workers, pool_rx);
         let writer = tokio::spawn(writer::run(node.clone(), sales_rx));
         let sweeper = tokio::spawn(sweeper::run(node.clone()));
+        let cluster =
+            cluster_rx.map(|rx| tokio::spawn(crate::cluster::runtime::run(node.clone(), rx)));
         Ok((
             node,
             Background {
                 workers,
                 writer,
                 sweeper,
+                cluster,
             },
         ))
     }
@@ -155,6 +184,9 @@ impl Node {
     pub async fn stop_background(&self, background: Background) {
         self.shutdown.cancel();
         let _ = background.sweeper.await;
+        if let Some(cluster) = background.cluster {
+            let _ = cluster.await;
+        }
         self.writer_stop.cancel();
         let _ = background.writer.await;
         let work = self.work.clone();
@@ -230,7 +262,11 @@ impl Node {
             let state = ShowState::new(show.id, layout, pricing, self.config.hold);
             shows.insert(
                 show.id,
-                Arc::new(ShowSlot::new(state, self.config.push_buffer_max)),
+                Arc::new(ShowSlot::new(
+                    state,
+                    self.config.push_buffer_max,
+                    self.backlog_events_max(),
+                )),
             );
         }
         drop(shows);
@@ -309,7 +345,199 @@ impl Node {
 
     /// This node's role (a single node leads itself).
     pub fn node_role(&self) -> NodeRole {
-        NodeRole::Standalone
+        match &self.cluster {
+            None => NodeRole::Standalone,
+            Some(cluster) => cluster.view().role,
+        }
+    }
+
+    /// Whether this node may apply writes: a single node, or the cluster's leader.
+    pub fn accepts_writes(&self) -> bool {
+        matches!(self.node_role(), NodeRole::Standalone | NodeRole::Leader)
+    }
+
+    /// The leader's client address, if known.
+    pub fn leader_addr(&self) -> Option<String> {
+        match &self.cluster {
+            None => Some(self.config.listen.to_string()),
+            Some(cluster) => cluster.view().leader_addr,
+        }
+    }
+
+    fn backlog_events_max(&self) -> usize {
+        self.config
+            .cluster
+            .as_ref()
+            .map_or(0, |c| c.backlog_events_max)
+    }
+
+    /// After a show changed (with its state still locked): push to subscribers, keep the indexes,
+    /// and stream to followers.
+    pub(crate) fn after_apply(
+        &self,
+        slot: &ShowSlot,
+        state: &ShowState,
+        records: &[crate::domain::EventRecord],
+    ) {
+        slot.published(state, records);
+        self.index_events(slot.show_id, records);
+        if self.cluster.is_some() && self.replication.receiver_count() > 0 {
+            for record in records {
+                let item = ReplicationItem::Event {
+                    show_id: slot.show_id,
+                    record: record.clone(),
+                };
+                let _ = self.replication.send(Arc::new(item));
+            }
+        }
+    }
+
+    /// A receiver of every event applied from now on.
+    pub fn replication_subscribe(&self) -> broadcast::Receiver<Arc<ReplicationItem>> {
+        self.replication.subscribe()
+    }
+
+    /// Tells followers that the catalog changed.
+    pub(crate) fn catalog_changed(&self) {
+        if self.cluster.is_some() {
+            let _ = self
+                .replication
+                .send(Arc::new(ReplicationItem::CatalogChanged));
+        }
+    }
+
+    /// Reloads the catalog from the store (a follower told of a change).
+    pub async fn reload_catalog(&self) -> Result<(), StoreError> {
+        let data = self.store.load_catalog().await?;
+        self.install_catalog(Catalog::build(data));
+        Ok(())
+    }
+
+    pub(crate) fn stream_origin(&self) -> Option<(u32, u64)> {
+        *self.stream_origin.lock()
+    }
+
+    pub(crate) fn set_stream_origin(&self, origin: Option<(u32, u64)>) {
+        *self.stream_origin.lock() = origin;
+    }
+
+    /// A follower replaces a show with the leader's snapshot.
+    pub fn install_snapshot(
+        &self,
+        snapshot: &cinebook_protocol::cluster::ShowSnapshot,
+    ) -> Result<(), crate::domain::DomainError> {
+        let Some(slot) = self.show(snapshot.show_id) else {
+            tracing::warn!(
+                show_id = snapshot.show_id,
+                "snapshot of a show not in the catalog; skipped"
+            );
+            return Ok(());
+        };
+        let mut state = slot.state.lock();
+        let rebuilt = ShowState::from_snapshot(
+            state.layout().clone(),
+            state.pricing().clone(),
+            self.config.hold,
+            snapshot,
+        )?;
+        *state = rebuilt;
+        self.reindex_show(slot.show_id, &state);
+        slot.replaced(&state);
+        Ok(())
+    }
+
+    /// A follower applies one replicated event. An event it already has is skipped; a gap is an
+    /// error (the stream must restart from a snapshot).
+    pub fn apply_replicated(
+        &self,
+        show_id: ShowId,
+        seq: u64,
+        lamport: u64,
+        event: cinebook_protocol::cluster::ReplicatedEvent,
+    ) -> Result<(), String> {
+        let Some(slot) = self.show(show_id) else {
+            return Err(format!(
+                "event for show {show_id}, which is not in the catalog"
+            ));
+        };
+        let mut state = slot.state.lock();
+        if seq <= state.seq() {
+            return Ok(());
+        }
+        let record = crate::domain::EventRecord {
+            seq,
+            lamport,
+            event: crate::cluster::wire::from_wire(event),
+        };
+        state
+            .replay(&record)
+            .map_err(|e| format!("show {show_id}: {e}"))?;
+        self.after_apply(&slot, &state, std::slice::from_ref(&record));
+        Ok(())
+    }
+
+    /// Rebuilds the hold/booking/key indexes of one show from its state.
+    fn reindex_show(&self, show_id: ShowId, state: &ShowState) {
+        self.hold_shows.lock().retain(|_, s| *s != show_id);
+        for hold in state.holds() {
+            self.hold_shows.lock().insert(hold.id, show_id);
+        }
+        for booking in state.bookings() {
+            self.booking_shows
+                .lock()
+                .insert(booking.code.clone(), show_id);
+        }
+        for (terminal_id, key, code) in state.confirm_keys() {
+            self.confirm_keys.lock().insert((terminal_id, key), code);
+        }
+    }
+
+    /// Becomes the leader of `epoch`: fence the store, rebuild sold seats from it (a sale the old
+    /// leader committed but did not replicate), and continue hold ids above every replicated one.
+    pub async fn take_over(&self, epoch: u64) -> Result<(), StoreError> {
+        self.store.set_fence(Some(epoch));
+        let bookings = self.store.load_bookings().await?;
+        let mut applied = 0usize;
+        for stored in bookings {
+            let Some(slot) = self.show(stored.booking.show_id) else {
+                continue;
+            };
+            let mut state = slot.state.lock();
+            let lamport = self.lamport.tick();
+            let events = reconcile(&state, stored);
+            let mut records = Vec::new();
+            for event in events {
+                match state.restore(event, lamport) {
+                    Ok(record) => records.push(record),
+                    Err(e) => {
+                        tracing::error!(show_id = slot.show_id, error = %e, "stored booking does not fit the replicated state")
+                    }
+                }
+            }
+            applied += records.len();
+            self.after_apply(&slot, &state, &records);
+        }
+        let max_hold = self
+            .show_slots()
+            .iter()
+            .filter_map(|s| s.state.lock().max_hold_id())
+            .max()
+            .unwrap_or(0);
+        self.next_hold_id.fetch_max(
+            max_hold.saturating_add(1).max(now_ms() << 12),
+            Ordering::Relaxed,
+        );
+        tracing::info!(
+            epoch,
+            applied,
+            "took over: sold seats rebuilt from the store"
+        );
+        Ok(())
+    }
+
+    /// Stops leading: later sales fail at the fence; followers' streams end.
+    pub fn step_down(&self) {
+        self.set_stream_origin(None);
     }
 
     /// Finds the terminal for a token (cached after the first lookup).
@@ -328,6 +556,21 @@ impl Node {
         }
     }
 
+    /// Whether `token` is this cluster's shared secret.
+    pub fn is_cluster_secret(&self, token: &str) -> bool {
+        let Some(cluster) = &self.cluster else {
+            return false;
+        };
+        let secret = cluster.config.secret.as_bytes();
+        // Compare every byte so the time taken says nothing about where they differ.
+        secret.len() == token.len()
+            && secret
+                .iter()
+                .zip(token.as_bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+
     /// Forgets cached terminals (after a revocation).
     pub fn forget_terminals(&self) {
         self.terminals.lock().clear();
@@ -341,13 +584,84 @@ impl Node {
         let limit = std::time::Duration::from_millis(self.config.store_timeout_ms);
         match tokio::time::timeout(limit, call).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(store_error(e)),
+            Ok(Err(e)) => {
+                if matches!(e, StoreError::Fenced(_)) {
+                    tracing::warn!(error = %e, "fenced: another node leads");
+                    if let Some(cluster) = &self.cluster {
+                        cluster.notify(crate::cluster::ClusterEvent::Fenced);
+                    }
+                }
+                Err(store_error(e))
+            }
             Err(_) => Err(ErrorBody::new(
                 ErrorCode::Unavailable,
                 "the database did not answer in time",
             )),
         }
     }
+}
+
+/// The events that bring a replicated show in line with one stored booking.
+fn reconcile(state: &ShowState, stored: crate::store::StoredBooking) -> Vec<Event> {
+    use cinebook_protocol::types::BookingStatus;
+    let code = stored.booking.code.clone();
+    let status = stored.booking.status;
+    let mut events = Vec::new();
+    match state.booking(&code) {
+        Some(known) if known.status == status => {}
+        Some(known) => {
+            if known.status == BookingStatus::Confirmed && status != BookingStatus::Confirmed {
+                events.push(Event::Cancelled {
+                    code,
+                    refund: status == BookingStatus::Refunded,
+                });
+            }
+        }
+        None => {
+            let seats: Vec<u32> = stored.booking.seats.iter().map(|s| s.seat_id).collect();
+            // The old leader committed this sale; its hold (replicated) is still open here.
+            let hold = state.holds().find(|h| {
+                let mut a = h.seats.clone();
+                let mut b = seats.clone();
+                a.sort_unstable();
+                b.sort_unstable();
+                a == b
+            });
+            let mut booking = stored.booking;
+            booking.status = BookingStatus::Confirmed;
+            match hold {
+                Some(hold) => events.push(Event::Sold {
+                    hold_id: Some(hold.id),
+                    booking,
+                    idempotency_key: stored.idempotency_key,
+                }),
+                None => {
+                    // Release any other hold on those seats: a committed sale wins.
+                    for hold in state
+                        .holds()
+                        .filter(|h| h.seats.iter().any(|s| seats.contains(s)))
+                    {
+                        events.push(Event::Released {
+                            hold_id: hold.id,
+                            seats: hold.seats.clone(),
+                        });
+                    }
+                    events.push(Event::Sold {
+                        hold_id: None,
+                        booking,
+                        idempotency_key: stored.idempotency_key,
+                    });
+                }
+            }
+            if status != BookingStatus::Confirmed {
+                events.push(Event::Cancelled {
+                    code,
+                    refund: status == BookingStatus::Refunded,
+                });
+            }
+        }
+    }
+    events
 }
 
 /// The wire error for a store failure.
@@ -357,6 +671,8 @@ pub fn store_error(e: StoreError) -> ErrorBody {
         StoreError::Conflict(_) => ErrorCode::Conflict,
         StoreError::NotFound(_) => ErrorCode::NotFound,
         StoreError::Corrupt(_) => ErrorCode::Internal,
+        // The write went to a deposed leader; the client retries at the new one.
+        StoreError::Fenced(_) => ErrorCode::Unavailable,
     };
     if matches!(e, StoreError::Corrupt(_)) {
         tracing::error!(error = %e, "store returned corrupt data");

@@ -1,6 +1,7 @@
 //! [`ShowSlot`]: one show's state machine behind its mutex, the fail-fast free-seat counters, and
 //! the push channel its subscribers listen on.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -25,11 +26,14 @@ pub struct ShowSlot {
     next_deadline_ms: AtomicU64,
     /// Seat-change pushes; bounded, so a slow subscriber lags instead of slowing the show.
     pushes: broadcast::Sender<Arc<Push>>,
+    /// The last events applied, for followers that reconnect (bounded).
+    backlog: Mutex<VecDeque<EventRecord>>,
+    backlog_events_max: usize,
 }
 
 impl ShowSlot {
     /// Wraps a state machine.
-    pub fn new(state: ShowState, push_buffer_max: usize) -> Self {
+    pub fn new(state: ShowState, push_buffer_max: usize, backlog_events_max: usize) -> Self {
         let (pushes, _) = broadcast::channel(push_buffer_max.max(1));
         let slot = Self {
             show_id: state.show_id(),
@@ -37,6 +41,8 @@ impl ShowSlot {
             next_deadline_ms: AtomicU64::new(u64::MAX),
             state: Mutex::new(state),
             pushes,
+            backlog: Mutex::new(VecDeque::new()),
+            backlog_events_max,
         };
         slot.publish_counters(&slot.state.lock());
         slot
@@ -67,6 +73,13 @@ impl ShowSlot {
     /// subscribers in sequence order.
     pub fn published(&self, state: &ShowState, records: &[EventRecord]) {
         self.publish_counters(state);
+        if self.backlog_events_max > 0 && !records.is_empty() {
+            let mut backlog = self.backlog.lock();
+            backlog.extend(records.iter().cloned());
+            while backlog.len() > self.backlog_events_max {
+                backlog.pop_front();
+            }
+        }
         if self.pushes.receiver_count() == 0 {
             return;
         }
@@ -76,6 +89,32 @@ impl ShowSlot {
                 let _ = self.pushes.send(Arc::new(push));
             }
         }
+    }
+
+    /// The events after `from_seq` up to `to_seq`, if the backlog still holds all of them.
+    pub fn backlog_after(&self, from_seq: u64, to_seq: u64) -> Option<Vec<EventRecord>> {
+        if from_seq > to_seq {
+            return None;
+        }
+        let backlog = self.backlog.lock();
+        let wanted: Vec<EventRecord> = backlog
+            .iter()
+            .filter(|r| r.seq > from_seq && r.seq <= to_seq)
+            .cloned()
+            .collect();
+        let complete = wanted.len() as u64 == to_seq - from_seq
+            && wanted.first().is_none_or(|r| r.seq == from_seq + 1);
+        complete.then_some(wanted)
+    }
+
+    /// The state was replaced wholesale (a snapshot): forget the backlog, refresh the counters,
+    /// and tell subscribers to fetch the seat map again.
+    pub fn replaced(&self, state: &ShowState) {
+        self.backlog.lock().clear();
+        self.publish_counters(state);
+        let _ = self.pushes.send(Arc::new(Push::Resync {
+            show_id: self.show_id,
+        }));
     }
 
     fn publish_counters(&self, state: &ShowState) {

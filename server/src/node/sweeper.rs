@@ -16,6 +16,9 @@ pub async fn run(node: Arc<Node>) {
             _ = node.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
+        if !node.accepts_writes() {
+            continue;
+        }
         let now = now_ms();
         for slot in node.show_slots() {
             if slot.next_deadline_ms() > now {

@@ -92,15 +92,18 @@ impl Node {
         let job: Job = Box::new(move || {
             let now_ms = super::now_ms();
             let mut state = slot.state.lock();
-            let expired = expire_due(&node, &mut state, now_ms);
+            // Only the leader expires holds; followers apply the leader's expiries.
+            let expired = if node.accepts_writes() {
+                expire_due(&node, &mut state, now_ms)
+            } else {
+                Vec::new()
+            };
             if !expired.is_empty() {
-                slot.published(&state, &expired);
-                node.index_events(slot.show_id, &expired);
+                node.after_apply(&slot, &state, &expired);
             }
             let lamport = node.lamport.tick();
             let (result, records) = f(&mut state, now_ms, lamport);
-            slot.published(&state, &records);
-            node.index_events(slot.show_id, &records);
+            node.after_apply(&slot, &state, &records);
             drop(state);
             let _ = tx.send(result);
         });

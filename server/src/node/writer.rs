@@ -125,8 +125,7 @@ async fn finish(node: &Arc<Node>, job: SaleJob, outcome: SaleOutcome) {
                     let records = state
                         .apply(Command::Sell { hold_id }, super::now_ms(), lamport)
                         .unwrap_or_default();
-                    job.slot.published(&state, &records);
-                    node.index_events(job.slot.show_id, &records);
+                    node.after_apply(&job.slot, &state, &records);
                     drop(state);
                     tracing::debug!(error = %e, "sale completed outside the work queue");
                     let _ = job.reply.send(Ok(booking));

@@ -16,6 +16,10 @@
 //! [`StoreError::Unavailable`] and changes nothing.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cinebook_protocol::cluster::AuditEntry;
 
 use async_trait::async_trait;
 use cinebook_protocol::types::{
@@ -26,8 +30,8 @@ use parking_lot::Mutex;
 
 use super::mysql::{widths, REPORT_DEFAULT_CURRENCY};
 use super::{
-    CancelRecord, CatalogData, SaleOutcome, SaleRecord, Store, StoreError, StoredBooking,
-    TerminalRecord,
+    CancelRecord, CatalogData, EpochClaim, EpochState, SaleOutcome, SaleRecord, Store, StoreError,
+    StoredBooking, TerminalRecord,
 };
 
 /// `Err` naming `what` when `value` is wider than its MySQL column.
@@ -98,6 +102,8 @@ pub struct AuditRow {
 #[derive(Debug, Default)]
 struct State {
     available: bool,
+    epoch: u64,
+    epoch_leader: Option<u32>,
     cities: BTreeMap<u64, City>,
     theaters: BTreeMap<u64, Theater>,
     screens: BTreeMap<u64, Screen>,
@@ -193,7 +199,9 @@ impl State {
 /// The in-memory [`Store`]. Not durable; see the module documentation.
 #[derive(Debug)]
 pub struct MemoryStore {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
+    /// This handle's fencing epoch; 0 = none.
+    fence_epoch: AtomicU64,
 }
 
 impl Default for MemoryStore {
@@ -206,12 +214,33 @@ impl MemoryStore {
     /// An empty, available store.
     pub fn new() -> Self {
         MemoryStore {
-            state: Mutex::new(State {
+            state: Arc::new(Mutex::new(State {
                 available: true,
                 next_terminal_id: 1,
                 ..State::default()
-            }),
+            })),
+            fence_epoch: AtomicU64::new(0),
         }
+    }
+
+    /// Another handle on the same data with its own fence: one per simulated node, as each real
+    /// node has its own connection pool to the one database.
+    pub fn share(&self) -> MemoryStore {
+        MemoryStore {
+            state: self.state.clone(),
+            fence_epoch: AtomicU64::new(0),
+        }
+    }
+
+    fn check_fence(&self, state: &State) -> Result<(), StoreError> {
+        let fence = self.fence_epoch.load(Ordering::Acquire);
+        if fence != 0 && state.epoch != fence {
+            return Err(StoreError::Fenced(format!(
+                "this node leads epoch {fence}, the cluster is at {}",
+                state.epoch
+            )));
+        }
+        Ok(())
     }
 
     /// Simulates the database going away (`false`) and coming back (`true`). While
@@ -361,6 +390,7 @@ impl Store for MemoryStore {
     async fn commit_sales(&self, sales: &[SaleRecord]) -> Result<Vec<SaleOutcome>, StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
+        self.check_fence(&state)?;
         let mut outcomes = Vec::with_capacity(sales.len());
         for sale in sales {
             match state.reject_reason(sale) {
@@ -391,6 +421,7 @@ impl Store for MemoryStore {
     async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
+        self.check_fence(&state)?;
         if cancel.refund {
             fits("reason", &cancel.reason, widths::REASON)?;
             fits("currency", &cancel.amount.currency, widths::CURRENCY)?;
@@ -499,6 +530,54 @@ impl Store for MemoryStore {
             }
             None => Err(StoreError::NotFound(format!("terminal {id}"))),
         }
+    }
+
+    async fn current_epoch(&self) -> Result<EpochState, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        Ok(EpochState {
+            epoch: state.epoch,
+            leader_node_id: state.epoch_leader,
+        })
+    }
+
+    async fn claim_epoch(&self, node_id: u32, seen_epoch: u64) -> Result<EpochClaim, StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        if state.epoch != seen_epoch {
+            return Ok(EpochClaim::Lost(EpochState {
+                epoch: state.epoch,
+                leader_node_id: state.epoch_leader,
+            }));
+        }
+        state.epoch += 1;
+        state.epoch_leader = Some(node_id);
+        Ok(EpochClaim::Claimed(state.epoch))
+    }
+
+    fn set_fence(&self, epoch: Option<u64>) {
+        self.fence_epoch
+            .store(epoch.unwrap_or(0), Ordering::Release);
+    }
+
+    async fn audit_trail(&self, show_id: u64) -> Result<Vec<AuditEntry>, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        let mut rows: Vec<AuditEntry> = state
+            .audit
+            .iter()
+            .filter(|r| r.show_id == show_id)
+            .map(|r| AuditEntry {
+                lamport: r.lamport,
+                node_id: r.node_id,
+                kind: r.kind.to_owned(),
+                code: Some(r.code.clone()),
+                detail: format!("{} {}", r.kind, r.code),
+                at_ms: r.at_ms,
+            })
+            .collect();
+        rows.sort_by_key(|r| (r.lamport, r.node_id));
+        Ok(rows)
     }
 
     async fn shift_report(

@@ -11,6 +11,7 @@ pub mod memory;
 pub mod mysql;
 
 use async_trait::async_trait;
+use cinebook_protocol::cluster::AuditEntry;
 use cinebook_protocol::types::Terminal;
 use cinebook_protocol::types::{
     Booking, City, Money, Movie, Role, Screen, ShiftReport, Show, TerminalId, Theater,
@@ -31,6 +32,28 @@ pub enum StoreError {
     /// Stored data is not what this version of the server can read.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// This node's fencing epoch is no longer the cluster's: another node was elected leader.
+    /// Nothing was written.
+    #[error("fenced: {0}")]
+    Fenced(String),
+}
+
+/// The cluster's fencing epoch as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochState {
+    /// The current epoch (0 before any election).
+    pub epoch: u64,
+    /// The node that claimed it.
+    pub leader_node_id: Option<u32>,
+}
+
+/// The result of trying to claim the next epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochClaim {
+    /// This node now leads with this epoch.
+    Claimed(u64),
+    /// Someone else moved the epoch first.
+    Lost(EpochState),
 }
 
 /// Everything in the catalog, as loaded at start-up.
@@ -173,6 +196,38 @@ pub trait Store: Send + Sync + 'static {
     async fn list_terminals(&self) -> Result<Vec<TerminalRecord>, StoreError>;
     /// Revokes a terminal's token.
     async fn revoke_terminal(&self, id: TerminalId) -> Result<(), StoreError>;
+    /// The cluster's current fencing epoch.
+    async fn current_epoch(&self) -> Result<EpochState, StoreError> {
+        Err(StoreError::Unavailable(
+            "this store does not support a cluster; use MySQL".into(),
+        ))
+    }
+
+    /// Claims epoch `seen_epoch + 1` for `node_id` with a conditional update: it succeeds only if
+    /// the stored epoch is still `seen_epoch`, so at most one node leads each epoch.
+    async fn claim_epoch(&self, node_id: u32, seen_epoch: u64) -> Result<EpochClaim, StoreError> {
+        let _ = (node_id, seen_epoch);
+        Err(StoreError::Unavailable(
+            "this store does not support a cluster; use MySQL".into(),
+        ))
+    }
+
+    /// From now on, every sale and cancel transaction of this store handle first checks that the
+    /// stored epoch is still `epoch` and fails with [`StoreError::Fenced`] otherwise. `None`
+    /// turns the check off (a single node). A store that cannot claim epochs cannot lead a
+    /// cluster, so ignoring the fence there is safe.
+    fn set_fence(&self, epoch: Option<u64>) {
+        let _ = epoch;
+    }
+
+    /// A show's audit trail (sales and cancellations) in `(lamport, node_id)` order.
+    async fn audit_trail(&self, show_id: u64) -> Result<Vec<AuditEntry>, StoreError> {
+        let _ = show_id;
+        Err(StoreError::Unavailable(
+            "this store keeps no audit trail".into(),
+        ))
+    }
+
     /// Sales (by sale time), refunds (by refund time) and comps by payment method for one
     /// terminal in `[from_ms, to_ms)`.
     async fn shift_report(

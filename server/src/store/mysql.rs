@@ -16,7 +16,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use cinebook_protocol::cluster::AuditEntry;
 
 use async_trait::async_trait;
 use cinebook_protocol::types::{
@@ -28,8 +32,8 @@ use mysql_async::{Conn, DriverError, Opts, OptsBuilder, Params, Pool, PoolConstr
 use mysql_async::{Row, Transaction, TxOpts, Value};
 
 use super::{
-    CancelRecord, CatalogData, SaleOutcome, SaleRecord, Store, StoreError, StoredBooking,
-    TerminalRecord,
+    CancelRecord, CatalogData, EpochClaim, EpochState, SaleOutcome, SaleRecord, Store, StoreError,
+    StoredBooking, TerminalRecord,
 };
 
 /// One embedded migration.
@@ -165,6 +169,8 @@ impl Default for MysqlLimits {
 pub struct MysqlStore {
     pool: Pool,
     limits: MysqlLimits,
+    /// The epoch this node leads with; 0 = no fencing (a single node). Shared by clones.
+    fence_epoch: Arc<AtomicU64>,
 }
 
 /// Why one attempt of an operation failed.
@@ -390,6 +396,7 @@ impl MysqlStore {
         let store = MysqlStore {
             pool: Pool::new(opts),
             limits,
+            fence_epoch: Arc::new(AtomicU64::new(0)),
         };
         store.ping().await?;
         Ok(store)
@@ -461,6 +468,29 @@ impl MysqlStore {
         opts.with_consistent_snapshot(true)
             .with_readonly(Some(true));
         self.pool.start_transaction(opts).await
+    }
+
+    /// With a fence set, checks inside `tx` that the stored epoch is still ours. The shared lock
+    /// makes a concurrent epoch claim wait for this transaction (or this one wait for the claim),
+    /// so a deposed leader cannot commit after the new one has rebuilt its seats.
+    async fn check_fence(&self, tx: &mut Transaction<'static>) -> Attempt<()> {
+        let fence = self.fence_epoch.load(Ordering::Acquire);
+        if fence == 0 {
+            return Ok(());
+        }
+        let stored: Option<u64> = tx
+            .exec_first(
+                "SELECT epoch FROM cluster_epoch WHERE id = 1 LOCK IN SHARE MODE",
+                (),
+            )
+            .await?;
+        if stored != Some(fence) {
+            return Err(Fail::Store(StoreError::Fenced(format!(
+                "this node leads epoch {fence}, the cluster is at {}",
+                stored.map_or_else(|| "none".to_owned(), |e| e.to_string())
+            ))));
+        }
+        Ok(())
     }
 
     async fn commit(tx: Transaction<'static>) -> Attempt<()> {
@@ -933,6 +963,7 @@ impl MysqlStore {
             ]);
         }
         let mut tx = self.begin().await?;
+        self.check_fence(&mut tx).await?;
         insert_rows(
             &mut tx,
             "INSERT INTO bookings (code, show_id, terminal_id, status, total_minor, currency, \
@@ -1028,6 +1059,7 @@ impl MysqlStore {
             BookingStatus::Cancelled
         };
         let mut tx = self.begin().await?;
+        self.check_fence(&mut tx).await?;
         tx.exec_drop(
             "UPDATE bookings SET status = ? WHERE code = ? AND status = ?",
             (
@@ -1270,8 +1302,94 @@ impl MysqlStore {
     }
 }
 
+impl MysqlStore {
+    async fn try_current_epoch(&self) -> Attempt<EpochState> {
+        let mut conn = self.conn().await?;
+        let row: Option<(u64, Option<u32>)> = conn
+            .query_first("SELECT epoch, leader_node_id FROM cluster_epoch WHERE id = 1")
+            .await?;
+        let (epoch, leader_node_id) =
+            row.ok_or_else(|| Fail::Store(StoreError::Corrupt("cluster_epoch has no row".into())))?;
+        Ok(EpochState {
+            epoch,
+            leader_node_id,
+        })
+    }
+
+    async fn try_claim_epoch(&self, node_id: u32, seen_epoch: u64) -> Attempt<EpochClaim> {
+        let mut tx = self.begin().await?;
+        tx.exec_drop(
+            "UPDATE cluster_epoch SET epoch = epoch + 1, leader_node_id = ? WHERE id = 1 AND epoch = ?",
+            (node_id, seen_epoch),
+        )
+        .await?;
+        if tx.affected_rows() == 1 {
+            Self::commit(tx).await?;
+            return Ok(EpochClaim::Claimed(seen_epoch + 1));
+        }
+        let row: Option<(u64, Option<u32>)> = tx
+            .query_first("SELECT epoch, leader_node_id FROM cluster_epoch WHERE id = 1")
+            .await?;
+        tx.rollback().await?;
+        let (epoch, leader_node_id) =
+            row.ok_or_else(|| Fail::Store(StoreError::Corrupt("cluster_epoch has no row".into())))?;
+        Ok(EpochClaim::Lost(EpochState {
+            epoch,
+            leader_node_id,
+        }))
+    }
+
+    async fn try_audit_trail(&self, show_id: u64) -> Attempt<Vec<AuditEntry>> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<(u64, u32, String, Option<String>, String, u64)> = conn
+            .exec(
+                "SELECT lamport, node_id, kind, code, detail, at_ms FROM audit_events \
+                 WHERE show_id = ? ORDER BY lamport, node_id, id",
+                (show_id,),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(lamport, node_id, kind, code, detail, at_ms)| AuditEntry {
+                lamport,
+                node_id,
+                kind,
+                code,
+                detail,
+                at_ms,
+            })
+            .collect())
+    }
+}
+
 #[async_trait]
 impl Store for MysqlStore {
+    async fn current_epoch(&self) -> Result<EpochState, StoreError> {
+        self.run("current_epoch", self.limits.operation_timeout, || {
+            self.try_current_epoch()
+        })
+        .await
+    }
+
+    async fn claim_epoch(&self, node_id: u32, seen_epoch: u64) -> Result<EpochClaim, StoreError> {
+        self.run("claim_epoch", self.limits.operation_timeout, || {
+            self.try_claim_epoch(node_id, seen_epoch)
+        })
+        .await
+    }
+
+    fn set_fence(&self, epoch: Option<u64>) {
+        self.fence_epoch
+            .store(epoch.unwrap_or(0), Ordering::Release);
+    }
+
+    async fn audit_trail(&self, show_id: u64) -> Result<Vec<AuditEntry>, StoreError> {
+        self.run("audit_trail", self.limits.operation_timeout, || {
+            self.try_audit_trail(show_id)
+        })
+        .await
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         self.run("migrate", self.limits.migration_timeout, || {
             self.try_migrate()

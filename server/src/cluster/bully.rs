@@ -1,0 +1,360 @@
+//! The bully election as a pure state machine: messages and ticks in, actions out. No clock
+//! reads (time is passed in), no I/O: the runtime (`cluster::runtime`) performs the actions, and
+//! the deterministic simulation (`tests/cluster_sim.rs`) drives many of these through partitions,
+//! crashes and clock jumps.
+//!
+//! Rules: a follower that hears nothing from its leader for `leader_timeout_ms` starts an
+//! election: it asks every higher node. Any answer means a higher node is alive and will take
+//! over; the candidate waits for its `Coordinator` (and starts again if none comes). With no
+//! answer within `election_timeout_ms`, it claims the next fencing epoch in the database — a
+//! conditional update, so at most one node can win an epoch — and announces itself. A node
+//! that recovers with a higher id than the leader first follows it, and starts an election only
+//! once it has caught up.
+
+use std::collections::BTreeSet;
+
+/// Timing of the election, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BullyTimeouts {
+    /// A leader announces itself this often.
+    pub heartbeat_interval_ms: u64,
+    /// A follower that heard nothing from its leader for this long starts an election.
+    pub leader_timeout_ms: u64,
+    /// A candidate waits this long for an answer from a higher node.
+    pub election_timeout_ms: u64,
+    /// After an answer, a candidate waits this long for the higher node's `Coordinator`.
+    pub coordinator_timeout_ms: u64,
+}
+
+impl Default for BullyTimeouts {
+    /// Defaults that give a failover well under two seconds: 600 ms to notice, 300 ms to elect.
+    fn default() -> Self {
+        Self {
+            heartbeat_interval_ms: 100,
+            leader_timeout_ms: 600,
+            election_timeout_ms: 300,
+            coordinator_timeout_ms: 900,
+        }
+    }
+}
+
+/// Where this node is in the election.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Following `leader` (if known).
+    Follower,
+    /// Asked the higher nodes at `since_ms`; `answered` once one of them replied.
+    Candidate {
+        /// When the election started.
+        since_ms: u64,
+        /// Whether a higher node answered.
+        answered: bool,
+    },
+    /// Waiting for the database to grant the epoch.
+    Claiming,
+    /// Leading with `epoch`.
+    Leader,
+}
+
+/// What the runtime must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send `Election` to these nodes; report each answer with [`Bully::on_answer`].
+    AskHigher(Vec<u32>),
+    /// Claim epoch `seen + 1` in the database; report with [`Bully::on_claimed`] or
+    /// [`Bully::on_claim_lost`].
+    ClaimEpoch {
+        /// The epoch this node last saw.
+        seen: u64,
+    },
+    /// Become the leader of `epoch`: rebuild from the database, fence, tell the others.
+    Lead {
+        /// The epoch won.
+        epoch: u64,
+    },
+    /// Stop leading (another node leads a newer epoch): stop writing, follow.
+    StepDown,
+    /// Follow this leader (connect to its event stream).
+    Follow {
+        /// The leader.
+        leader: u32,
+    },
+}
+
+/// One node's election state.
+#[derive(Debug, Clone)]
+pub struct Bully {
+    me: u32,
+    peers: BTreeSet<u32>,
+    timeouts: BullyTimeouts,
+    phase: Phase,
+    leader: Option<u32>,
+    epoch: u64,
+    last_heard_ms: u64,
+    caught_up: bool,
+}
+
+impl Bully {
+    /// A node that just started: a follower with no leader, heard of nobody yet.
+    pub fn new(
+        me: u32,
+        peers: impl IntoIterator<Item = u32>,
+        timeouts: BullyTimeouts,
+        now_ms: u64,
+    ) -> Self {
+        let peers = peers.into_iter().filter(|p| *p != me).collect();
+        Self {
+            me,
+            peers,
+            timeouts,
+            phase: Phase::Follower,
+            leader: None,
+            epoch: 0,
+            last_heard_ms: now_ms,
+            caught_up: false,
+        }
+    }
+
+    /// This node's id.
+    pub fn me(&self) -> u32 {
+        self.me
+    }
+
+    /// The phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The leader this node follows or is.
+    pub fn leader(&self) -> Option<u32> {
+        self.leader
+    }
+
+    /// The highest epoch seen.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Whether this node leads.
+    pub fn is_leader(&self) -> bool {
+        self.phase == Phase::Leader
+    }
+
+    fn higher(&self) -> Vec<u32> {
+        self.peers
+            .iter()
+            .copied()
+            .filter(|p| *p > self.me)
+            .collect()
+    }
+
+    fn start_election(&mut self, now_ms: u64) -> Vec<Action> {
+        let higher = self.higher();
+        if higher.is_empty() {
+            self.phase = Phase::Claiming;
+            return vec![Action::ClaimEpoch { seen: self.epoch }];
+        }
+        self.phase = Phase::Candidate {
+            since_ms: now_ms,
+            answered: false,
+        };
+        vec![Action::AskHigher(higher)]
+    }
+
+    /// Time passes.
+    pub fn on_tick(&mut self, now_ms: u64) -> Vec<Action> {
+        match self.phase {
+            Phase::Leader | Phase::Claiming => Vec::new(),
+            Phase::Follower => {
+                let silent =
+                    now_ms.saturating_sub(self.last_heard_ms) >= self.timeouts.leader_timeout_ms;
+                if silent {
+                    self.leader = None;
+                    return self.start_election(now_ms);
+                }
+                // A recovered higher node takes over once it has caught up with the leader.
+                if self.caught_up && self.leader.is_some_and(|l| l < self.me) {
+                    return self.start_election(now_ms);
+                }
+                Vec::new()
+            }
+            Phase::Candidate { since_ms, answered } => {
+                let waited = now_ms.saturating_sub(since_ms);
+                if !answered && waited >= self.timeouts.election_timeout_ms {
+                    self.phase = Phase::Claiming;
+                    return vec![Action::ClaimEpoch { seen: self.epoch }];
+                }
+                if answered
+                    && waited
+                        >= self.timeouts.election_timeout_ms + self.timeouts.coordinator_timeout_ms
+                {
+                    // The higher node that answered never announced itself: try again.
+                    return self.start_election(now_ms);
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// A higher node answered our `Election`.
+    pub fn on_answer(&mut self, from: u32) {
+        if let Phase::Candidate { since_ms, .. } = self.phase {
+            if from > self.me {
+                self.phase = Phase::Candidate {
+                    since_ms,
+                    answered: true,
+                };
+            }
+        }
+    }
+
+    /// A lower node asks whether we are alive (we answer by replying). Unless we lead or are
+    /// already electing, we start our own election.
+    pub fn on_election(&mut self, from: u32, now_ms: u64) -> Vec<Action> {
+        debug_assert!(from < self.me, "only lower nodes send Election upwards");
+        match self.phase {
+            Phase::Follower => {
+                self.leader = None;
+                self.start_election(now_ms)
+            }
+            Phase::Candidate { .. } | Phase::Claiming | Phase::Leader => Vec::new(),
+        }
+    }
+
+    /// A node announces it leads `epoch`.
+    pub fn on_coordinator(&mut self, leader: u32, epoch: u64, now_ms: u64) -> Vec<Action> {
+        if epoch < self.epoch
+            || (epoch == self.epoch && self.phase == Phase::Leader && leader != self.me)
+        {
+            // A stale announcement (an older epoch) changes nothing.
+            return Vec::new();
+        }
+        let was_leader = self.phase == Phase::Leader && leader != self.me;
+        self.epoch = epoch;
+        self.leader = Some(leader);
+        self.last_heard_ms = now_ms;
+        self.caught_up = false;
+        self.phase = Phase::Follower;
+        let mut actions = Vec::new();
+        if was_leader {
+            actions.push(Action::StepDown);
+        }
+        actions.push(Action::Follow { leader });
+        actions
+    }
+
+    /// The leader's heartbeat (or any frame of its event stream) arrived.
+    pub fn on_heartbeat(&mut self, leader: u32, epoch: u64, now_ms: u64) -> Vec<Action> {
+        if epoch < self.epoch {
+            return Vec::new();
+        }
+        if epoch > self.epoch || self.leader != Some(leader) {
+            return self.on_coordinator(leader, epoch, now_ms);
+        }
+        self.last_heard_ms = now_ms;
+        Vec::new()
+    }
+
+    /// This follower has applied the leader's whole state.
+    pub fn on_caught_up(&mut self) {
+        self.caught_up = true;
+    }
+
+    /// The database granted `epoch`.
+    pub fn on_claimed(&mut self, epoch: u64) -> Vec<Action> {
+        self.epoch = epoch;
+        self.leader = Some(self.me);
+        self.phase = Phase::Leader;
+        vec![Action::Lead { epoch }]
+    }
+
+    /// Another node moved the epoch first (it is `current`, led by `leader`).
+    pub fn on_claim_lost(&mut self, current: u64, leader: Option<u32>, now_ms: u64) -> Vec<Action> {
+        self.epoch = self.epoch.max(current);
+        self.phase = Phase::Follower;
+        self.leader = leader.filter(|l| *l != self.me);
+        // Wait a full timeout for that leader to show itself before trying again.
+        self.last_heard_ms = now_ms;
+        match self.leader {
+            Some(leader) => vec![Action::Follow { leader }],
+            None => Vec::new(),
+        }
+    }
+
+    /// A write of ours was refused by the fence: we no longer lead.
+    pub fn on_fenced(&mut self, now_ms: u64) -> Vec<Action> {
+        if self.phase != Phase::Leader {
+            return Vec::new();
+        }
+        self.phase = Phase::Follower;
+        self.leader = None;
+        self.last_heard_ms = now_ms;
+        vec![Action::StepDown]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t() -> BullyTimeouts {
+        BullyTimeouts::default()
+    }
+
+    #[test]
+    fn the_highest_node_claims_without_asking() {
+        let mut b = Bully::new(3, [1, 2, 3], t(), 0);
+        assert!(b.on_tick(100).is_empty());
+        assert_eq!(b.on_tick(600), vec![Action::ClaimEpoch { seen: 0 }]);
+        assert_eq!(b.on_claimed(1), vec![Action::Lead { epoch: 1 }]);
+        assert!(b.is_leader());
+    }
+
+    #[test]
+    fn a_lower_node_asks_and_yields_to_an_answer() {
+        let mut b = Bully::new(1, [1, 2, 3], t(), 0);
+        assert_eq!(b.on_tick(600), vec![Action::AskHigher(vec![2, 3])]);
+        b.on_answer(3);
+        assert!(
+            b.on_tick(900).is_empty(),
+            "answered: wait for the coordinator"
+        );
+        assert_eq!(
+            b.on_coordinator(3, 1, 1000),
+            vec![Action::Follow { leader: 3 }]
+        );
+        assert_eq!(b.leader(), Some(3));
+    }
+
+    #[test]
+    fn no_answer_means_claim() {
+        let mut b = Bully::new(1, [1, 2, 3], t(), 0);
+        b.on_tick(600);
+        assert_eq!(b.on_tick(900), vec![Action::ClaimEpoch { seen: 0 }]);
+    }
+
+    #[test]
+    fn a_deposed_leader_steps_down_on_a_newer_epoch_only() {
+        let mut b = Bully::new(2, [1, 2], t(), 0);
+        b.on_tick(600);
+        b.on_claimed(4);
+        assert!(
+            b.on_coordinator(1, 3, 700).is_empty(),
+            "stale epoch ignored"
+        );
+        assert_eq!(
+            b.on_coordinator(1, 5, 700),
+            vec![Action::StepDown, Action::Follow { leader: 1 }]
+        );
+    }
+
+    #[test]
+    fn a_recovered_higher_node_waits_until_caught_up() {
+        let mut b = Bully::new(3, [1, 2, 3], t(), 0);
+        b.on_heartbeat(2, 7, 10);
+        assert!(b.on_tick(200).is_empty());
+        b.on_heartbeat(2, 7, 250);
+        b.on_caught_up();
+        assert_eq!(b.on_tick(300), vec![Action::ClaimEpoch { seen: 7 }]);
+    }
+}

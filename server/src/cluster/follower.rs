@@ -1,0 +1,115 @@
+//! The follower's side of replication: connect to the leader, `Follow`, and apply what it sends
+//! with the same `ShowState::replay` the leader used.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cinebook_protocol::cluster::ShowPosition;
+use cinebook_protocol::{Body, Push, Reply, Request};
+
+use super::peer::PeerConnection;
+use super::ClusterEvent;
+use crate::node::Node;
+
+/// Follows `leader` at `addr` until the cluster stops wanting this leader or shutdown.
+pub async fn run(node: Arc<Node>, leader: u32, addr: String) {
+    let Some(cluster) = node.cluster.clone() else {
+        return;
+    };
+    let retry = Duration::from_millis(100);
+    while cluster.view().leader_id == Some(leader) && !node.shutdown.is_cancelled() {
+        match follow_once(&node, leader, &addr).await {
+            Ok(()) => tracing::info!(leader, "leader stream ended"),
+            Err(e) => tracing::debug!(leader, error = %e, "leader stream failed"),
+        }
+        tokio::select! {
+            _ = node.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(retry) => {}
+        }
+    }
+}
+
+async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), String> {
+    let Some(cluster) = node.cluster.clone() else {
+        return Ok(());
+    };
+    let mut peer = PeerConnection::open(addr, &cluster.config.secret, node.lamport.tick())
+        .await
+        .map_err(|e| e.to_string())?;
+    let epoch = cluster.view().epoch;
+    // Positions are only meaningful in the history of the same leader and epoch; otherwise the
+    // leader sends whole snapshots.
+    let positions = if node.stream_origin() == Some((leader, epoch)) {
+        node.show_slots()
+            .iter()
+            .map(|s| ShowPosition {
+                show_id: s.show_id,
+                seq: s.state.lock().seq(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let request = Request::Follow {
+        node_id: node.config.node_id,
+        positions,
+    };
+    let (reply, lamport) = peer
+        .call(request, node.lamport.tick())
+        .await
+        .map_err(|e| e.to_string())?;
+    node.lamport.observe(lamport);
+    let Reply::Following { leader_id, epoch } = reply else {
+        return Err(format!("unexpected answer to Follow: {reply:?}"));
+    };
+    if leader_id != leader {
+        return Err(format!("node {leader} says node {leader_id} leads"));
+    }
+    node.set_stream_origin(Some((leader, epoch)));
+    let silence = Duration::from_millis(cluster.config.timeouts.leader_timeout_ms);
+    let mut caught_up = false;
+    loop {
+        let envelope = match tokio::time::timeout(silence, peer.next()).await {
+            Ok(frame) => frame.map_err(|e| e.to_string())?,
+            Err(_) => return Err("leader silent".into()),
+        };
+        node.lamport.observe(envelope.lamport);
+        let Body::Push(push) = envelope.body else {
+            continue;
+        };
+        match push {
+            Push::Snapshot(snapshot) => node
+                .install_snapshot(&snapshot)
+                .map_err(|e| e.to_string())?,
+            Push::Replicated {
+                show_id,
+                seq,
+                lamport,
+                event,
+            } => {
+                if let Err(gap) = node.apply_replicated(show_id, seq, lamport, event) {
+                    // Resync from a snapshot: forget the origin so positions are not trusted.
+                    node.set_stream_origin(None);
+                    return Err(gap);
+                }
+            }
+            Push::Heartbeat { leader_id, epoch } => {
+                cluster.notify(ClusterEvent::Heartbeat {
+                    leader: leader_id,
+                    epoch,
+                });
+                if !caught_up {
+                    // The leader sends its first heartbeat after every snapshot and backlog.
+                    caught_up = true;
+                    cluster.notify(ClusterEvent::CaughtUp);
+                }
+            }
+            Push::CatalogChanged => node.reload_catalog().await.map_err(|e| e.to_string())?,
+            Push::ShuttingDown { reason, .. } => return Err(reason),
+            Push::SeatsChanged { .. } | Push::Resync { .. } => {}
+        }
+        if cluster.view().leader_id != Some(leader) {
+            return Ok(());
+        }
+    }
+}

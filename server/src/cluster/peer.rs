@@ -1,0 +1,131 @@
+//! A short connection to another node: preface, `Hello` with the cluster secret, one request, one
+//! answer. Election traffic is rare; a fresh connection each time keeps no state to go stale.
+
+use std::time::Duration;
+
+use cinebook_protocol::{
+    preface, Body, Envelope, ErrorBody, ErrorCode, FrameCodec, Incoming, Reply, Request,
+    PROTOCOL_VERSION,
+};
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
+
+/// Why a peer call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    /// Could not connect or the connection broke.
+    #[error("peer unreachable: {0}")]
+    Unreachable(String),
+    /// The peer answered with an error.
+    #[error("peer refused: {0}")]
+    Refused(ErrorBody),
+    /// No answer in time.
+    #[error("peer timed out")]
+    Timeout,
+}
+
+/// An authenticated connection to a peer.
+#[derive(Debug)]
+pub struct PeerConnection {
+    framed: Framed<TcpStream, FrameCodec>,
+    next_id: u64,
+}
+
+impl PeerConnection {
+    /// Connects and authenticates as a node.
+    pub async fn open(addr: &str, secret: &str, lamport: u64) -> Result<Self, PeerError> {
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| PeerError::Unreachable(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        stream
+            .write_all(&preface::encode(PROTOCOL_VERSION))
+            .await
+            .map_err(|e| PeerError::Unreachable(e.to_string()))?;
+        let mut answer = [0u8; preface::PREFACE_LEN];
+        stream
+            .read_exact(&mut answer)
+            .await
+            .map_err(|e| PeerError::Unreachable(e.to_string()))?;
+        if !matches!(preface::check(&answer), preface::PrefaceCheck::Accepted(_)) {
+            return Err(PeerError::Unreachable("not a CineBook node".into()));
+        }
+        let mut peer = Self {
+            framed: Framed::new(stream, FrameCodec::new()),
+            next_id: 1,
+        };
+        let hello = Request::Hello {
+            version: PROTOCOL_VERSION,
+            client_name: "cinebook-node".into(),
+            token: Some(secret.to_owned()),
+        };
+        peer.call(hello, lamport).await?;
+        Ok(peer)
+    }
+
+    /// Sends one request and waits for its answer (pushes before it are skipped).
+    pub async fn call(
+        &mut self,
+        request: Request,
+        lamport: u64,
+    ) -> Result<(Reply, u64), PeerError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.framed
+            .send(Envelope::request(id, lamport, request))
+            .await
+            .map_err(|e| PeerError::Unreachable(e.to_string()))?;
+        loop {
+            match self.next().await? {
+                Envelope {
+                    request_id,
+                    lamport,
+                    body: Body::Reply(reply),
+                } if request_id == id => return Ok((reply, lamport)),
+                Envelope {
+                    request_id,
+                    body: Body::Error(error),
+                    ..
+                } if request_id == id || request_id == 0 => return Err(PeerError::Refused(error)),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next frame.
+    pub async fn next(&mut self) -> Result<Envelope, PeerError> {
+        match self.framed.next().await {
+            Some(Ok(Incoming::Envelope(envelope))) => Ok(envelope),
+            Some(Ok(Incoming::Malformed { reason, .. })) => {
+                Err(PeerError::Unreachable(format!("malformed frame: {reason}")))
+            }
+            Some(Err(e)) => Err(PeerError::Unreachable(e.to_string())),
+            None => Err(PeerError::Unreachable("connection closed".into())),
+        }
+    }
+}
+
+/// Opens a connection, makes one call, closes; all within `timeout_ms`.
+pub async fn call_once(
+    addr: &str,
+    secret: &str,
+    request: Request,
+    lamport: u64,
+    timeout_ms: u64,
+) -> Result<(Reply, u64), PeerError> {
+    let work = async {
+        let mut peer = PeerConnection::open(addr, secret, lamport).await?;
+        peer.call(request, lamport).await
+    };
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), work).await {
+        Ok(result) => result,
+        Err(_) => Err(PeerError::Timeout),
+    }
+}
+
+/// Whether an error means "not a node of this cluster" (a wrong secret), as opposed to down.
+pub fn is_refused_auth(error: &PeerError) -> bool {
+    matches!(error, PeerError::Refused(e) if matches!(e.code, ErrorCode::Unauthenticated | ErrorCode::Forbidden))
+}
