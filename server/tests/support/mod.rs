@@ -132,6 +132,24 @@ impl TestClient {
         client
     }
 
+    /// Like [`TestClient::connect`], but `None` when the node is down or hangs up.
+    pub async fn try_connect(addr: SocketAddr, token: Option<String>) -> Option<TestClient> {
+        let mut stream = TcpStream::connect(addr).await.ok()?;
+        stream.write_all(&preface::encode(PROTOCOL_VERSION)).await.ok()?;
+        let mut answer = [0u8; preface::PREFACE_LEN];
+        stream.read_exact(&mut answer).await.ok()?;
+        let mut client = TestClient { framed: Framed::new(stream, FrameCodec::new()), next_id: 1, lamport: 0, pushes: VecDeque::new(), stash: HashMap::new(), welcome: None };
+        let id = client.send(Request::Hello { version: PROTOCOL_VERSION, client_name: "test".into(), token }).await;
+        let frame = tokio::time::timeout(Duration::from_secs(5), client.framed.next()).await.ok()??.ok()?;
+        match frame {
+            Incoming::Envelope(Envelope { request_id, body: Body::Reply(welcome), .. }) if request_id == id => {
+                client.welcome = Some(welcome);
+                Some(client)
+            }
+            _ => None,
+        }
+    }
+
     /// Preface only, no hello.
     pub async fn connect_raw(addr: SocketAddr) -> TestClient {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
@@ -210,6 +228,25 @@ impl TestClient {
             let envelope = self.next_envelope().await.expect("closed");
             match envelope.body {
                 Body::Push(push) => return push,
+                body => {
+                    self.stash.insert(envelope.request_id, body);
+                }
+            }
+        }
+    }
+
+    /// Like [`TestClient::call`], but `None` when the connection breaks (a node killed mid-call).
+    pub async fn try_call(&mut self, request: Request) -> Option<Result<Reply, ErrorBody>> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.lamport += 1;
+        self.framed.send(Envelope::request(id, self.lamport, request)).await.ok()?;
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(20), self.framed.next()).await.ok()??.ok()?;
+            let Incoming::Envelope(envelope) = frame else { return None };
+            match envelope.body {
+                Body::Push(push) => self.pushes.push_back(push),
+                body if envelope.request_id == id => return Some(into_result(body)),
                 body => {
                     self.stash.insert(envelope.request_id, body);
                 }
