@@ -532,3 +532,35 @@ async fn a_connection_over_max_connections_gets_overloaded_then_close() {
     seller.finish().await;
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dribbled_preface_is_closed_after_the_frame_timeout() {
+    let (node, seller) = start().await;
+    let timeout = Duration::from_millis(test_config().frame_timeout_ms);
+    let mut stream = TcpStream::connect(node.addr()).await.expect("connect");
+    let started = Instant::now();
+    // One byte every 300 ms: a whole preface would take three seconds.
+    let mut closed = false;
+    for byte in preface::encode(PROTOCOL_VERSION) {
+        if stream.write_all(&[byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut answer = [0u8; 1];
+        match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut answer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(_)) => panic!("the server answered a preface that took too long"),
+            Err(_) => {}
+        }
+    }
+    assert!(closed, "the dribbled preface was accepted");
+    assert!(
+        started.elapsed() < timeout * 2,
+        "closed after {:?}",
+        started.elapsed()
+    );
+    finish(node, seller).await;
+}

@@ -72,7 +72,9 @@ async fn read_preface(
     node: &Node,
     stream: &mut TcpStream,
 ) -> Result<Option<Vec<u8>>, ProtocolError> {
-    let deadline = Duration::from_millis(node.config.frame_timeout_ms);
+    // The whole preface must arrive within frame_timeout_ms, not each of its bytes.
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(node.config.frame_timeout_ms);
     let mut received = Vec::with_capacity(preface::PREFACE_LEN);
     let mut chunk = [0u8; preface::PREFACE_LEN];
     loop {
@@ -108,9 +110,14 @@ async fn read_preface(
             }
         }
         let want = preface::PREFACE_LEN - received.len();
-        let n = match tokio::time::timeout(deadline, stream.read(&mut chunk[..want])).await {
-            Ok(read) => read?,
-            Err(_) => return Ok(None),
+        // A connection still in its preface has no request to finish: on shutdown it is
+        // closed at once instead of holding the node's exit until its deadline.
+        let n = tokio::select! {
+            _ = node.shutdown.cancelled() => return Ok(None),
+            read = tokio::time::timeout_at(deadline, stream.read(&mut chunk[..want])) => match read {
+                Ok(read) => read?,
+                Err(_) => return Ok(None),
+            },
         };
         if n == 0 {
             return Ok(None);
