@@ -13,8 +13,8 @@ use cinebook_protocol::types::{
 };
 use cinebook_protocol::{ErrorCode, Reply, Request};
 use cinebook_server::store::{
-    CancelRecord, CatalogData, SaleOutcome, SaleRecord, Store, StoreError, StoredBooking,
-    TerminalRecord,
+    CancelRecord, CatalogChanges, CatalogData, ExternalId, SaleOutcome, SaleRecord, Store,
+    StoreError, StoredBooking, TerminalRecord,
 };
 use cinebook_server::testing::MysqlProxy;
 use mysql_async::prelude::Queryable;
@@ -180,6 +180,12 @@ impl Store for LostAcks {
     }
     async fn upsert_show(&self, show: &Show) -> Result<(), StoreError> {
         self.inner.upsert_show(show).await
+    }
+    async fn load_external_ids(&self) -> Result<Vec<ExternalId>, StoreError> {
+        self.inner.load_external_ids().await
+    }
+    async fn apply_catalog(&self, changes: &CatalogChanges) -> Result<(), StoreError> {
+        self.inner.apply_catalog(changes).await
     }
     async fn load_bookings(&self) -> Result<Vec<StoredBooking>, StoreError> {
         self.inner.load_bookings().await
