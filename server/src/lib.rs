@@ -11,12 +11,15 @@
 //!   snapshot, terminals and roles, and one handler per request.
 //! - [`net`]: the accept loop (connection admission by semaphore, graceful shutdown) and the
 //!   connection task (preface, hello, pipelined requests, subscriptions, timeouts).
+//! - [`import`]: catalog import (JSON over HTTP(S) or from a file, seat maps from CSV), the
+//!   scheduled sync and the sample cinema of a first start.
 //! - [`config`]: every limit, named with its unit.
 //! - [`testing`]: a uniquely named MySQL database per test, dropped afterwards.
 #![deny(missing_docs)]
 
 pub mod config;
 pub mod domain;
+pub mod import;
 pub mod net;
 pub mod node;
 pub mod store;
