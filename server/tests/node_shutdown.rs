@@ -8,15 +8,38 @@ use std::time::{Duration, Instant};
 
 use cinebook_protocol::types::{PaymentMethod, Role};
 use cinebook_protocol::{Push, Reply, Request};
+use cinebook_server::store::mysql::{MysqlLimits, MysqlStore};
 use cinebook_server::testing::{sample_catalog, seed_catalog, TestDatabase};
+use cinebook_server::Config;
 use mysql_async::prelude::Queryable;
-use support::{booked, held, TestClient, TestNode, SHOW};
+use support::{
+    booked, held, prepare_database, test_config, test_limits, TestClient, TestNode, SHOW,
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_tells_clients_finishes_in_flight_confirms_and_returns() {
     const SALES: usize = 8;
-    let node = TestNode::start().await;
+    // Generous store and grace limits: the confirms below wait on a table lock on purpose, and
+    // must not time out on a busy machine before the test lets them through.
+    let (db, tokens) = prepare_database().await;
+    let store = std::sync::Arc::new(
+        MysqlStore::connect(
+            &db.url,
+            MysqlLimits {
+                operation_timeout: Duration::from_secs(20),
+                ..test_limits()
+            },
+        )
+        .await
+        .expect("store"),
+    );
+    let config = Config {
+        store_timeout_ms: 20_000,
+        shutdown_grace_ms: 20_000,
+        ..test_config()
+    };
+    let node = TestNode::start_on(db, tokens, config, store).await;
     let mut office = node.client(Role::BoxOffice, 0).await;
     let mut holds = Vec::new();
     for _ in 0..SALES {
