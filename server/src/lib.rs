@@ -5,7 +5,8 @@
 //! - [`domain`]: the seat-map state machine, a pure function. `ShowState::apply(command, now_ms,
 //!   lamport)` checks a command against a show's seats and returns the events it causes; the same
 //!   events replay on recovery (and, later, on followers). No clock reads, no I/O, no locks.
-//! - [`store`]: the [`store::Store`] trait and its MySQL and in-memory implementations.
+//! - [`store`]: the [`store::Store`] trait and its MySQL, embedded SQLite and in-memory
+//!   implementations.
 //! - [`node`]: the plumbing around it: the worker pool (a bounded crossbeam channel, OS threads,
 //!   one `parking_lot::Mutex` per show), the group-commit writer, the hold sweeper, the catalog
 //!   snapshot, terminals and roles, and one handler per request.
