@@ -5,7 +5,8 @@
 //! - [`domain`]: the seat-map state machine, a pure function. `ShowState::apply(command, now_ms,
 //!   lamport)` checks a command against a show's seats and returns the events it causes; the same
 //!   events replay on recovery (and, later, on followers). No clock reads, no I/O, no locks.
-//! - [`store`]: the [`store::Store`] trait and its MySQL and in-memory implementations.
+//! - [`store`]: the [`store::Store`] trait and its MySQL, embedded SQLite and in-memory
+//!   implementations.
 //! - [`node`]: the plumbing around it: the worker pool (a bounded crossbeam channel, OS threads,
 //!   one `parking_lot::Mutex` per show), the group-commit writer, the hold sweeper, the catalog
 //!   snapshot, terminals and roles, and one handler per request.
@@ -13,6 +14,8 @@
 //!   connection task (preface, hello, pipelined requests, subscriptions, timeouts).
 //! - [`cluster`]: leader and followers: the bully election, replication of the event stream,
 //!   and the fencing epoch in the database.
+//! - [`import`]: catalog import (JSON over HTTP(S) or from a file, seat maps from CSV), the
+//!   scheduled sync and the sample cinema of a first start.
 //! - [`config`]: every limit, named with its unit.
 //! - [`testing`]: a uniquely named MySQL database per test, dropped afterwards.
 #![deny(missing_docs)]
@@ -20,6 +23,7 @@
 pub mod cluster;
 pub mod config;
 pub mod domain;
+pub mod import;
 pub mod net;
 pub mod node;
 pub mod store;

@@ -1,16 +1,38 @@
-//! `cinebook-server`: run a node, apply migrations, or manage terminals.
+//! `cinebook-server`: run a node, import a catalog, apply migrations, or manage terminals.
+//!
+//! Every command works on MySQL when `--database` (or `CINEBOOK_DATABASE`) names one, and on
+//! the embedded SQLite store in `--data-dir` (default `./cinebook-data`) otherwise.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use cinebook_protocol::types::Role;
 use cinebook_server::cluster::{parse_peers, BullyTimeouts, ClusterConfig};
+use cinebook_server::import::{self, seatmap, Options};
 use cinebook_server::node::auth;
 use cinebook_server::store::mysql::{MysqlLimits, MysqlStore};
+use cinebook_server::store::sqlite::{SqliteLimits, SqliteStore};
 use cinebook_server::store::Store;
 use cinebook_server::{Config, Server};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+/// Where the embedded store lives unless `--data-dir` says otherwise.
+const DEFAULT_DATA_DIR: &str = "./cinebook-data";
+
+/// Which store a command works on.
+#[derive(Debug, Clone, Args)]
+struct StoreArgs {
+    /// MySQL URL, such as mysql://user:pass@host:3306/cinebook (MariaDB works too). Without it
+    /// the embedded SQLite store in --data-dir is used.
+    #[arg(long, env = "CINEBOOK_DATABASE")]
+    database: Option<String>,
+    /// Directory of the embedded store (and of the box-office token of a first start).
+    #[arg(long, env = "CINEBOOK_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+}
 
 /// A CineBook node: sells cinema seats over the CineBook binary protocol.
 #[derive(Debug, Parser)]
@@ -26,9 +48,26 @@ struct Cli {
 enum Command {
     /// Apply the database migrations and exit.
     Migrate {
-        /// MySQL URL, such as mysql://user:pass@host:3306/cinebook.
-        #[arg(long, env = "CINEBOOK_DATABASE")]
-        database: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Import a catalog (docs/IMPORT.md) from a URL or a file, or a seat layout from CSV.
+    #[command(group(ArgGroup::new("input").required(true).args(["from", "seatmap"])))]
+    Import {
+        /// JSON document: an http:// or https:// URL, or a file.
+        #[arg(long, value_name = "URL|FILE")]
+        from: Option<String>,
+        /// Seat layout CSV (columns row,label,category,x,y) for the screen given by --screen.
+        #[arg(long, value_name = "FILE.csv", requires = "screen")]
+        seatmap: Option<PathBuf>,
+        /// Internal id of the screen whose seats --seatmap replaces.
+        #[arg(long, value_name = "ID", requires = "seatmap")]
+        screen: Option<u64>,
+        /// Print what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Manage terminals.
     #[command(subcommand)]
@@ -45,24 +84,21 @@ enum TerminalCommand {
         /// Role: kiosk, box-office, admin or node.
         #[arg(long)]
         role: String,
-        /// MySQL URL.
-        #[arg(long, env = "CINEBOOK_DATABASE")]
-        database: String,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// List terminals.
     List {
-        /// MySQL URL.
-        #[arg(long, env = "CINEBOOK_DATABASE")]
-        database: String,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Revoke a terminal's token.
     Revoke {
         /// Terminal id.
         #[arg(long)]
         id: u64,
-        /// MySQL URL.
-        #[arg(long, env = "CINEBOOK_DATABASE")]
-        database: String,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -77,9 +113,19 @@ struct RunArgs {
     /// Address to listen on for clients.
     #[arg(long, env = "CINEBOOK_LISTEN", default_value = "127.0.0.1:7878")]
     listen: SocketAddr,
-    /// MySQL URL (MariaDB works too).
-    #[arg(long, env = "CINEBOOK_DATABASE")]
-    database: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// On a first start of the embedded store, do not load the sample cinema and do not create
+    /// the box-office terminal.
+    #[arg(long, env = "CINEBOOK_NO_SAMPLE")]
+    no_sample: bool,
+    /// Import the catalog from this URL (or file) at start and then every --sync-every, with
+    /// the rules of `import`; the node serves the new catalog without a restart.
+    #[arg(long, env = "CINEBOOK_SYNC_FROM", value_name = "URL")]
+    sync_from: Option<String>,
+    /// How often --sync-from is fetched, e.g. 15m, 1h, 90s.
+    #[arg(long, env = "CINEBOOK_SYNC_EVERY", default_value = "15m", value_parser = parse_duration_ms)]
+    sync_every: u64,
     /// Worker threads applying writes (default: one per core).
     #[arg(long, env = "CINEBOOK_WORKERS")]
     workers: Option<usize>,
@@ -123,6 +169,9 @@ fn cluster_config(args: &RunArgs) -> Result<Option<ClusterConfig>> {
     let Some(peers) = &args.peers else {
         return Ok(None);
     };
+    if args.store.database.is_none() {
+        bail!("a cluster needs the shared MySQL store: give --database with --peers");
+    }
     let peers = parse_peers(peers).map_err(|e| anyhow::anyhow!("--peers: {e}"))?;
     if !peers.contains_key(&args.node_id) {
         bail!(
@@ -180,11 +229,36 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn open_store(url: &str) -> Result<Arc<MysqlStore>> {
-    let store = MysqlStore::connect(url, MysqlLimits::default())
-        .await
-        .context("connecting to the database")?;
-    Ok(Arc::new(store))
+/// Opens the store the arguments name and applies its migrations.
+async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = match &args.database {
+        Some(url) => Arc::new(
+            MysqlStore::connect(url, MysqlLimits::default())
+                .await
+                .context("connecting to the database")?,
+        ),
+        None => Arc::new(
+            SqliteStore::open_dir(&args.data_dir, SqliteLimits::default())
+                .await
+                .with_context(|| {
+                    format!("opening the embedded store in {}", args.data_dir.display())
+                })?,
+        ),
+    };
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+fn describe(args: &StoreArgs) -> String {
+    match &args.database {
+        Some(_) => "MySQL (--database)".to_owned(),
+        None => format!(
+            "the embedded SQLite store in {}",
+            args.data_dir
+                .join(cinebook_server::store::sqlite::DATABASE_FILE)
+                .display()
+        ),
+    }
 }
 
 #[tokio::main]
@@ -193,28 +267,85 @@ async fn main() -> Result<()> {
     init_logging(cli.run.log_format);
     match cli.command {
         None => run(cli.run).await,
-        Some(Command::Migrate { database }) => {
-            let store = open_store(&database).await?;
-            store.migrate().await.context("applying migrations")?;
-            println!("migrations applied");
+        Some(Command::Migrate { store }) => {
+            open_store(&store).await?;
+            println!("migrations applied to {}", describe(&store));
             Ok(())
         }
+        Some(Command::Import {
+            from,
+            seatmap,
+            screen,
+            dry_run,
+            store,
+        }) => import_command(from, seatmap, screen, dry_run, &store).await,
         Some(Command::Terminal(command)) => terminal(command).await,
     }
 }
 
+async fn import_command(
+    from: Option<String>,
+    seatmap: Option<PathBuf>,
+    screen: Option<u64>,
+    dry_run: bool,
+    args: &StoreArgs,
+) -> Result<()> {
+    let store = open_store(args).await?;
+    if let (Some(path), Some(screen_id)) = (seatmap, screen) {
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let seats =
+            seatmap::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let outcome = seatmap::import_seatmap(store.as_ref(), screen_id, seats, dry_run).await?;
+        match outcome {
+            seatmap::SeatmapOutcome::Unchanged => {
+                println!("screen {screen_id}: the layout is already this one; no changes")
+            }
+            seatmap::SeatmapOutcome::Replaced {
+                before,
+                after,
+                applied,
+            } => println!(
+                "screen {screen_id}: {before} seats -> {after} seats{}",
+                if applied {
+                    ", replaced in one transaction"
+                } else {
+                    " (dry run: nothing was written)"
+                }
+            ),
+        }
+        return Ok(());
+    }
+    let Some(from) = from else {
+        bail!("give --from URL|FILE or --seatmap FILE.csv --screen ID");
+    };
+    let options = Options {
+        dry_run,
+        progress: true,
+    };
+    let report = import::import_from(store.as_ref(), &from, options).await?;
+    if dry_run {
+        for line in &report.details {
+            println!("  would write {line}");
+        }
+    }
+    println!("{report}");
+    if report.applied && args.database.is_none() {
+        eprintln!(
+            "note: a cinebook-server already running on {} serves the new catalog after a \
+             restart (or use --sync-from)",
+            args.data_dir.display()
+        );
+    }
+    Ok(())
+}
+
 async fn terminal(command: TerminalCommand) -> Result<()> {
     match command {
-        TerminalCommand::Add {
-            name,
-            role,
-            database,
-        } => {
+        TerminalCommand::Add { name, role, store } => {
             let Some(role) = Role::parse(&role).filter(|r| *r != Role::Guest) else {
                 bail!("unknown role {role:?}: use kiosk, box-office, admin or node");
             };
-            let store = open_store(&database).await?;
-            store.migrate().await?;
+            let store = open_store(&store).await?;
             let token = auth::new_token();
             let id = store
                 .add_terminal(&name, role, &auth::token_sha256(&token))
@@ -225,8 +356,8 @@ async fn terminal(command: TerminalCommand) -> Result<()> {
             );
             println!("{token}");
         }
-        TerminalCommand::List { database } => {
-            let store = open_store(&database).await?;
+        TerminalCommand::List { store } => {
+            let store = open_store(&store).await?;
             for t in store.list_terminals().await? {
                 println!(
                     "{}\t{}\t{}{}",
@@ -237,8 +368,8 @@ async fn terminal(command: TerminalCommand) -> Result<()> {
                 );
             }
         }
-        TerminalCommand::Revoke { id, database } => {
-            let store = open_store(&database).await?;
+        TerminalCommand::Revoke { id, store } => {
+            let store = open_store(&store).await?;
             store.revoke_terminal(id).await?;
             println!("terminal {id} revoked");
         }
@@ -247,9 +378,6 @@ async fn terminal(command: TerminalCommand) -> Result<()> {
 }
 
 async fn run(args: RunArgs) -> Result<()> {
-    let Some(database) = args.database.clone() else {
-        bail!("--database (or CINEBOOK_DATABASE) is required: the embedded store is not built yet");
-    };
     let defaults = Config::default();
     let mut config = Config {
         listen: args.listen,
@@ -263,11 +391,23 @@ async fn run(args: RunArgs) -> Result<()> {
     config.cluster = cluster_config(&args)?;
     config.hold.hold_ttl_ms = args.hold_ttl;
     config.hold.hold_lifetime_max_ms = config.hold.hold_lifetime_max_ms.max(args.hold_ttl);
-    let store = open_store(&database).await?;
+    let store = open_store(&args.store).await?;
+    println!("cinebook-server: storing in {}", describe(&args.store));
+    if args.store.database.is_none() && !args.no_sample {
+        first_run(store.as_ref(), &args.store.data_dir).await?;
+    }
     let server = Server::bind(config, store)
         .await
         .context("starting the node")?;
     println!("cinebook-server listening on {}", server.local_addr());
+    if let Some(from) = args.sync_from {
+        let every = Duration::from_millis(args.sync_every);
+        println!(
+            "syncing the catalog from {from} every {} s",
+            every.as_secs()
+        );
+        import::sync::spawn(server.node(), from, every);
+    }
     let shutdown = server.node().shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -275,6 +415,33 @@ async fn run(args: RunArgs) -> Result<()> {
         shutdown.cancel();
     });
     server.run().await;
+    Ok(())
+}
+
+/// On an empty embedded store: the sample cinema and a box-office terminal whose token is
+/// written next to the database.
+async fn first_run(store: &dyn Store, data_dir: &Path) -> Result<()> {
+    let Some(first) = import::sample::first_run(store, data_dir)
+        .await
+        .context("loading the sample cinema")?
+    else {
+        return Ok(());
+    };
+    let r = &first.report;
+    println!(
+        "first start: loaded the sample cinema ({} cities, {} theaters, {} screens, {} movies, \
+         {} shows over the next days)",
+        r.cities.new, r.theaters.new, r.screens.new, r.movies.new, r.shows.new
+    );
+    println!(
+        "box-office terminal {} created; its token is in {} (mode 0600).",
+        first.terminal_id,
+        first.token_file.display()
+    );
+    println!(
+        "`cinebook` run from this directory finds it by itself; elsewhere pass --token-file {}",
+        first.token_file.display()
+    );
     Ok(())
 }
 

@@ -993,6 +993,151 @@ pub mod contract {
         }
     }
 
+    /// [`Store::apply_catalog`] applies a batch whole or not at all; a show with bookings is
+    /// never removed; external ids load back and map one internal row once.
+    pub async fn catalog_changes<S: Store + ?Sized>(store: &S) {
+        use cinebook_protocol::types::{Movie, Price, Show};
+
+        use crate::store::{CatalogChanges, ExternalId, ExternalKind};
+
+        let base = sample_catalog();
+        seed_catalog(store, &base).await;
+        let ext = |kind, external_id: &str, internal_id| ExternalId {
+            source: "upstream".into(),
+            kind,
+            external_id: external_id.into(),
+            internal_id,
+        };
+        let mut screen = base.screens[0].clone();
+        screen.id = 101;
+        screen.name = "Saal 2".into();
+        screen.seats.truncate(40);
+        // In theater 20, created in the same batch.
+        screen.theater_id = 20;
+        let show = |id, starts_at_ms| Show {
+            id,
+            movie_id: 1001,
+            screen_id: 101,
+            starts_at_ms,
+            currency: SAMPLE_CURRENCY.into(),
+            prices: vec![Price {
+                category: cinebook_protocol::types::Category::Standard,
+                amount_minor: 1500,
+            }],
+        };
+        let changes = CatalogChanges {
+            cities: vec![City {
+                id: 2,
+                name: "Bern".into(),
+            }],
+            theaters: vec![Theater {
+                id: 20,
+                city_id: 2,
+                name: "Kino Aare".into(),
+            }],
+            screens: vec![screen],
+            movies: vec![Movie {
+                id: 1001,
+                title: "Paper Moons".into(),
+                runtime_min: 96,
+                rating: "PG".into(),
+            }],
+            shows: vec![show(6000, 1_000_000), show(6001, 2_000_000)],
+            removed_shows: vec![],
+            external_ids: vec![
+                ext(ExternalKind::City, "bern", 2),
+                ext(ExternalKind::Show, "s-1", 6000),
+                ext(ExternalKind::Show, "s-2", 6001),
+                ext(ExternalKind::Movie, "m-1", 1001),
+            ],
+        };
+        store.apply_catalog(&changes).await.expect("apply");
+        let loaded = store.load_catalog().await.expect("load");
+        assert_eq!(loaded.cities.len(), 2);
+        assert_eq!(loaded.theaters.len(), 2);
+        assert_eq!(loaded.screens.len(), 2);
+        assert_eq!(loaded.screens[1].seats, changes.screens[0].seats);
+        assert_eq!(loaded.shows.len(), 3);
+        assert_eq!(loaded.shows[1], changes.shows[0]);
+        let mut expected = changes.external_ids.clone();
+        expected.sort();
+        assert_eq!(store.load_external_ids().await.expect("ids"), expected);
+        store
+            .apply_catalog(&CatalogChanges::default())
+            .await
+            .expect("an empty batch");
+
+        // A missing parent fails the whole batch: the good city before it is not written.
+        let broken = CatalogChanges {
+            cities: vec![City {
+                id: 3,
+                name: "Basel".into(),
+            }],
+            theaters: vec![Theater {
+                id: 30,
+                city_id: 999,
+                name: "Nowhere".into(),
+            }],
+            ..CatalogChanges::default()
+        };
+        match store.apply_catalog(&broken).await {
+            Err(StoreError::NotFound(_)) => {}
+            other => panic!("theater in a missing city: expected NotFound, got {other:?}"),
+        }
+        assert_eq!(store.load_catalog().await.expect("load").cities.len(), 2);
+
+        // A show with a booking is never removed, and nothing else of that batch is applied.
+        let sale = sample_sale("X1", 1, &[1], PaymentMethod::Cash, 10);
+        store
+            .commit_sales(std::slice::from_ref(&sale))
+            .await
+            .expect("sale");
+        let mut renamed = changes.movies[0].clone();
+        renamed.title = "Paper Moons (restored)".into();
+        let refused = CatalogChanges {
+            movies: vec![renamed.clone()],
+            removed_shows: vec![6000, SAMPLE_SHOW_ID],
+            ..CatalogChanges::default()
+        };
+        match store.apply_catalog(&refused).await {
+            Err(StoreError::Conflict(_)) => {}
+            other => panic!("removing a sold show: expected Conflict, got {other:?}"),
+        }
+        let loaded = store.load_catalog().await.expect("load");
+        assert_eq!(loaded.shows.len(), 3, "nothing removed");
+        assert_eq!(loaded.movies[1].title, "Paper Moons");
+
+        // A show without bookings is removed with its mapping.
+        let removal = CatalogChanges {
+            movies: vec![renamed],
+            removed_shows: vec![6000],
+            ..CatalogChanges::default()
+        };
+        store.apply_catalog(&removal).await.expect("remove");
+        let loaded = store.load_catalog().await.expect("load");
+        let ids: Vec<u64> = loaded.shows.iter().map(|s| s.id).collect();
+        assert_eq!(ids, vec![SAMPLE_SHOW_ID, 6001]);
+        assert_eq!(loaded.movies[1].title, "Paper Moons (restored)");
+        let kinds: Vec<String> = store
+            .load_external_ids()
+            .await
+            .expect("ids")
+            .into_iter()
+            .map(|e| e.external_id)
+            .collect();
+        assert_eq!(kinds, vec!["bern", "m-1", "s-2"]);
+
+        // One internal row has one external id.
+        let twice = CatalogChanges {
+            external_ids: vec![ext(ExternalKind::Show, "s-2-copy", 6001)],
+            ..CatalogChanges::default()
+        };
+        match store.apply_catalog(&twice).await {
+            Err(StoreError::Conflict(_)) => {}
+            other => panic!("a second external id for a row: expected Conflict, got {other:?}"),
+        }
+    }
+
     /// A sale of a show that does not exist is a `Conflict` outcome, not a failed batch.
     pub async fn sale_of_unknown_show_is_rejected<S: Store + ?Sized>(store: &S) {
         seed_catalog(store, &sample_catalog()).await;

@@ -43,7 +43,16 @@ fn free_addr() -> SocketAddr {
 
 fn start_node(id: u32, addr: SocketAddr, peers: &str, db: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_cinebook-server"))
-        .args(["--database", db, "--listen", &addr.to_string(), "--node-id", &id.to_string(), "--peers", peers])
+        .args([
+            "--database",
+            db,
+            "--listen",
+            &addr.to_string(),
+            "--node-id",
+            &id.to_string(),
+            "--peers",
+            peers,
+        ])
         .env("CINEBOOK_CLUSTER_SECRET", SECRET)
         .env("CINEBOOK_LOG", "warn")
         .stdout(Stdio::null())
@@ -74,19 +83,34 @@ async fn wait_for_leader(cluster: &Cluster, within: Duration) -> Option<u32> {
 
 /// Holds one seat through any live node, following NotLeader; with `key`, confirms it too.
 /// Returns the booking's (code, seats) when acknowledged (or an empty code for a bare hold).
-async fn sell_one(addrs: &[SocketAddr], token: &str, key: Option<&str>) -> Result<(String, Vec<u32>), ErrorCode> {
+async fn sell_one(
+    addrs: &[SocketAddr],
+    token: &str,
+    key: Option<&str>,
+) -> Result<(String, Vec<u32>), ErrorCode> {
     let mut target = addrs[0];
     for attempt in 0..6 {
         let Some(mut client) = TestClient::try_connect(target, Some(token.to_owned())).await else {
             target = addrs[(attempt + 1) % addrs.len()];
             continue;
         };
-        let request = Request::Hold { show_id: SHOW, selection: SeatSelection::Best { count: 1, category: None }, idempotency_key: None };
-        let Some(hold) = client.try_call(request).await else { return Err(ErrorCode::Unavailable) };
+        let request = Request::Hold {
+            show_id: SHOW,
+            selection: SeatSelection::Best {
+                count: 1,
+                category: None,
+            },
+            idempotency_key: None,
+        };
+        let Some(hold) = client.try_call(request).await else {
+            return Err(ErrorCode::Unavailable);
+        };
         let hold = match hold {
             Ok(Reply::Held(hold)) => hold,
             Err(e) => match e.code {
-                ErrorCode::NotLeader { leader: Some(leader) } => {
+                ErrorCode::NotLeader {
+                    leader: Some(leader),
+                } => {
                     target = leader.parse().map_err(|_| ErrorCode::Internal)?;
                     continue;
                 }
@@ -95,14 +119,28 @@ async fn sell_one(addrs: &[SocketAddr], token: &str, key: Option<&str>) -> Resul
             Ok(other) => panic!("unexpected {other:?}"),
         };
         let Some(key) = key else {
-            let _ = client.try_call(Request::Release { hold_id: hold.hold_id }).await;
+            let _ = client
+                .try_call(Request::Release {
+                    hold_id: hold.hold_id,
+                })
+                .await;
             return Ok((String::new(), hold.seats));
         };
-        let payment = Payment { method: PaymentMethod::Card, amount: hold.total.clone(), reference: None };
-        let confirm = Request::Confirm { hold_id: hold.hold_id, payment, idempotency_key: key.to_owned() };
+        let payment = Payment {
+            method: PaymentMethod::Card,
+            amount: hold.total.clone(),
+            reference: None,
+        };
+        let confirm = Request::Confirm {
+            hold_id: hold.hold_id,
+            payment,
+            idempotency_key: key.to_owned(),
+        };
         // A confirm whose connection broke has an unknown outcome: not counted as acknowledged.
         return match client.try_call(confirm).await {
-            Some(Ok(Reply::Booking(b))) => Ok((b.code, b.seats.iter().map(|s| s.seat_id).collect())),
+            Some(Ok(Reply::Booking(b))) => {
+                Ok((b.code, b.seats.iter().map(|s| s.seat_id).collect()))
+            }
             Some(Err(e)) => Err(e.code),
             Some(Ok(other)) => panic!("unexpected {other:?}"),
             None => Err(ErrorCode::Unavailable),
@@ -118,15 +156,28 @@ async fn killing_the_leader_loses_no_sale_and_sells_no_seat_twice() {
     store.migrate().await.expect("migrate");
     seed_catalog(&store, &sample_catalog()).await;
     let token = auth::new_token();
-    store.add_terminal("box-office", Role::BoxOffice, &auth::token_sha256(&token)).await.expect("terminal");
+    store
+        .add_terminal("box-office", Role::BoxOffice, &auth::token_sha256(&token))
+        .await
+        .expect("terminal");
 
     let addrs: BTreeMap<u32, SocketAddr> = (1..=3).map(|id| (id, free_addr())).collect();
-    let peers: String = addrs.iter().map(|(id, a)| format!("{id}={a}")).collect::<Vec<_>>().join(",");
-    let mut cluster = Cluster { nodes: BTreeMap::new() };
+    let peers: String = addrs
+        .iter()
+        .map(|(id, a)| format!("{id}={a}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut cluster = Cluster {
+        nodes: BTreeMap::new(),
+    };
     for (id, addr) in &addrs {
-        cluster.nodes.insert(*id, (*addr, Some(start_node(*id, *addr, &peers, &db.url))));
+        cluster
+            .nodes
+            .insert(*id, (*addr, Some(start_node(*id, *addr, &peers, &db.url))));
     }
-    let leader = wait_for_leader(&cluster, Duration::from_secs(15)).await.expect("a leader is elected");
+    let leader = wait_for_leader(&cluster, Duration::from_secs(15))
+        .await
+        .expect("a leader is elected");
     assert_eq!(leader, 3, "bully: the highest node leads");
 
     // Sell under load from four sellers, through whichever node they reach.
@@ -161,7 +212,12 @@ async fn killing_the_leader_loses_no_sale_and_sells_no_seat_twice() {
         let _ = child.wait();
     }
     cluster.nodes.get_mut(&leader).expect("leader").1 = None;
-    let survivors: Vec<SocketAddr> = cluster.nodes.values().filter(|(_, c)| c.is_some()).map(|(a, _)| *a).collect();
+    let survivors: Vec<SocketAddr> = cluster
+        .nodes
+        .values()
+        .filter(|(_, c)| c.is_some())
+        .map(|(a, _)| *a)
+        .collect();
     let mut probe = 0;
     let failover = loop {
         probe += 1;
@@ -169,11 +225,19 @@ async fn killing_the_leader_loses_no_sale_and_sells_no_seat_twice() {
         if sell_one(&survivors, &token, None).await.is_ok() {
             break killed_at.elapsed();
         }
-        assert!(killed_at.elapsed() < Duration::from_secs(20), "no leader took over within 20 s");
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(20),
+            "no leader took over within 20 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    eprintln!("failover: writes accepted again {} ms after SIGKILL of the leader", failover.as_millis());
-    let new_leader = wait_for_leader(&cluster, Duration::from_secs(5)).await.expect("new leader");
+    eprintln!(
+        "failover: writes accepted again {} ms after SIGKILL of the leader",
+        failover.as_millis()
+    );
+    let new_leader = wait_for_leader(&cluster, Duration::from_secs(5))
+        .await
+        .expect("new leader");
     assert_eq!(new_leader, 2, "bully: the highest live node leads");
 
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -185,8 +249,13 @@ async fn killing_the_leader_loses_no_sale_and_sells_no_seat_twice() {
     assert!(acked.len() > before, "sales went on after the failover");
 
     // Every acknowledged sale is stored with the same seats; no seat is sold twice.
-    let mut conn = mysql_async::Conn::from_url(db.url.as_str()).await.expect("mysql");
-    let rows: Vec<(String, u32)> = conn.query("SELECT code, seat_id FROM booking_seats").await.expect("rows");
+    let mut conn = mysql_async::Conn::from_url(db.url.as_str())
+        .await
+        .expect("mysql");
+    let rows: Vec<(String, u32)> = conn
+        .query("SELECT code, seat_id FROM booking_seats")
+        .await
+        .expect("rows");
     let mut stored: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     let mut seats = HashSet::new();
     for (code, seat) in rows {
@@ -194,7 +263,10 @@ async fn killing_the_leader_loses_no_sale_and_sells_no_seat_twice() {
         stored.entry(code).or_default().push(seat);
     }
     for (code, mut want) in acked.clone() {
-        let mut got = stored.get(&code).cloned().unwrap_or_else(|| panic!("acknowledged sale {code} lost"));
+        let mut got = stored
+            .get(&code)
+            .cloned()
+            .unwrap_or_else(|| panic!("acknowledged sale {code} lost"));
         want.sort_unstable();
         got.sort_unstable();
         assert_eq!(got, want, "sale {code} stored with other seats");
@@ -206,15 +278,19 @@ async fn killing_the_leader_loses_no_sale_and_sells_no_seat_twice() {
     loop {
         let mut a = TestClient::connect(leader_addr, None).await;
         let mut b = TestClient::connect(follower, None).await;
-        let (Ok(Reply::SeatMap(ma)), Ok(Reply::SeatMap(mb))) =
-            (a.call(Request::GetSeatMap { show_id: SHOW }).await, b.call(Request::GetSeatMap { show_id: SHOW }).await)
-        else {
+        let (Ok(Reply::SeatMap(ma)), Ok(Reply::SeatMap(mb))) = (
+            a.call(Request::GetSeatMap { show_id: SHOW }).await,
+            b.call(Request::GetSeatMap { show_id: SHOW }).await,
+        ) else {
             panic!("seat maps")
         };
         if ma.states == mb.states {
             break;
         }
-        assert!(Instant::now() < deadline, "the follower did not converge to the leader's seat map");
+        assert!(
+            Instant::now() < deadline,
+            "the follower did not converge to the leader's seat map"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     drop(conn);

@@ -2,10 +2,14 @@
 
 mod support;
 
-use cinebook_protocol::types::{BookingStatus, PaymentMethod, Role, SeatState};
-use cinebook_protocol::{ErrorCode, Reply, Request};
+use std::collections::HashMap;
+
+use cinebook_protocol::types::{
+    BookingStatus, Category, ChangeCause, PaymentMethod, Role, SeatSelection, SeatState,
+};
+use cinebook_protocol::{ErrorCode, Push, Reply, Request};
 use mysql_async::prelude::Queryable;
-use support::{booked, held, TestNode, SHOW};
+use support::{booked, held, TestClient, TestNode, SHOW};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_sale() {
@@ -92,5 +96,268 @@ async fn two_terminals_race_for_the_same_seats_and_exactly_one_wins() {
             "{released:?}"
         );
     }
+    node.stop().await;
+}
+
+/// Picks a payment a terminal of `role` may take, varying with `n`.
+fn method_for(role: Role, n: usize) -> PaymentMethod {
+    match role {
+        Role::Kiosk => PaymentMethod::Card,
+        _ => [
+            PaymentMethod::Cash,
+            PaymentMethod::Card,
+            PaymentMethod::Comp,
+        ][n % 3],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_concurrent_sellers_sell_every_seat_exactly_once() {
+    const SELLERS: usize = 64;
+    let node = TestNode::start().await;
+    let mut sellers = Vec::with_capacity(SELLERS);
+    for i in 0..SELLERS {
+        let role = if i % 2 == 0 {
+            Role::Kiosk
+        } else {
+            Role::BoxOffice
+        };
+        let token = node.add_terminal(&format!("seller-{i}"), role).await;
+        let addr = node.addr();
+        sellers.push(tokio::spawn(async move {
+            let mut client = TestClient::connect(addr, Some(token)).await;
+            let mut categories = [
+                Category::Standard,
+                Category::Premium,
+                Category::Wheelchair,
+                Category::Companion,
+            ];
+            categories.rotate_left(i % 4);
+            let mut bookings = Vec::new();
+            let mut n = 0usize;
+            for category in categories {
+                'category: loop {
+                    n += 1;
+                    // 1 to 4 seats; fewer when no block of that size is left.
+                    let mut count = ((i * 7 + n * 3) % 4 + 1) as u16;
+                    let hold = loop {
+                        match client.hold_best(SHOW, count, Some(category)).await {
+                            Ok(Reply::Held(hold)) => break hold,
+                            Err(e) if e.code == ErrorCode::SoldOut && count > 1 => count -= 1,
+                            Err(e) if e.code == ErrorCode::SoldOut => break 'category,
+                            other => panic!("seller {i}: hold {count} {category:?}: {other:?}"),
+                        }
+                    };
+                    assert_eq!(hold.seats.len(), usize::from(count));
+                    let key = format!("seller-{i}-{n}");
+                    let booking = booked(client.confirm(&hold, method_for(role, n), &key).await);
+                    let seats: Vec<u32> = booking.seats.iter().map(|s| s.seat_id).collect();
+                    assert_eq!(
+                        seats, hold.seats,
+                        "seller {i}: the booking has the hold's seats"
+                    );
+                    bookings.push(booking);
+                }
+            }
+            // Sold out for this seller: every category answers SoldOut.
+            for category in categories {
+                let answer = client.hold_best(SHOW, 1, Some(category)).await;
+                assert!(
+                    matches!(&answer, Err(e) if e.code == ErrorCode::SoldOut),
+                    "seller {i}: {category:?} after the sell-out: {answer:?}"
+                );
+            }
+            bookings
+        }));
+    }
+    let mut bookings = Vec::new();
+    for seller in sellers {
+        let done = tokio::time::timeout(std::time::Duration::from_secs(120), seller)
+            .await
+            .expect("sellers finish within two minutes")
+            .expect("seller panicked");
+        bookings.extend(done);
+    }
+    // Every seat sold exactly once among the acknowledged bookings.
+    let mut owner: HashMap<u32, String> = HashMap::new();
+    for booking in &bookings {
+        for seat in &booking.seats {
+            if let Some(other) = owner.insert(seat.seat_id, booking.code.clone()) {
+                panic!(
+                    "seat {} sold twice: {other} and {}",
+                    seat.seat_id, booking.code
+                );
+            }
+        }
+    }
+    assert_eq!(owner.len(), 400, "every seat sold");
+    // The node agrees.
+    let mut guest = TestClient::connect(node.addr(), None).await;
+    let map = guest.seat_map(SHOW).await;
+    assert!(map.states.iter().all(|s| *s == SeatState::Sold));
+    assert_eq!(map.summary.seats_free, 0);
+    let answer = guest
+        .call(Request::Availability {
+            show_id: SHOW,
+            category: None,
+        })
+        .await;
+    let Ok(Reply::Availability { free, .. }) = answer else {
+        panic!("availability: {answer:?}")
+    };
+    assert!(free.iter().all(|(_, n)| *n == 0), "{free:?}");
+    let mut seller = node.client(Role::BoxOffice, 0).await;
+    // Named seats of a sold-out show fail fast as sold out (the free-seat counter says so
+    // without the show's lock).
+    let answer = seller.hold_seats(SHOW, &["J5"]).await;
+    assert!(
+        matches!(&answer, Err(e) if e.code == ErrorCode::SoldOut),
+        "{answer:?}"
+    );
+    // MySQL agrees with every acknowledgement, and has nothing more.
+    let mut conn = node.mysql().await;
+    let rows: Vec<(u32, String)> = conn
+        .query("SELECT seat_id, code FROM booking_seats")
+        .await
+        .expect("query");
+    assert_eq!(rows.len(), 400, "booking_seats rows");
+    let stored: HashMap<u32, String> = rows.into_iter().collect();
+    assert_eq!(
+        stored, owner,
+        "MySQL has every acknowledged seat with its booking"
+    );
+    let count: Option<u64> = conn
+        .query_first("SELECT COUNT(*) FROM bookings WHERE status = 'confirmed'")
+        .await
+        .expect("count");
+    assert_eq!(count, Some(bookings.len() as u64));
+    drop(conn);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_confirm_returns_the_same_booking_and_never_a_second_one() {
+    let node = TestNode::start().await;
+    let mut kiosk = node.client(Role::Kiosk, 0).await;
+    // A retried hold with the same key is the same hold.
+    let hold_request = Request::Hold {
+        show_id: SHOW,
+        selection: SeatSelection::Labels(vec!["F7".into(), "F8".into()]),
+        idempotency_key: Some("cart-1".into()),
+    };
+    let hold = held(kiosk.call(hold_request.clone()).await);
+    let again = held(kiosk.call(hold_request.clone()).await);
+    assert_eq!(again.hold_id, hold.hold_id);
+    assert_eq!(again.seats, hold.seats);
+    // Confirm, then the same confirm again: the same booking, also now that the hold is gone.
+    let booking = booked(kiosk.confirm(&hold, PaymentMethod::Card, "pay-1").await);
+    let retried = booked(kiosk.confirm(&hold, PaymentMethod::Card, "pay-1").await);
+    assert_eq!(retried, booking);
+    // Pipelined retries: every answer is that booking.
+    let payment = booking.payment.clone();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(
+            kiosk
+                .send(Request::Confirm {
+                    hold_id: hold.hold_id,
+                    payment: payment.clone(),
+                    idempotency_key: "pay-1".into(),
+                })
+                .await,
+        );
+    }
+    for id in ids {
+        assert_eq!(booked(kiosk.wait(id).await), booking);
+    }
+    // The key on a new hold still answers the first booking; the new hold stays held.
+    let second = held(kiosk.hold_seats(SHOW, &["G1"]).await);
+    let answer = booked(kiosk.confirm(&second, PaymentMethod::Card, "pay-1").await);
+    assert_eq!(answer, booking);
+    let map = kiosk.seat_map(SHOW).await;
+    assert_eq!(map.states[second.seats[0] as usize], SeatState::Held);
+    // Keys are per terminal: another kiosk's "pay-1" is its own sale.
+    let mut other = node.client(Role::Kiosk, 1).await;
+    let theirs = held(other.hold_seats(SHOW, &["G5"]).await);
+    let their_booking = booked(other.confirm(&theirs, PaymentMethod::Card, "pay-1").await);
+    assert_ne!(their_booking.code, booking.code);
+    // MySQL has exactly the two bookings.
+    let mut conn = node.mysql().await;
+    let rows: Vec<(String, u32)> = conn
+        .query("SELECT code, seat_id FROM booking_seats ORDER BY seat_id")
+        .await
+        .expect("query");
+    let mut expected: Vec<(String, u32)> = booking
+        .seats
+        .iter()
+        .map(|s| (booking.code.clone(), s.seat_id))
+        .chain(std::iter::once((
+            their_booking.code.clone(),
+            their_booking.seats[0].seat_id,
+        )))
+        .collect();
+    expected.sort_by_key(|(_, seat)| *seat);
+    assert_eq!(rows, expected);
+    drop(conn);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_terminals_sale_is_pushed_to_a_subscriber_in_sequence() {
+    let node = TestNode::start().await;
+    let mut watcher = TestClient::connect(node.addr(), None).await;
+    let Ok(Reply::Subscribed { seq: start, .. }) =
+        watcher.call(Request::Subscribe { show_id: SHOW }).await
+    else {
+        panic!("subscribe")
+    };
+    let mut seller = node.client(Role::BoxOffice, 0).await;
+    let hold = held(seller.hold_seats(SHOW, &["K3", "K4", "K5"]).await);
+    let booking = booked(seller.confirm(&hold, PaymentMethod::Cash, "sub-1").await);
+    let expect = |push: Push, seq: u64, cause: ChangeCause, state: SeatState| match push {
+        Push::SeatsChanged {
+            show_id,
+            seq: got,
+            cause: why,
+            changes,
+        } => {
+            assert_eq!(show_id, SHOW);
+            assert_eq!(got, seq, "seq one above the previous");
+            assert_eq!(why, cause);
+            let seats: Vec<u32> = changes.iter().map(|c| c.seat_id).collect();
+            assert_eq!(seats, hold.seats);
+            assert!(changes.iter().all(|c| c.state == state), "{changes:?}");
+        }
+        other => panic!("expected SeatsChanged, got {other:?}"),
+    };
+    expect(
+        watcher.next_push().await,
+        start + 1,
+        ChangeCause::Held,
+        SeatState::Held,
+    );
+    expect(
+        watcher.next_push().await,
+        start + 2,
+        ChangeCause::Sold,
+        SeatState::Sold,
+    );
+    let sold: Vec<u32> = booking.seats.iter().map(|s| s.seat_id).collect();
+    assert_eq!(sold, hold.seats);
+    // A refund is pushed next, with the next seq.
+    seller
+        .call(Request::Cancel {
+            code: booking.code.clone(),
+            refund: true,
+            reason: "test".into(),
+        })
+        .await
+        .expect("cancel");
+    expect(
+        watcher.next_push().await,
+        start + 3,
+        ChangeCause::Cancelled,
+        SeatState::Free,
+    );
     node.stop().await;
 }

@@ -48,6 +48,7 @@ contract_test!(shift_report_figures);
 contract_test!(terminals);
 contract_test!(sale_of_unknown_show_is_rejected);
 contract_test!(overlong_values_are_rejected);
+contract_test!(catalog_changes);
 
 #[tokio::test]
 async fn migrate_twice_is_idempotent() {

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use cinebook_protocol::preface::{self, PrefaceCheck, PrefaceError};
 use cinebook_protocol::types::{NodeRole, Role};
 use cinebook_protocol::{
@@ -15,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Semaphore};
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
 use tracing::Instrument;
 
 use super::subscriptions::Subscriptions;
@@ -44,7 +45,10 @@ async fn serve_inner(node: Arc<Node>, mut stream: TcpStream) -> Result<(), Proto
         None => return Ok(()),
     };
     let (read, write) = stream.into_split();
-    let mut reader = FramedRead::new(read, FrameCodec::with_max(node.config.frame_max_bytes));
+    let mut reader = FramedRead::new(
+        read,
+        TimedCodec::new(FrameCodec::with_max(node.config.frame_max_bytes)),
+    );
     reader.read_buffer_mut().extend_from_slice(&leftover);
     let (out, out_rx) = mpsc::channel(node.config.outbound_queue_max.max(1));
     let writer = tokio::spawn(write_frames(node.clone(), write, out_rx));
@@ -68,7 +72,9 @@ async fn read_preface(
     node: &Node,
     stream: &mut TcpStream,
 ) -> Result<Option<Vec<u8>>, ProtocolError> {
-    let deadline = Duration::from_millis(node.config.frame_timeout_ms);
+    // The whole preface must arrive within frame_timeout_ms, not each of its bytes.
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(node.config.frame_timeout_ms);
     let mut received = Vec::with_capacity(preface::PREFACE_LEN);
     let mut chunk = [0u8; preface::PREFACE_LEN];
     loop {
@@ -104,9 +110,14 @@ async fn read_preface(
             }
         }
         let want = preface::PREFACE_LEN - received.len();
-        let n = match tokio::time::timeout(deadline, stream.read(&mut chunk[..want])).await {
-            Ok(read) => read?,
-            Err(_) => return Ok(None),
+        // A connection still in its preface has no request to finish: on shutdown it is
+        // closed at once instead of holding the node's exit until its deadline.
+        let n = tokio::select! {
+            _ = node.shutdown.cancelled() => return Ok(None),
+            read = tokio::time::timeout_at(deadline, stream.read(&mut chunk[..want])) => match read {
+                Ok(read) => read?,
+                Err(_) => return Ok(None),
+            },
         };
         if n == 0 {
             return Ok(None);
@@ -154,6 +165,45 @@ async fn write_frames(node: Arc<Node>, write: OwnedWriteHalf, mut rx: mpsc::Rece
     let _ = SinkExt::<&Envelope>::close(&mut sink).await;
 }
 
+/// The frame codec, plus when the frame being received began. A started frame must be complete
+/// within `frame_timeout_ms` however its bytes trickle in; the read buffer alone cannot tell, as
+/// the codec consumes a frame's header before its payload arrives.
+struct TimedCodec {
+    inner: FrameCodec,
+    started: Option<Instant>,
+}
+
+impl TimedCodec {
+    fn new(inner: FrameCodec) -> Self {
+        Self {
+            inner,
+            started: None,
+        }
+    }
+
+    /// When the unfinished frame began, if one is being received.
+    fn frame_started(&self) -> Option<Instant> {
+        self.started
+    }
+}
+
+impl Decoder for TimedCodec {
+    type Item = Incoming;
+    type Error = ProtocolError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
+        let had_bytes = !src.is_empty();
+        let item = self.inner.decode(src)?;
+        match item {
+            // The next frame, if its start is already buffered, is timed from the next call.
+            Some(_) => self.started = None,
+            None if had_bytes && self.started.is_none() => self.started = Some(Instant::now()),
+            None => {}
+        }
+        Ok(item)
+    }
+}
+
 struct Connection {
     node: Arc<Node>,
     out: mpsc::Sender<Envelope>,
@@ -163,14 +213,16 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(mut self, reader: &mut FramedRead<OwnedReadHalf, FrameCodec>) {
+    async fn run(mut self, reader: &mut FramedRead<OwnedReadHalf, TimedCodec>) {
         let idle = Duration::from_millis(self.node.config.idle_timeout_ms);
         let frame_timeout = Duration::from_millis(self.node.config.frame_timeout_ms);
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut last_frame = Instant::now();
-        let mut partial_since: Option<(usize, Instant)> = None;
         loop {
             tokio::select! {
+                // Shutdown, then input, then the timer: a frame whose rest is already in the
+                // socket (reading paused for back-pressure) completes before its timeout is seen.
+                biased;
                 _ = self.node.shutdown.cancelled() => {
                     let push = Push::ShuttingDown { reason: "node shutting down".into(), reconnect_after_ms: 100 };
                     let _ = self.out.send(Envelope::push(self.node.lamport.tick(), push)).await;
@@ -178,7 +230,6 @@ impl Connection {
                 }
                 item = reader.next() => {
                     last_frame = Instant::now();
-                    partial_since = None;
                     match item {
                         None => break,
                         Some(Err(e)) => {
@@ -192,12 +243,7 @@ impl Connection {
                     }
                 }
                 _ = tick.tick() => {
-                    let buffered = reader.read_buffer().len();
-                    if buffered > 0 {
-                        let since = match partial_since {
-                            Some((len, at)) if len == buffered => at,
-                            _ => { partial_since = Some((buffered, Instant::now())); Instant::now() }
-                        };
+                    if let Some(since) = reader.decoder().frame_started() {
                         if since.elapsed() >= frame_timeout {
                             self.send_error(PUSH_REQUEST_ID, ErrorCode::BadFrame, "half a frame, then silence: closing").await;
                             break;

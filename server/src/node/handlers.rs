@@ -10,7 +10,7 @@ use cinebook_protocol::{ErrorBody, ErrorCode, Reply, Request};
 use tokio::sync::oneshot;
 
 use super::{auth, now_ms, Catalog, Node, ShowSlot};
-use crate::domain::{booking_code, Command, HoldSpec};
+use crate::domain::{booking_code, Command, DomainError, HoldSpec};
 use crate::store::CancelRecord;
 
 /// Who is asking.
@@ -468,7 +468,16 @@ async fn confirm(
                     lamport,
                     node_id,
                 )
-                .map_err(|e| e.to_wire());
+                .map_err(|e| match e {
+                    // The hold was there when the confirm arrived; it expired just before this
+                    // job ran (the worker expires due holds first). Answer as if the sweeper had
+                    // been faster, and as an unknown hold is answered above.
+                    DomainError::HoldNotFound(_) => ErrorBody::new(
+                        ErrorCode::HoldExpired,
+                        format!("hold {hold_id} is gone: expired, released or never existed"),
+                    ),
+                    e => e.to_wire(),
+                });
             (result, Vec::new())
         })
         .await??;

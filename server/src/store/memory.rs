@@ -30,8 +30,8 @@ use parking_lot::Mutex;
 
 use super::mysql::{widths, REPORT_DEFAULT_CURRENCY};
 use super::{
-    CancelRecord, CatalogData, EpochClaim, EpochState, SaleOutcome, SaleRecord, Store, StoreError,
-    StoredBooking, TerminalRecord,
+    CancelRecord, CatalogChanges, CatalogData, EpochClaim, EpochState, ExternalId, ExternalKind,
+    SaleOutcome, SaleRecord, Store, StoreError, StoredBooking, TerminalRecord,
 };
 
 /// `Err` naming `what` when `value` is wider than its MySQL column.
@@ -99,7 +99,7 @@ pub struct AuditRow {
     pub at_ms: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     available: bool,
     epoch: u64,
@@ -116,6 +116,7 @@ struct State {
     audit: Vec<AuditRow>,
     terminals: BTreeMap<TerminalId, TerminalRecord>,
     next_terminal_id: TerminalId,
+    external_ids: BTreeMap<(String, ExternalKind, String), u64>,
 }
 
 impl State {
@@ -193,6 +194,136 @@ impl State {
                 idempotency_key: sale.idempotency_key.clone(),
             },
         );
+    }
+}
+
+impl State {
+    fn put_city(&mut self, city: &City) -> Result<(), StoreError> {
+        fits("city name", &city.name, widths::NAME)?;
+        self.cities.insert(city.id, city.clone());
+        Ok(())
+    }
+
+    fn put_theater(&mut self, theater: &Theater) -> Result<(), StoreError> {
+        fits("theater name", &theater.name, widths::NAME)?;
+        if !self.cities.contains_key(&theater.city_id) {
+            return Err(StoreError::NotFound(format!(
+                "upsert_theater: city {} does not exist",
+                theater.city_id
+            )));
+        }
+        self.theaters.insert(theater.id, theater.clone());
+        Ok(())
+    }
+
+    fn put_screen(&mut self, screen: &Screen) -> Result<(), StoreError> {
+        fits("screen name", &screen.name, widths::NAME)?;
+        for seat in &screen.seats {
+            fits("seat row", &seat.row, widths::ROW)?;
+            fits("seat label", &seat.label, widths::LABEL)?;
+        }
+        if !self.theaters.contains_key(&screen.theater_id) {
+            return Err(StoreError::NotFound(format!(
+                "upsert_screen: theater {} does not exist",
+                screen.theater_id
+            )));
+        }
+        let mut seen = HashSet::new();
+        if let Some(seat) = screen.seats.iter().find(|s| !seen.insert(s.id)) {
+            return Err(StoreError::Conflict(format!(
+                "upsert_screen: seat id {} appears twice",
+                seat.id
+            )));
+        }
+        let mut stored = screen.clone();
+        stored.seats.sort_by_key(|s| s.id);
+        self.screens.insert(screen.id, stored);
+        Ok(())
+    }
+
+    fn put_movie(&mut self, movie: &Movie) -> Result<(), StoreError> {
+        fits("movie title", &movie.title, widths::TITLE)?;
+        fits("rating", &movie.rating, widths::RATING)?;
+        self.movies.insert(movie.id, movie.clone());
+        Ok(())
+    }
+
+    fn put_show(&mut self, show: &Show) -> Result<(), StoreError> {
+        fits("currency", &show.currency, widths::CURRENCY)?;
+        if !self.movies.contains_key(&show.movie_id) {
+            return Err(StoreError::NotFound(format!(
+                "upsert_show: movie {} does not exist",
+                show.movie_id
+            )));
+        }
+        if !self.screens.contains_key(&show.screen_id) {
+            return Err(StoreError::NotFound(format!(
+                "upsert_show: screen {} does not exist",
+                show.screen_id
+            )));
+        }
+        let mut seen = HashSet::new();
+        if let Some(price) = show.prices.iter().find(|p| !seen.insert(p.category)) {
+            return Err(StoreError::Conflict(format!(
+                "upsert_show: category {} priced twice",
+                price.category.name()
+            )));
+        }
+        let mut stored = show.clone();
+        stored.prices.sort_by_key(|p| p.category);
+        self.shows.insert(show.id, stored);
+        Ok(())
+    }
+
+    /// Applies a batch to this state; on `Err` the state is half-changed and must be dropped.
+    fn apply(&mut self, changes: &CatalogChanges) -> Result<(), StoreError> {
+        for city in &changes.cities {
+            self.put_city(city)?;
+        }
+        for theater in &changes.theaters {
+            self.put_theater(theater)?;
+        }
+        for screen in &changes.screens {
+            self.put_screen(screen)?;
+        }
+        for movie in &changes.movies {
+            self.put_movie(movie)?;
+        }
+        for show in &changes.shows {
+            self.put_show(show)?;
+        }
+        for show_id in &changes.removed_shows {
+            if self
+                .bookings
+                .values()
+                .any(|b| b.booking.show_id == *show_id)
+            {
+                return Err(StoreError::Conflict(format!(
+                    "show {show_id} has bookings and cannot be removed"
+                )));
+            }
+            self.shows.remove(show_id);
+            self.external_ids
+                .retain(|(_, kind, _), id| !(*kind == ExternalKind::Show && id == show_id));
+        }
+        for id in &changes.external_ids {
+            fits("import source", &id.source, widths::SOURCE)?;
+            fits("external id", &id.external_id, widths::EXTERNAL_ID)?;
+            let key = (id.source.clone(), id.kind, id.external_id.clone());
+            if self
+                .external_ids
+                .iter()
+                .any(|(k, v)| k.1 == id.kind && *v == id.internal_id && *k != key)
+            {
+                return Err(StoreError::Conflict(format!(
+                    "{} {} already has another external id",
+                    id.kind.name(),
+                    id.internal_id
+                )));
+            }
+            self.external_ids.insert(key, id.internal_id);
+        }
+        Ok(())
     }
 }
 
@@ -289,87 +420,55 @@ impl Store for MemoryStore {
     async fn upsert_city(&self, city: &City) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
-        fits("city name", &city.name, widths::NAME)?;
-        state.cities.insert(city.id, city.clone());
-        Ok(())
+        state.put_city(city)
     }
 
     async fn upsert_theater(&self, theater: &Theater) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
-        fits("theater name", &theater.name, widths::NAME)?;
-        if !state.cities.contains_key(&theater.city_id) {
-            return Err(StoreError::NotFound(format!(
-                "upsert_theater: city {} does not exist",
-                theater.city_id
-            )));
-        }
-        state.theaters.insert(theater.id, theater.clone());
-        Ok(())
+        state.put_theater(theater)
     }
 
     async fn upsert_screen(&self, screen: &Screen) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
-        fits("screen name", &screen.name, widths::NAME)?;
-        for seat in &screen.seats {
-            fits("seat row", &seat.row, widths::ROW)?;
-            fits("seat label", &seat.label, widths::LABEL)?;
-        }
-        if !state.theaters.contains_key(&screen.theater_id) {
-            return Err(StoreError::NotFound(format!(
-                "upsert_screen: theater {} does not exist",
-                screen.theater_id
-            )));
-        }
-        let mut seen = HashSet::new();
-        if let Some(seat) = screen.seats.iter().find(|s| !seen.insert(s.id)) {
-            return Err(StoreError::Conflict(format!(
-                "upsert_screen: seat id {} appears twice",
-                seat.id
-            )));
-        }
-        let mut stored = screen.clone();
-        stored.seats.sort_by_key(|s| s.id);
-        state.screens.insert(screen.id, stored);
-        Ok(())
+        state.put_screen(screen)
     }
 
     async fn upsert_movie(&self, movie: &Movie) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
-        fits("movie title", &movie.title, widths::TITLE)?;
-        fits("rating", &movie.rating, widths::RATING)?;
-        state.movies.insert(movie.id, movie.clone());
-        Ok(())
+        state.put_movie(movie)
     }
 
     async fn upsert_show(&self, show: &Show) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
-        fits("currency", &show.currency, widths::CURRENCY)?;
-        if !state.movies.contains_key(&show.movie_id) {
-            return Err(StoreError::NotFound(format!(
-                "upsert_show: movie {} does not exist",
-                show.movie_id
-            )));
-        }
-        if !state.screens.contains_key(&show.screen_id) {
-            return Err(StoreError::NotFound(format!(
-                "upsert_show: screen {} does not exist",
-                show.screen_id
-            )));
-        }
-        let mut seen = HashSet::new();
-        if let Some(price) = show.prices.iter().find(|p| !seen.insert(p.category)) {
-            return Err(StoreError::Conflict(format!(
-                "upsert_show: category {} priced twice",
-                price.category.name()
-            )));
-        }
-        let mut stored = show.clone();
-        stored.prices.sort_by_key(|p| p.category);
-        state.shows.insert(show.id, stored);
+        state.put_show(show)
+    }
+
+    async fn load_external_ids(&self) -> Result<Vec<ExternalId>, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        Ok(state
+            .external_ids
+            .iter()
+            .map(|((source, kind, external_id), internal_id)| ExternalId {
+                source: source.clone(),
+                kind: *kind,
+                external_id: external_id.clone(),
+                internal_id: *internal_id,
+            })
+            .collect())
+    }
+
+    async fn apply_catalog(&self, changes: &CatalogChanges) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        // Applied to a copy that replaces the state only when every change succeeded.
+        let mut next = state.clone();
+        next.apply(changes)?;
+        *state = next;
         Ok(())
     }
 
@@ -682,6 +781,7 @@ mod tests {
     contract_test!(terminals);
     contract_test!(sale_of_unknown_show_is_rejected);
     contract_test!(overlong_values_are_rejected);
+    contract_test!(catalog_changes);
 
     #[tokio::test]
     async fn double_sale_is_isolated() {

@@ -4,17 +4,21 @@
 //! terminals become durable. A sale is acknowledged only after [`Store::commit_sales`] returned
 //! `Committed` for it. Implementations:
 //! - [`mysql::MysqlStore`]: production, MySQL or MariaDB through mysql_async.
+//! - [`sqlite::SqliteStore`]: the embedded default (one file under `./cinebook-data/`), for a
+//!   single node without MySQL; WAL with `synchronous=FULL`, so it keeps the same durability
+//!   promise.
 //! - [`memory::MemoryStore`]: in-process, for the deterministic simulation and unit tests only
 //!   (it is not durable and says so).
 
 pub mod memory;
 pub mod mysql;
+pub mod sqlite;
 
 use async_trait::async_trait;
 use cinebook_protocol::cluster::AuditEntry;
 use cinebook_protocol::types::Terminal;
 use cinebook_protocol::types::{
-    Booking, City, Money, Movie, Role, Screen, ShiftReport, Show, TerminalId, Theater,
+    Booking, City, Money, Movie, Role, Screen, ShiftReport, Show, ShowId, TerminalId, Theater,
 };
 
 /// Why a store operation failed.
@@ -146,6 +150,97 @@ pub struct StoredBooking {
     pub idempotency_key: String,
 }
 
+/// What an external (upstream) id names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ExternalKind {
+    /// A city.
+    City,
+    /// A theater.
+    Theater,
+    /// A screen.
+    Screen,
+    /// A movie.
+    Movie,
+    /// A show.
+    Show,
+}
+
+impl ExternalKind {
+    /// Every kind.
+    pub const ALL: [ExternalKind; 5] = [
+        ExternalKind::City,
+        ExternalKind::Theater,
+        ExternalKind::Screen,
+        ExternalKind::Movie,
+        ExternalKind::Show,
+    ];
+
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExternalKind::City => "city",
+            ExternalKind::Theater => "theater",
+            ExternalKind::Screen => "screen",
+            ExternalKind::Movie => "movie",
+            ExternalKind::Show => "show",
+        }
+    }
+
+    /// Parses [`ExternalKind::name`].
+    pub fn parse(text: &str) -> Option<ExternalKind> {
+        ExternalKind::ALL.into_iter().find(|k| k.name() == text)
+    }
+}
+
+/// One upstream id mapped to the internal id of a catalog row. `(source, kind, external_id)`
+/// is unique, and so is `(kind, internal_id)`: an internal row belongs to at most one upstream
+/// id, so that the mapping stays stable from one import to the next.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ExternalId {
+    /// Where the id comes from, such as `sample` or the name of a movie API.
+    pub source: String,
+    /// What it names.
+    pub kind: ExternalKind,
+    /// The upstream id, as the source spells it.
+    pub external_id: String,
+    /// The internal id of the row.
+    pub internal_id: u64,
+}
+
+/// Catalog changes applied together in one transaction ([`Store::apply_catalog`]): an import
+/// or a scheduled sync either happens completely or not at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogChanges {
+    /// Cities to create or update.
+    pub cities: Vec<City>,
+    /// Theaters to create or update.
+    pub theaters: Vec<Theater>,
+    /// Screens to create or update (their seats are replaced).
+    pub screens: Vec<Screen>,
+    /// Movies to create or update.
+    pub movies: Vec<Movie>,
+    /// Shows to create or update (their prices are replaced).
+    pub shows: Vec<Show>,
+    /// Shows to delete with their prices and external ids. A show with any booking is never
+    /// deleted: the whole batch fails with [`StoreError::Conflict`].
+    pub removed_shows: Vec<ShowId>,
+    /// External id mappings to create or update.
+    pub external_ids: Vec<ExternalId>,
+}
+
+impl CatalogChanges {
+    /// Whether there is nothing to apply.
+    pub fn is_empty(&self) -> bool {
+        self.cities.is_empty()
+            && self.theaters.is_empty()
+            && self.screens.is_empty()
+            && self.movies.is_empty()
+            && self.shows.is_empty()
+            && self.removed_shows.is_empty()
+            && self.external_ids.is_empty()
+    }
+}
+
 /// Durable storage. Every method is one transaction: it either fully happens or not at all.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -165,6 +260,13 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_movie(&self, movie: &Movie) -> Result<(), StoreError>;
     /// Creates or updates a show and replaces its prices.
     async fn upsert_show(&self, show: &Show) -> Result<(), StoreError>;
+    /// Every external id mapping, ordered by (source, kind, external id).
+    async fn load_external_ids(&self) -> Result<Vec<ExternalId>, StoreError>;
+    /// Applies a batch of catalog changes in one transaction, parents first (cities, theaters,
+    /// screens, movies, shows), then removals, then external ids. On `Err` nothing of it was
+    /// applied: a missing parent is `NotFound`, a value wider than its column, a removed show
+    /// with bookings or an external id mapped twice is `Conflict`.
+    async fn apply_catalog(&self, changes: &CatalogChanges) -> Result<(), StoreError>;
     /// Every booking of every show, any status, with seats and payment (start-up rebuild).
     async fn load_bookings(&self) -> Result<Vec<StoredBooking>, StoreError>;
     /// Group commit: writes the batch in one transaction with multi-row INSERTs. `Err` means

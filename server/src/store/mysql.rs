@@ -32,8 +32,8 @@ use mysql_async::{Conn, DriverError, Opts, OptsBuilder, Params, Pool, PoolConstr
 use mysql_async::{Row, Transaction, TxOpts, Value};
 
 use super::{
-    CancelRecord, CatalogData, EpochClaim, EpochState, SaleOutcome, SaleRecord, Store, StoreError,
-    StoredBooking, TerminalRecord,
+    CancelRecord, CatalogChanges, CatalogData, EpochClaim, EpochState, ExternalId, ExternalKind,
+    SaleOutcome, SaleRecord, Store, StoreError, StoredBooking, TerminalRecord,
 };
 
 /// One embedded migration.
@@ -48,11 +48,18 @@ pub struct Migration {
 }
 
 /// Every migration this server knows, in order (the files of `sql/mysql/`).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../../sql/mysql/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../../sql/mysql/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "external_ids",
+        sql: include_str!("../../../sql/mysql/0002_external_ids.sql"),
+    },
+];
 
 /// Rows per multi-row INSERT statement: keeps each statement far below `max_allowed_packet`
 /// (a row is at most about 2 KiB, so a statement is at most about 1 MiB) and below the
@@ -93,6 +100,10 @@ pub mod widths {
     pub const CURRENCY: usize = 3;
     /// Hex SHA-256 token hashes (`CHAR(64)`).
     pub const TOKEN_SHA256: usize = 64;
+    /// Import source names (`external_ids.source`).
+    pub const SOURCE: usize = 64;
+    /// Upstream ids (`external_ids.external_id`).
+    pub const EXTERNAL_ID: usize = 200;
 }
 
 /// Currency of a shift report without any activity to take it from.
@@ -342,6 +353,108 @@ async fn insert_rows<Q: Queryable>(
         rest = tail;
     }
     Ok(())
+}
+
+async fn write_city<Q: Queryable>(q: &mut Q, city: &City) -> Result<(), mysql_async::Error> {
+    q.exec_drop(
+        "INSERT INTO cities (id, name) VALUES (?, ?) \
+         ON DUPLICATE KEY UPDATE name = VALUES(name)",
+        (city.id, city.name.as_str()),
+    )
+    .await
+}
+
+async fn write_theater<Q: Queryable>(
+    q: &mut Q,
+    theater: &Theater,
+) -> Result<(), mysql_async::Error> {
+    q.exec_drop(
+        "INSERT INTO theaters (id, city_id, name) VALUES (?, ?, ?) \
+         ON DUPLICATE KEY UPDATE city_id = VALUES(city_id), name = VALUES(name)",
+        (theater.id, theater.city_id, theater.name.as_str()),
+    )
+    .await
+}
+
+/// Upserts a screen and replaces its seats; run it inside a transaction.
+async fn write_screen<Q: Queryable>(q: &mut Q, screen: &Screen) -> Result<(), mysql_async::Error> {
+    q.exec_drop(
+        "INSERT INTO screens (id, theater_id, name) VALUES (?, ?, ?) \
+         ON DUPLICATE KEY UPDATE theater_id = VALUES(theater_id), name = VALUES(name)",
+        (screen.id, screen.theater_id, screen.name.as_str()),
+    )
+    .await?;
+    q.exec_drop("DELETE FROM seats WHERE screen_id = ?", (screen.id,))
+        .await?;
+    let mut values: Vec<Value> = Vec::with_capacity(screen.seats.len() * 7);
+    for seat in &screen.seats {
+        values.extend([
+            Value::from(screen.id),
+            Value::from(seat.id),
+            Value::from(seat.row.as_str()),
+            Value::from(seat.label.as_str()),
+            Value::from(seat.category.name()),
+            Value::from(seat.x),
+            Value::from(seat.y),
+        ]);
+    }
+    insert_rows(
+        q,
+        "INSERT INTO seats (screen_id, seat_id, row_name, label, category, x, y)",
+        7,
+        values,
+    )
+    .await
+}
+
+async fn write_movie<Q: Queryable>(q: &mut Q, movie: &Movie) -> Result<(), mysql_async::Error> {
+    q.exec_drop(
+        "INSERT INTO movies (id, title, runtime_min, rating) VALUES (?, ?, ?, ?) \
+         ON DUPLICATE KEY UPDATE title = VALUES(title), runtime_min = VALUES(runtime_min), \
+         rating = VALUES(rating)",
+        (
+            movie.id,
+            movie.title.as_str(),
+            movie.runtime_min,
+            movie.rating.as_str(),
+        ),
+    )
+    .await
+}
+
+/// Upserts a show and replaces its prices; run it inside a transaction.
+async fn write_show<Q: Queryable>(q: &mut Q, show: &Show) -> Result<(), mysql_async::Error> {
+    q.exec_drop(
+        "INSERT INTO shows (id, movie_id, screen_id, starts_at_ms, currency) \
+         VALUES (?, ?, ?, ?, ?) \
+         ON DUPLICATE KEY UPDATE movie_id = VALUES(movie_id), screen_id = VALUES(screen_id), \
+         starts_at_ms = VALUES(starts_at_ms), currency = VALUES(currency)",
+        (
+            show.id,
+            show.movie_id,
+            show.screen_id,
+            show.starts_at_ms,
+            show.currency.as_str(),
+        ),
+    )
+    .await?;
+    q.exec_drop("DELETE FROM show_prices WHERE show_id = ?", (show.id,))
+        .await?;
+    let mut values: Vec<Value> = Vec::with_capacity(show.prices.len() * 3);
+    for price in &show.prices {
+        values.extend([
+            Value::from(show.id),
+            Value::from(price.category.name()),
+            Value::from(price.amount_minor),
+        ]);
+    }
+    insert_rows(
+        q,
+        "INSERT INTO show_prices (show_id, category, amount_minor)",
+        3,
+        values,
+    )
+    .await
 }
 
 /// The booking's seats' position in `Booking::seats`, as stored.
@@ -674,108 +787,132 @@ impl MysqlStore {
 
     async fn try_upsert_city(&self, city: &City) -> Attempt<()> {
         let mut conn = self.conn().await?;
-        conn.exec_drop(
-            "INSERT INTO cities (id, name) VALUES (?, ?) \
-             ON DUPLICATE KEY UPDATE name = VALUES(name)",
-            (city.id, city.name.as_str()),
-        )
-        .await?;
+        write_city(&mut conn, city).await?;
         Ok(())
     }
 
     async fn try_upsert_theater(&self, theater: &Theater) -> Attempt<()> {
         let mut conn = self.conn().await?;
-        conn.exec_drop(
-            "INSERT INTO theaters (id, city_id, name) VALUES (?, ?, ?) \
-             ON DUPLICATE KEY UPDATE city_id = VALUES(city_id), name = VALUES(name)",
-            (theater.id, theater.city_id, theater.name.as_str()),
-        )
-        .await?;
+        write_theater(&mut conn, theater).await?;
         Ok(())
     }
 
     async fn try_upsert_screen(&self, screen: &Screen) -> Attempt<()> {
         let mut tx = self.begin().await?;
-        tx.exec_drop(
-            "INSERT INTO screens (id, theater_id, name) VALUES (?, ?, ?) \
-             ON DUPLICATE KEY UPDATE theater_id = VALUES(theater_id), name = VALUES(name)",
-            (screen.id, screen.theater_id, screen.name.as_str()),
-        )
-        .await?;
-        tx.exec_drop("DELETE FROM seats WHERE screen_id = ?", (screen.id,))
-            .await?;
-        let mut values: Vec<Value> = Vec::with_capacity(screen.seats.len() * 7);
-        for seat in &screen.seats {
-            values.extend([
-                Value::from(screen.id),
-                Value::from(seat.id),
-                Value::from(seat.row.as_str()),
-                Value::from(seat.label.as_str()),
-                Value::from(seat.category.name()),
-                Value::from(seat.x),
-                Value::from(seat.y),
-            ]);
-        }
-        insert_rows(
-            &mut tx,
-            "INSERT INTO seats (screen_id, seat_id, row_name, label, category, x, y)",
-            7,
-            values,
-        )
-        .await?;
+        write_screen(&mut tx, screen).await?;
         Self::commit(tx).await
     }
 
     async fn try_upsert_movie(&self, movie: &Movie) -> Attempt<()> {
         let mut conn = self.conn().await?;
-        conn.exec_drop(
-            "INSERT INTO movies (id, title, runtime_min, rating) VALUES (?, ?, ?, ?) \
-             ON DUPLICATE KEY UPDATE title = VALUES(title), runtime_min = VALUES(runtime_min), \
-             rating = VALUES(rating)",
-            (
-                movie.id,
-                movie.title.as_str(),
-                movie.runtime_min,
-                movie.rating.as_str(),
-            ),
-        )
-        .await?;
+        write_movie(&mut conn, movie).await?;
         Ok(())
     }
 
     async fn try_upsert_show(&self, show: &Show) -> Attempt<()> {
         let mut tx = self.begin().await?;
-        tx.exec_drop(
-            "INSERT INTO shows (id, movie_id, screen_id, starts_at_ms, currency) \
-             VALUES (?, ?, ?, ?, ?) \
-             ON DUPLICATE KEY UPDATE movie_id = VALUES(movie_id), screen_id = VALUES(screen_id), \
-             starts_at_ms = VALUES(starts_at_ms), currency = VALUES(currency)",
-            (
-                show.id,
-                show.movie_id,
-                show.screen_id,
-                show.starts_at_ms,
-                show.currency.as_str(),
-            ),
-        )
-        .await?;
-        tx.exec_drop("DELETE FROM show_prices WHERE show_id = ?", (show.id,))
+        write_show(&mut tx, show).await?;
+        Self::commit(tx).await
+    }
+
+    async fn try_load_external_ids(&self) -> Attempt<Vec<ExternalId>> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<Row> = conn
+            .query(
+                "SELECT source, kind, external_id, internal_id FROM external_ids \
+                 ORDER BY source, kind, external_id",
+            )
             .await?;
-        let mut values: Vec<Value> = Vec::with_capacity(show.prices.len() * 3);
-        for price in &show.prices {
-            values.extend([
-                Value::from(show.id),
-                Value::from(price.category.name()),
-                Value::from(price.amount_minor),
-            ]);
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut c = Cols::new(row, "external_ids");
+            let source: String = c.take(0)?;
+            let kind: String = c.take(1)?;
+            let kind = ExternalKind::parse(&kind).ok_or_else(|| {
+                StoreError::Corrupt(format!("external_ids: unknown kind {kind:?}"))
+            })?;
+            ids.push(ExternalId {
+                source,
+                kind,
+                external_id: c.take(2)?,
+                internal_id: c.take(3)?,
+            });
         }
-        insert_rows(
-            &mut tx,
-            "INSERT INTO show_prices (show_id, category, amount_minor)",
-            3,
-            values,
-        )
-        .await?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn try_apply_catalog(&self, changes: &CatalogChanges) -> Attempt<()> {
+        let mut tx = self.begin().await?;
+        for city in &changes.cities {
+            write_city(&mut tx, city).await?;
+        }
+        for theater in &changes.theaters {
+            write_theater(&mut tx, theater).await?;
+        }
+        for screen in &changes.screens {
+            write_screen(&mut tx, screen).await?;
+        }
+        for movie in &changes.movies {
+            write_movie(&mut tx, movie).await?;
+        }
+        for show in &changes.shows {
+            write_show(&mut tx, show).await?;
+        }
+        for show_id in &changes.removed_shows {
+            let bookings: Option<u64> = tx
+                .exec_first(
+                    "SELECT COUNT(*) FROM bookings WHERE show_id = ?",
+                    (*show_id,),
+                )
+                .await?;
+            if bookings.unwrap_or(0) > 0 {
+                tx.rollback().await?;
+                return Err(StoreError::Conflict(format!(
+                    "show {show_id} has bookings and cannot be removed"
+                ))
+                .into());
+            }
+            tx.exec_drop("DELETE FROM shows WHERE id = ?", (*show_id,))
+                .await?;
+            tx.exec_drop(
+                "DELETE FROM external_ids WHERE kind = ? AND internal_id = ?",
+                (ExternalKind::Show.name(), *show_id),
+            )
+            .await?;
+        }
+        for id in &changes.external_ids {
+            // ON DUPLICATE KEY would also swallow a clash on (kind, internal_id): check it.
+            let owner: Option<(String, String)> = tx
+                .exec_first(
+                    "SELECT source, external_id FROM external_ids \
+                     WHERE kind = ? AND internal_id = ?",
+                    (id.kind.name(), id.internal_id),
+                )
+                .await?;
+            if let Some((source, external_id)) = owner {
+                if source != id.source || external_id != id.external_id {
+                    tx.rollback().await?;
+                    return Err(StoreError::Conflict(format!(
+                        "{} {} already has the external id {external_id:?} of source {source:?}",
+                        id.kind.name(),
+                        id.internal_id
+                    ))
+                    .into());
+                }
+            }
+            tx.exec_drop(
+                "INSERT INTO external_ids (source, kind, external_id, internal_id) \
+                 VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE internal_id = VALUES(internal_id)",
+                (
+                    id.source.as_str(),
+                    id.kind.name(),
+                    id.external_id.as_str(),
+                    id.internal_id,
+                ),
+            )
+            .await?;
+        }
         Self::commit(tx).await
     }
 
@@ -1444,6 +1581,25 @@ impl Store for MysqlStore {
     async fn upsert_show(&self, show: &Show) -> Result<(), StoreError> {
         self.run("upsert_show", self.limits.operation_timeout, || {
             self.try_upsert_show(show)
+        })
+        .await
+    }
+
+    async fn load_external_ids(&self) -> Result<Vec<ExternalId>, StoreError> {
+        self.run("load_external_ids", self.limits.operation_timeout, || {
+            self.try_load_external_ids()
+        })
+        .await
+    }
+
+    async fn apply_catalog(&self, changes: &CatalogChanges) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        // A large import writes thousands of rows in this one transaction: it gets the
+        // migration's time limit rather than the per-operation one.
+        self.run("apply_catalog", self.limits.migration_timeout, || {
+            self.try_apply_catalog(changes)
         })
         .await
     }

@@ -300,21 +300,46 @@ async fn confirm(
     out: Out,
 ) -> anyhow::Result<()> {
     // The hold's total comes with a renew (which also keeps it alive while we pay).
-    let hold = client.renew(hold_id).await?;
+    let (payment, hold_gone) = match client.renew(hold_id).await {
+        Ok(hold) => (payment_for(pay.method(), &hold.total), None),
+        // A rerun with the key of an attempt whose outcome was unknown: if that attempt sold,
+        // the hold is gone, and the server answers a confirm with a known key with its booking
+        // before it looks for the hold (the amount is not needed for that). So ask.
+        Err(error @ (Error::NotFound { .. } | Error::HoldExpired { .. })) if key.is_some() => {
+            let payment = Payment {
+                method: pay.method(),
+                amount: Money {
+                    amount_minor: 0,
+                    currency: String::new(),
+                },
+                reference: None,
+            };
+            (payment, Some(error))
+        }
+        Err(error) => return Err(error.into()),
+    };
     let key = key.unwrap_or_else(new_idempotency_key);
-    let payment = payment_for(pay.method(), &hold.total);
-    let booking = match client.confirm(hold_id, payment, &key).await {
-        Ok(booking) => booking,
-        Err(
-            error @ (Error::Timeout { .. }
-            | Error::ConnectionLost { .. }
-            | Error::Indeterminate { .. }),
+    let booking = match (client.confirm(hold_id, payment, &key).await, hold_gone) {
+        (Ok(booking), _) => booking,
+        (
+            Err(
+                error @ (Error::Timeout { .. }
+                | Error::ConnectionLost { .. }
+                | Error::Indeterminate { .. }),
+            ),
+            _,
         ) => {
             return Err(anyhow::Error::new(error).context(format!(
                 "the sale's outcome is unknown; run again with --idempotency-key {key} (it can never sell twice)"
             )));
         }
-        Err(error) => return Err(error.into()),
+        // The hold is gone and this key sold nothing: report why the hold is gone.
+        (Err(Error::HoldExpired { .. }), Some(gone)) => {
+            return Err(
+                anyhow::Error::new(gone).context(format!("idempotency key {key} made no sale"))
+            );
+        }
+        (Err(error), _) => return Err(error.into()),
     };
     print_ticket(client, &booking, Some(key), out).await
 }

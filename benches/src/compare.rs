@@ -1,0 +1,268 @@
+//! `compare`: the same workload shapes, connection counts, seat choices and duration against
+//! CineBook, Redis holds (`hold`) and MySQL row locks (`sale`, `hot`), in one command.
+//!
+//! CineBook is a node the tool starts in-process over a fresh database (the default), or one at
+//! `--addr`. Each baseline prepares its own tables in its own database. Runs alternate
+//! CineBook and its peer for each workload and connection count, so slow drift on a shared
+//! machine hits both sides alike.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use cinebook_client::Client;
+
+use crate::catalog::{self, ShowInfo};
+use crate::cinebook::{self, admin_config, RunOptions};
+use crate::driver::Limit;
+use crate::inprocess::InProcessNode;
+use crate::stats::{compare_table, RatioRecord, Report, RunRecord, RunStats};
+use crate::verify::{self, AckedSale};
+use crate::workload::Workload;
+use crate::{mysql_baseline, redis_baseline};
+
+/// The database the row-lock baseline uses.
+pub const ROWLOCK_DATABASE: &str = "cinebook_load_rowlock";
+
+/// What `compare` runs.
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// An existing CineBook node (`None`: start one in-process).
+    pub addrs: Option<Vec<String>>,
+    /// Its token (admin to prepare; box-office or admin to verify).
+    pub token: Option<String>,
+    /// Its database, read by `--verify` (the in-process node's is known).
+    pub database: Option<String>,
+    /// The MySQL server for the baseline and the in-process node (a URL; its path is ignored).
+    pub mysql_url: String,
+    /// The Redis server.
+    pub redis_url: String,
+    /// Connection counts.
+    pub connections: Vec<usize>,
+    /// Length of each run.
+    pub duration: Duration,
+    /// Workloads (`hold`, `sale`, `hot`).
+    pub workloads: Vec<Workload>,
+    /// Shows for `hold` and `sale`.
+    pub shows: usize,
+    /// Further shows for `hot`, which sells them out one after the other (each run starts on
+    /// shows nobody has touched yet).
+    pub hot_shows: usize,
+    /// Seats per show.
+    pub seats: u32,
+    /// Seats per hold or sale.
+    pub seats_per_op: u32,
+    /// Seed of the seat choices.
+    pub seed: u64,
+    /// Where to write the JSON.
+    pub json: Option<PathBuf>,
+    /// Verify CineBook's sales afterwards.
+    pub verify: bool,
+    /// Progress bars.
+    pub progress: bool,
+}
+
+/// The peer a workload is compared with.
+pub fn peer(workload: Workload) -> Option<&'static str> {
+    match workload {
+        Workload::Hold => Some("redis"),
+        Workload::Sale | Workload::Hot => Some("mysql-rowlock"),
+        Workload::Browse | Workload::Fanout => None,
+    }
+}
+
+/// Runs the comparison; prints progress lines to stderr and returns the report (the caller
+/// prints the table). Fails on the first setup error; a run's own errors are counted, not fatal.
+pub async fn compare(options: &CompareOptions) -> Result<(Report, Option<verify::VerifyReport>)> {
+    for w in &options.workloads {
+        if peer(*w).is_none() {
+            anyhow::bail!(
+                "compare runs hold, sale and hot; {} has no baseline",
+                w.name()
+            );
+        }
+    }
+    let mut node = None;
+    let (addrs, token, database) = match &options.addrs {
+        Some(addrs) => (
+            addrs.clone(),
+            options.token.clone(),
+            options.database.clone(),
+        ),
+        None => {
+            eprintln!("compare: starting an in-process CineBook node over a fresh database");
+            let started = InProcessNode::start(&options.mysql_url).await?;
+            let info = (
+                vec![started.addr.to_string()],
+                Some(started.token.clone()),
+                Some(started.database_url.clone()),
+            );
+            node = Some(started);
+            info
+        }
+    };
+    let result = compare_with(options, &addrs, token, database.as_deref()).await;
+    if let Some(mut node) = node {
+        node.stop().await;
+    }
+    result
+}
+
+async fn compare_with(
+    options: &CompareOptions,
+    addrs: &[String],
+    token: Option<String>,
+    database: Option<&str>,
+) -> Result<(Report, Option<verify::VerifyReport>)> {
+    let admin = Client::connect(addrs.to_vec(), admin_config(token.clone()))
+        .await
+        .context("connecting to CineBook")?;
+    let started = std::time::Instant::now();
+    let total_shows = options.shows + options.hot_shows;
+    match catalog::prepare(&admin, total_shows, options.seats).await {
+        Ok(p) => eprintln!(
+            "compare: catalog ready ({} shows written, {} reused) in {:.1} s",
+            p.shows_written,
+            p.shows_reused,
+            started.elapsed().as_secs_f64()
+        ),
+        Err(e) => eprintln!("compare: could not prepare the catalog ({e:#}); using what is there"),
+    }
+    let all = catalog::find(&admin, total_shows).await?;
+    let hot_pool: Vec<ShowInfo> = all[options.shows..].to_vec();
+    let shows = Arc::new(all[..options.shows].to_vec());
+    let needs_mysql = options
+        .workloads
+        .iter()
+        .any(|w| matches!(w, Workload::Sale | Workload::Hot));
+    let rowlock_url = if needs_mysql {
+        let started = std::time::Instant::now();
+        let url = mysql_baseline::prepare(&options.mysql_url, ROWLOCK_DATABASE, &all).await?;
+        eprintln!(
+            "compare: row-lock baseline ready in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        Some(url)
+    } else {
+        None
+    };
+    let limit = Limit::Duration(options.duration);
+    let mut report = Report::default();
+    let mut acked: Vec<AckedSale> = Vec::new();
+    for workload in &options.workloads {
+        for connections in &options.connections {
+            let connections = *connections;
+            // `hot` sells show after show: give CineBook only shows nobody has touched yet, as
+            // the baseline (reset before each run) has.
+            let cb_shows = if *workload == Workload::Hot {
+                let fresh: Vec<ShowInfo> = catalog::find(&admin, total_shows)
+                    .await?
+                    .into_iter()
+                    .skip(options.shows)
+                    .filter(|s| s.free == s.seats)
+                    .collect();
+                if fresh.is_empty() {
+                    anyhow::bail!(
+                        "every hot show has been sold from: raise --hot-shows or start afresh"
+                    );
+                }
+                Arc::new(fresh)
+            } else {
+                shows.clone()
+            };
+            let peer_shows = if *workload == Workload::Hot {
+                Arc::new(hot_pool.clone())
+            } else {
+                shows.clone()
+            };
+            let run = cinebook::run(
+                &RunOptions {
+                    addrs: addrs.to_vec(),
+                    token: token.clone(),
+                    connections,
+                    pipeline: 1,
+                    workload: *workload,
+                    seats_per_op: options.seats_per_op,
+                    seed: options.seed,
+                    limit,
+                    progress: options.progress,
+                },
+                cb_shows,
+            )
+            .await?;
+            acked.extend(run.acked);
+            let cb = RunRecord::new("cinebook", workload.name(), connections, &run.stats);
+            eprintln!("{}", line(&cb));
+            let peer_name = peer(*workload).unwrap_or("none");
+            let peer_stats: RunStats = match (*workload, &rowlock_url) {
+                (Workload::Hold, _) => {
+                    redis_baseline::run(
+                        &options.redis_url,
+                        *workload,
+                        shows.clone(),
+                        connections,
+                        1,
+                        options.seats_per_op,
+                        options.seed,
+                        limit,
+                        options.progress,
+                    )
+                    .await?
+                }
+                (_, Some(url)) => {
+                    mysql_baseline::run(
+                        url,
+                        *workload,
+                        peer_shows.clone(),
+                        connections,
+                        options.seats_per_op,
+                        options.seed,
+                        limit,
+                        options.progress,
+                    )
+                    .await?
+                }
+                (_, None) => RunStats::default(),
+            };
+            let pr = RunRecord::new(peer_name, workload.name(), connections, &peer_stats);
+            eprintln!("{}", line(&pr));
+            let ratio = if pr.ops_per_s > 0.0 {
+                crate::stats::round3(cb.ops_per_s / pr.ops_per_s)
+            } else {
+                0.0
+            };
+            report.ratios.push(RatioRecord {
+                workload: workload.name().into(),
+                connections,
+                vs: peer_name.into(),
+                ratio,
+            });
+            report.runs.push(cb);
+            report.runs.push(pr);
+        }
+    }
+    if let Some(path) = &options.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    let verified = if options.verify {
+        let ids: Vec<u64> = all.iter().map(|s| s.id).collect();
+        Some(verify::verify(&admin, &ids, &acked, database).await?)
+    } else {
+        None
+    };
+    Ok((report, verified))
+}
+
+fn line(r: &RunRecord) -> String {
+    format!(
+        "  {:<14} {:<5} ×{:<3} {:>9.1} ops/s  p50 {:.3} ms  p99 {:.3} ms  errors {:?}",
+        r.system, r.workload, r.connections, r.ops_per_s, r.p50_ms, r.p99_ms, r.errors
+    )
+}
+
+/// The printed table.
+pub fn table(report: &Report) -> String {
+    compare_table(report)
+}
