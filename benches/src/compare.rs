@@ -153,6 +153,9 @@ async fn compare_with(
     for workload in &options.workloads {
         for connections in &options.connections {
             let connections = *connections;
+            // Both systems of one run draw the same choices; each run draws its own, because
+            // CineBook's seats stay sold between runs while the baseline is reset.
+            let seed = run_seed(options.seed, *workload, connections);
             // `hot` sells show after show: give CineBook only shows nobody has touched yet, as
             // the baseline (reset before each run) has.
             let cb_shows = if *workload == Workload::Hot {
@@ -184,7 +187,7 @@ async fn compare_with(
                     pipeline: 1,
                     workload: *workload,
                     seats_per_op: options.seats_per_op,
-                    seed: options.seed,
+                    seed,
                     limit,
                     progress: options.progress,
                 },
@@ -204,7 +207,7 @@ async fn compare_with(
                         connections,
                         1,
                         options.seats_per_op,
-                        options.seed,
+                        seed,
                         limit,
                         options.progress,
                     )
@@ -217,7 +220,7 @@ async fn compare_with(
                         peer_shows.clone(),
                         connections,
                         options.seats_per_op,
-                        options.seed,
+                        seed,
                         limit,
                         options.progress,
                     )
@@ -253,6 +256,13 @@ async fn compare_with(
         None
     };
     Ok((report, verified))
+}
+
+/// The seed of one (workload, connections) run, derived from the command's seed.
+pub fn run_seed(seed: u64, workload: Workload, connections: usize) -> u64 {
+    let mix = (workload as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F)
+        ^ (connections as u64).wrapping_mul(0xE703_7ED1_A0B4_28DB);
+    seed.rotate_left(17) ^ mix
 }
 
 fn line(r: &RunRecord) -> String {
