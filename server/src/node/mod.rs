@@ -46,6 +46,10 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// What a (terminal, confirm idempotency key) made: the booking code, and the hold it came from
+/// when known (bookings rebuilt from the database do not know it).
+type KeyedBooking = (String, Option<u64>);
+
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -77,7 +81,7 @@ pub struct Node {
     /// Which show an open hold is on.
     hold_shows: Mutex<HashMap<u64, ShowId>>,
     /// Which booking a (terminal, confirm idempotency key) made.
-    confirm_keys: Mutex<HashMap<(u64, String), (String, Option<u64>)>>,
+    confirm_keys: Mutex<HashMap<(u64, String), KeyedBooking>>,
     /// Authenticated terminals by token hash (revocation clears it).
     terminals: Mutex<HashMap<String, TerminalRecord>>,
     /// Next hold id; seeded from the clock so ids are not reused across restarts.
