@@ -19,6 +19,9 @@ use mysql_async::prelude::Queryable;
 use parking_lot::Mutex;
 use support::{TestClient, SHOW};
 
+/// An acknowledged sale: booking code and seats.
+type Sale = (String, Vec<u32>);
+
 const SECRET: &str = "cluster-test-secret-0123456789";
 
 struct Cluster {
@@ -182,7 +185,7 @@ async fn killing_the_leader_loses_no_sale_and_sells_no_seat_twice() {
 
     // Sell under load from four sellers, through whichever node they reach.
     let all: Vec<SocketAddr> = addrs.values().copied().collect();
-    let acked: Arc<Mutex<Vec<(String, Vec<u32>)>>> = Arc::default();
+    let acked: Arc<Mutex<Vec<Sale>>> = Arc::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut sellers = Vec::new();
     for seller in 0..4 {

@@ -270,10 +270,13 @@ async fn a_retried_confirm_returns_the_same_booking_and_never_a_second_one() {
     for id in ids {
         assert_eq!(booked(kiosk.wait(id).await), booking);
     }
-    // The key on a new hold still answers the first booking; the new hold stays held.
+    // The key reused on a new hold is a Conflict (PROTOCOL.md 11.5); the new hold stays held.
     let second = held(kiosk.hold_seats(SHOW, &["G1"]).await);
-    let answer = booked(kiosk.confirm(&second, PaymentMethod::Card, "pay-1").await);
-    assert_eq!(answer, booking);
+    let answer = kiosk.confirm(&second, PaymentMethod::Card, "pay-1").await;
+    assert!(
+        matches!(&answer, Err(e) if e.code == ErrorCode::Conflict),
+        "{answer:?}"
+    );
     let map = kiosk.seat_map(SHOW).await;
     assert_eq!(map.states[second.seats[0] as usize], SeatState::Held);
     // Keys are per terminal: another kiosk's "pay-1" is its own sale.
@@ -359,5 +362,50 @@ async fn another_terminals_sale_is_pushed_to_a_subscriber_in_sequence() {
         ChangeCause::Cancelled,
         SeatState::Free,
     );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_requests_on_one_show_are_answered_in_order() {
+    // PROTOCOL.md 11.3: a confirm (which waits for MySQL) and a seat map of the same show, sent
+    // without waiting, run in the order sent: the seat map sees the seats sold.
+    let node = TestNode::start().await;
+    let mut client = node.client(Role::BoxOffice, 0).await;
+    for round in 0..10u32 {
+        let label = |n: u32| {
+            format!(
+                "{}{}",
+                char::from(b'E' + (round / 9) as u8),
+                (round % 9) * 2 + n
+            )
+        };
+        let (a, b) = (label(1), label(2));
+        let hold = held(client.hold_seats(SHOW, &[a.as_str(), b.as_str()]).await);
+        let payment = cinebook_protocol::types::Payment {
+            method: PaymentMethod::Cash,
+            amount: hold.total.clone(),
+            reference: None,
+        };
+        let confirm = Request::Confirm {
+            hold_id: hold.hold_id,
+            payment,
+            idempotency_key: format!("order-{round}"),
+        };
+        // One write: the node reads both frames at once, so only the lane orders them.
+        let ids = client
+            .send_batch(vec![confirm, Request::GetSeatMap { show_id: SHOW }])
+            .await;
+        let (confirm, map) = (ids[0], ids[1]);
+        let Ok(Reply::SeatMap(map)) = client.wait(map).await else {
+            panic!("map")
+        };
+        booked(client.wait(confirm).await);
+        assert!(
+            hold.seats
+                .iter()
+                .all(|s| map.states[*s as usize] == SeatState::Sold),
+            "round {round}: the seat map was answered before the confirm it was sent after"
+        );
+    }
     node.stop().await;
 }

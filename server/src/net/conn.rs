@@ -1,5 +1,6 @@
 //! One connection: preface, hello, then requests (pipelined) and pushes on the same socket.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,13 +16,59 @@ use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
 use tracing::Instrument;
 
 use super::subscriptions::Subscriptions;
 use crate::node::handlers::{self, Caller};
 use crate::node::{now_ms, Node};
+
+/// The show a request touches, for the per-show ordering of one connection's requests.
+fn show_of(node: &Node, request: &Request) -> Option<u64> {
+    match request {
+        Request::GetSeatMap { show_id }
+        | Request::Hold { show_id, .. }
+        | Request::ListBookings { show_id }
+        | Request::BlockSeats { show_id, .. }
+        | Request::Availability { show_id, .. }
+        | Request::AuditTrail { show_id } => Some(*show_id),
+        Request::UpsertShow(show) => Some(show.id),
+        Request::Renew { hold_id }
+        | Request::Release { hold_id }
+        | Request::Confirm { hold_id, .. } => node.show_of_hold(*hold_id).map(|slot| slot.show_id),
+        Request::Cancel { code, .. } => node.show_of_booking(code),
+        _ => None,
+    }
+}
+
+/// Per-show lanes of one connection: the completion signal of the last request on each show.
+#[derive(Debug, Default)]
+struct Lanes {
+    last: HashMap<u64, oneshot::Receiver<()>>,
+}
+
+/// Lanes kept before finished ones are pruned.
+const LANES_PRUNE_AT: usize = 64;
+
+impl Lanes {
+    /// For a request on `show`: what to wait for first, and the guard that signals this request
+    /// finished (dropped when done).
+    fn enter(
+        &mut self,
+        show: Option<u64>,
+    ) -> (Option<oneshot::Receiver<()>>, Option<oneshot::Sender<()>>) {
+        let Some(show) = show else {
+            return (None, None);
+        };
+        if self.last.len() >= LANES_PRUNE_AT {
+            self.last
+                .retain(|_, rx| matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
+        }
+        let (tx, rx) = oneshot::channel();
+        (self.last.insert(show, rx), Some(tx))
+    }
+}
 
 /// Shows one connection may subscribe to at once.
 pub const SUBSCRIPTIONS_PER_CONNECTION_MAX: usize = 64;
@@ -58,6 +105,7 @@ async fn serve_inner(node: Arc<Node>, mut stream: TcpStream) -> Result<(), Proto
         )),
         caller: None,
         subscriptions: Subscriptions::default(),
+        lanes: Lanes::default(),
         node,
         out,
     };
@@ -80,8 +128,9 @@ async fn read_preface(
     loop {
         match preface::check(&received) {
             PrefaceCheck::NeedMore => {}
-            PrefaceCheck::Accepted(_) => {
-                stream.write_all(&preface::encode(PROTOCOL_VERSION)).await?;
+            PrefaceCheck::Accepted(version) => {
+                // Echo the version accepted (PROTOCOL.md 2): the one this connection speaks.
+                stream.write_all(&preface::encode(version)).await?;
                 return Ok(Some(received.split_off(preface::PREFACE_LEN)));
             }
             PrefaceCheck::Refused(PrefaceError::BadMagic) => {
@@ -210,6 +259,7 @@ struct Connection {
     in_flight: Arc<Semaphore>,
     caller: Option<Caller>,
     subscriptions: Subscriptions,
+    lanes: Lanes,
 }
 
 impl Connection {
@@ -384,10 +434,16 @@ impl Connection {
                 let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
                     return;
                 };
+                // Requests of this connection that touch the same show run in the order sent
+                // (PROTOCOL.md 11.3): each waits for the previous one on its show's lane.
+                let (after, done) = self.lanes.enter(show_of(&self.node, &request));
                 let (node, caller, out) = (self.node.clone(), caller.clone(), self.out.clone());
                 let span = tracing::debug_span!("request", request_id, kind = request.name());
                 tokio::spawn(
                     async move {
+                        if let Some(previous) = after {
+                            let _ = previous.await;
+                        }
                         let answer = handlers::handle(&node, &caller, request).await;
                         if let Err(e) = &answer {
                             tracing::debug!(code = e.code.name(), message = %e.message, "request refused");
@@ -398,6 +454,7 @@ impl Connection {
                             Err(error) => Envelope::error(request_id, lamport, error),
                         };
                         let _ = out.send(envelope).await;
+                        drop(done);
                         drop(permit);
                     }
                     .instrument(span),

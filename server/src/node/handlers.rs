@@ -444,7 +444,13 @@ async fn confirm(
     }
     let terminal_id = caller.terminal_id;
     // A retry of a committed confirm finds its booking by key, even after the hold is gone.
-    if let Some(code) = node.booking_for_key(terminal_id, &key) {
+    if let Some((code, sold_hold)) = node.booking_for_key(terminal_id, &key) {
+        if sold_hold.is_some_and(|h| h != hold_id) {
+            return Err(ErrorBody::new(
+                ErrorCode::Conflict,
+                format!("idempotency key {key:?} already confirmed another hold (booking {code})"),
+            ));
+        }
         return get_booking(node, caller, &code).map(Reply::Booking);
     }
     let slot = node.show_of_hold(hold_id).ok_or_else(|| {

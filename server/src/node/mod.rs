@@ -46,6 +46,10 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// What a (terminal, confirm idempotency key) made: the booking code, and the hold it came from
+/// when known (bookings rebuilt from the database do not know it).
+type KeyedBooking = (String, Option<u64>);
+
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -77,7 +81,7 @@ pub struct Node {
     /// Which show an open hold is on.
     hold_shows: Mutex<HashMap<u64, ShowId>>,
     /// Which booking a (terminal, confirm idempotency key) made.
-    confirm_keys: Mutex<HashMap<(u64, String), String>>,
+    confirm_keys: Mutex<HashMap<(u64, String), KeyedBooking>>,
     /// Authenticated terminals by token hash (revocation clears it).
     terminals: Mutex<HashMap<String, TerminalRecord>>,
     /// Next hold id; seeded from the clock so ids are not reused across restarts.
@@ -316,7 +320,7 @@ impl Node {
                         .insert(booking.code.clone(), show_id);
                     self.confirm_keys.lock().insert(
                         (booking.terminal_id, idempotency_key.clone()),
-                        booking.code.clone(),
+                        (booking.code.clone(), *hold_id),
                     );
                 }
                 Event::Renewed { .. } | Event::Cancelled { .. } | Event::Blocked { .. } => {}
@@ -330,8 +334,9 @@ impl Node {
         self.show(show_id)
     }
 
-    /// The booking a terminal confirmed with this idempotency key.
-    pub fn booking_for_key(&self, terminal_id: u64, key: &str) -> Option<String> {
+    /// The booking a terminal confirmed with this idempotency key, and the hold it came from
+    /// (unknown for bookings rebuilt from the database).
+    pub fn booking_for_key(&self, terminal_id: u64, key: &str) -> Option<(String, Option<u64>)> {
         self.confirm_keys
             .lock()
             .get(&(terminal_id, key.to_owned()))
@@ -488,7 +493,10 @@ impl Node {
                 .insert(booking.code.clone(), show_id);
         }
         for (terminal_id, key, code) in state.confirm_keys() {
-            self.confirm_keys.lock().insert((terminal_id, key), code);
+            self.confirm_keys
+                .lock()
+                .entry((terminal_id, key))
+                .or_insert((code, None));
         }
     }
 

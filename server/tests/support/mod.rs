@@ -269,6 +269,25 @@ impl TestClient {
         id
     }
 
+    /// Sends several requests in one write (the server reads them in one go); their ids.
+    pub async fn send_batch(&mut self, requests: Vec<Request>) -> Vec<u64> {
+        let mut ids = Vec::with_capacity(requests.len());
+        for request in requests {
+            let id = self.next_id;
+            self.next_id += 1;
+            self.lamport += 1;
+            self.framed
+                .feed(Envelope::request(id, self.lamport, request))
+                .await
+                .expect("feed");
+            ids.push(id);
+        }
+        SinkExt::<Envelope>::flush(&mut self.framed)
+            .await
+            .expect("flush");
+        ids
+    }
+
     /// Waits for the answer to `id` (keeping pushes and other answers aside).
     pub async fn wait(&mut self, id: u64) -> Result<Reply, ErrorBody> {
         loop {
