@@ -16,6 +16,7 @@
 //!   and the fencing epoch in the database.
 //! - [`import`]: catalog import (JSON over HTTP(S) or from a file, seat maps from CSV), the
 //!   scheduled sync and the sample cinema of a first start.
+//! - [`metrics`]: Prometheus metrics, `/healthz` and `/readyz` on `--metrics-listen`.
 //! - [`config`]: every limit, named with its unit.
 //! - [`testing`]: a uniquely named MySQL database per test, dropped afterwards.
 #![deny(missing_docs)]
@@ -24,6 +25,7 @@ pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod import;
+pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod store;

@@ -163,6 +163,10 @@ struct RunArgs {
     /// How long a candidate waits for a higher node to answer, e.g. 300ms.
     #[arg(long, env = "CINEBOOK_ELECTION_TIMEOUT", default_value = "300ms", value_parser = parse_duration_ms)]
     election_timeout: u64,
+    /// Serve Prometheus metrics (/metrics) and health checks (/healthz, /readyz) over HTTP on
+    /// this address, e.g. 0.0.0.0:9100. Off without it.
+    #[arg(long, env = "CINEBOOK_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 fn cluster_config(args: &RunArgs) -> Result<Option<ClusterConfig>> {
@@ -400,6 +404,12 @@ async fn run(args: RunArgs) -> Result<()> {
         .await
         .context("starting the node")?;
     println!("cinebook-server listening on {}", server.local_addr());
+    if let Some(addr) = args.metrics_listen {
+        let (bound, _) = cinebook_server::metrics::spawn_http(addr, server.node())
+            .await
+            .with_context(|| format!("binding --metrics-listen {addr}"))?;
+        println!("metrics on http://{bound}/metrics (health: /healthz, /readyz)");
+    }
     if let Some(from) = args.sync_from {
         let every = Duration::from_millis(args.sync_every);
         println!(

@@ -21,6 +21,7 @@ use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
 use tracing::Instrument;
 
 use super::subscriptions::Subscriptions;
+use crate::metrics::RequestTimer;
 use crate::node::handlers::{self, Caller};
 use crate::node::{now_ms, Node};
 
@@ -352,6 +353,10 @@ impl Connection {
                 )
                 .await;
         }
+        let timer = RequestTimer::start();
+        let name = request.name();
+        // Every log line of a request is inside this span, so it carries the request id.
+        let span = tracing::info_span!("request", request_id, kind = name);
         match (request, &self.caller) {
             (
                 Request::Hello {
@@ -361,7 +366,11 @@ impl Connection {
                 },
                 _,
             ) => {
-                let answer = self.hello(version, &client_name, token).await;
+                let answer = self
+                    .hello(version, &client_name, token)
+                    .instrument(span)
+                    .await;
+                timer.finish(&self.node.metrics, name, &answer);
                 self.reply(request_id, answer).await;
             }
             (_, None) => {
@@ -409,13 +418,18 @@ impl Connection {
             }
             (Request::Subscribe { show_id }, Some(_)) => match self.subscribe(show_id) {
                 Ok((seq, rx)) => {
+                    timer.finish(&self.node.metrics, name, &Ok(()));
                     // The reply goes out before the forwarder can send the first push.
                     self.reply(request_id, Ok(Reply::Subscribed { show_id, seq }))
                         .await;
                     self.subscriptions
                         .start(self.node.clone(), show_id, rx, self.out.clone());
                 }
-                Err(e) => self.reply(request_id, Err(e)).await,
+                Err(e) => {
+                    let answer = Err(e);
+                    timer.finish(&self.node.metrics, name, &answer);
+                    self.reply(request_id, answer).await
+                }
             },
             (Request::Unsubscribe { show_id }, Some(_)) => {
                 let answer = if self.subscriptions.stop(show_id) {
@@ -426,6 +440,7 @@ impl Connection {
                         format!("not subscribed to show {show_id}"),
                     ))
                 };
+                timer.finish(&self.node.metrics, name, &answer);
                 self.reply(request_id, answer).await;
             }
             (request, Some(caller)) => {
@@ -438,13 +453,13 @@ impl Connection {
                 // (PROTOCOL.md 11.3): each waits for the previous one on its show's lane.
                 let (after, done) = self.lanes.enter(show_of(&self.node, &request));
                 let (node, caller, out) = (self.node.clone(), caller.clone(), self.out.clone());
-                let span = tracing::debug_span!("request", request_id, kind = request.name());
                 tokio::spawn(
                     async move {
                         if let Some(previous) = after {
                             let _ = previous.await;
                         }
                         let answer = handlers::handle(&node, &caller, request).await;
+                        timer.finish(&node.metrics, name, &answer);
                         if let Err(e) = &answer {
                             tracing::debug!(code = e.code.name(), message = %e.message, "request refused");
                         }

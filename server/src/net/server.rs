@@ -119,12 +119,15 @@ impl Server {
             match admission.clone().try_acquire_owned() {
                 Ok(permit) => {
                     let node = node.clone();
+                    let counted = node.metrics.connection_opened();
                     connections.spawn(async move {
                         crate::net::conn::serve(node, stream, peer).await;
+                        drop(counted);
                         drop(permit);
                     });
                 }
                 Err(_) => {
+                    node.metrics.connection_refused();
                     connections.spawn(refuse_overloaded(node.lamport.tick(), stream));
                 }
             }

@@ -492,6 +492,7 @@ async fn confirm(
         slot: slot.clone(),
         intent,
         reply,
+        span: tracing::Span::current(),
     };
     if let Err(e) = node.sales.try_send(job) {
         let job = match e {

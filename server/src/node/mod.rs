@@ -100,6 +100,8 @@ pub struct Node {
     replication: broadcast::Sender<Arc<ReplicationItem>>,
     /// The (leader, epoch) whose stream this node's show states come from, as a follower.
     stream_origin: Mutex<Option<(u32, u64)>>,
+    /// Prometheus metrics (`--metrics-listen`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Node {
@@ -150,6 +152,7 @@ impl Node {
             cluster,
             replication,
             stream_origin: Mutex::new(None),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
             lamport: LamportClock::new(0),
             catalog: RwLock::new(Arc::new(Catalog::default())),
             shows: RwLock::new(HashMap::new()),
@@ -341,6 +344,17 @@ impl Node {
             .lock()
             .get(&(terminal_id, key.to_owned()))
             .cloned()
+    }
+
+    /// Open holds on this node.
+    pub fn holds_open(&self) -> usize {
+        self.hold_shows.lock().len()
+    }
+
+    /// Jobs waiting for a worker, and sales waiting for the writer.
+    pub fn queue_depths(&self) -> (usize, usize) {
+        let writer = self.sales.max_capacity() - self.sales.capacity();
+        (self.work.len(), writer)
     }
 
     /// A fresh hold id.

@@ -23,6 +23,18 @@ pub struct WorkQueue {
     tx: Sender<Job>,
 }
 
+impl WorkQueue {
+    /// Jobs waiting for a worker.
+    pub fn len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Whether no job is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.tx.is_empty()
+    }
+}
+
 /// A bounded queue and its receiving end.
 pub fn queue(work_queue_max: usize) -> (WorkQueue, Receiver<Job>) {
     let (tx, rx) = crossbeam_channel::bounded(work_queue_max.max(1));

@@ -7,10 +7,12 @@
 //! each confirm answers `Unavailable`; a retry with the same idempotency key is safe.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use cinebook_protocol::types::Booking;
 use cinebook_protocol::{ErrorBody, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use super::{Node, ShowSlot};
 use crate::domain::{Command, SaleIntent};
@@ -25,6 +27,9 @@ pub struct SaleJob {
     pub intent: SaleIntent,
     /// Where the answer goes.
     pub reply: oneshot::Sender<Result<Booking, ErrorBody>>,
+    /// The confirm's `request` span: the writer logs about this sale inside it, so its lines
+    /// carry the request id.
+    pub span: tracing::Span,
 }
 
 /// Runs until `node.writer_stop` is cancelled, then commits what is still queued and returns.
@@ -56,11 +61,14 @@ async fn commit(node: &Arc<Node>, batch: Vec<SaleJob>) {
             idempotency_key: job.intent.idempotency_key.clone(),
         })
         .collect();
+    let started = Instant::now();
     let outcomes = node.store_call(node.store.commit_sales(&records)).await;
+    node.metrics.batch_committed(batch.len(), started.elapsed());
     match outcomes {
         Ok(outcomes) if outcomes.len() == batch.len() => {
             for (job, outcome) in batch.into_iter().zip(outcomes) {
-                finish(node, job, outcome).await;
+                let span = job.span.clone();
+                finish(node, job, outcome).instrument(span).await;
             }
         }
         Ok(outcomes) => {
@@ -91,6 +99,7 @@ async fn finish(node: &Arc<Node>, job: SaleJob, outcome: SaleOutcome) {
     let booking = job.intent.booking;
     match outcome {
         SaleOutcome::Committed => {
+            node.metrics.seats_sold(booking.seats.len());
             let code = booking.code.clone();
             let result = node
                 .on_show(
@@ -145,6 +154,9 @@ async fn finish(node: &Arc<Node>, job: SaleJob, outcome: SaleOutcome) {
 
 async fn abort_all(_node: &Arc<Node>, batch: Vec<SaleJob>, error: ErrorBody) {
     for job in batch {
+        job.span.in_scope(|| {
+            tracing::info!(code = error.code.name(), hold_id = job.intent.hold_id, "sale not committed; hold kept")
+        });
         unpin(&job.slot, job.intent.hold_id);
         let _ = job.reply.send(Err(error.clone()));
     }
