@@ -218,7 +218,9 @@ impl Metrics {
     /// A request of type `name` was answered with `code` (`ok` or an error code's name) after
     /// `elapsed`.
     pub fn request(&self, name: &'static str, code: &'static str, elapsed: Duration) {
-        self.requests.get_or_create(&RequestLabels { name, code }).inc();
+        self.requests
+            .get_or_create(&RequestLabels { name, code })
+            .inc();
         self.request_seconds
             .get_or_create(&NameLabel { name })
             .observe(elapsed.as_secs_f64());

@@ -155,7 +155,11 @@ async fn finish(node: &Arc<Node>, job: SaleJob, outcome: SaleOutcome) {
 async fn abort_all(_node: &Arc<Node>, batch: Vec<SaleJob>, error: ErrorBody) {
     for job in batch {
         job.span.in_scope(|| {
-            tracing::info!(code = error.code.name(), hold_id = job.intent.hold_id, "sale not committed; hold kept")
+            tracing::info!(
+                code = error.code.name(),
+                hold_id = job.intent.hold_id,
+                "sale not committed; hold kept"
+            )
         });
         unpin(&job.slot, job.intent.hold_id);
         let _ = job.reply.send(Err(error.clone()));
