@@ -52,11 +52,15 @@ enum Command {
         store: StoreArgs,
     },
     /// Import a catalog (docs/IMPORT.md) from a URL or a file, or a seat layout from CSV.
-    #[command(group(ArgGroup::new("input").required(true).args(["from", "seatmap"])))]
+    #[command(group(ArgGroup::new("input").required(true).args(["from", "seatmap", "sample"])))]
     Import {
         /// JSON document: an http:// or https:// URL, or a file.
         #[arg(long, value_name = "URL|FILE")]
         from: Option<String>,
+        /// The sample cinema of a first start (deploy/sample-cinema.json, built in), with a
+        /// week of shows from today. Running it again adds the days that are new.
+        #[arg(long)]
+        sample: bool,
         /// Seat layout CSV (columns row,label,category,x,y) for the screen given by --screen.
         #[arg(long, value_name = "FILE.csv", requires = "screen")]
         seatmap: Option<PathBuf>,
@@ -277,14 +281,36 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Some(Command::Import {
+            sample: true,
+            dry_run,
+            store,
+            ..
+        }) => import_sample(dry_run, &store).await,
+        Some(Command::Import {
             from,
             seatmap,
             screen,
             dry_run,
             store,
+            ..
         }) => import_command(from, seatmap, screen, dry_run, &store).await,
         Some(Command::Terminal(command)) => terminal(command).await,
     }
+}
+
+/// `import --sample`: the built-in sample cinema, scheduled from today.
+async fn import_sample(dry_run: bool, args: &StoreArgs) -> Result<()> {
+    let store = open_store(args).await?;
+    let today = chrono::Local::now().date_naive();
+    let doc = import::sample::schedule_document(import::sample::SAMPLE_JSON, today)
+        .map_err(|e| anyhow::anyhow!("the built-in sample cinema: {e}"))?;
+    let options = Options {
+        dry_run,
+        progress: true,
+    };
+    let report = import::import_document(store.as_ref(), &doc, options).await?;
+    println!("{report}");
+    Ok(())
 }
 
 async fn import_command(
