@@ -329,14 +329,13 @@ pub fn split_statements(sql: &str) -> Vec<String> {
         .collect()
 }
 
-/// `INSERT ... VALUES (?, ..), (?, ..)` for `rows` rows of `cols` columns.
-fn multi_row_sql(head: &str, cols: usize, rows: usize) -> String {
-    let one = format!("({})", vec!["?"; cols].join(", "));
-    format!("{head} VALUES {}", vec![one; rows].join(", "))
-}
-
 /// Inserts `values` (row-major, `cols` per row) in statements of at most
 /// [`MAX_ROWS_PER_INSERT`] rows.
+///
+/// The statements go over the text protocol with the values escaped by the driver
+/// (`Value::as_sql`, for the session's default backslash escaping): a batch's statement differs
+/// with every batch size, so preparing it would cost a second round trip each time and thrash
+/// the statement cache.
 async fn insert_rows<Q: Queryable>(
     conn: &mut Q,
     head: &str,
@@ -344,15 +343,32 @@ async fn insert_rows<Q: Queryable>(
     values: Vec<Value>,
 ) -> Result<(), mysql_async::Error> {
     debug_assert!(cols > 0 && values.len() % cols == 0, "{head}: ragged rows");
-    let mut rest = values;
-    while !rest.is_empty() {
-        let take = rest.len().min(cols * MAX_ROWS_PER_INSERT);
-        let tail = rest.split_off(take);
-        let sql = multi_row_sql(head, cols, take / cols);
-        conn.exec_drop(sql, Params::Positional(rest)).await?;
-        rest = tail;
+    for statement in values.chunks(cols * MAX_ROWS_PER_INSERT) {
+        conn.query_drop(literal_insert_sql(head, cols, statement))
+            .await?;
     }
     Ok(())
+}
+
+/// `INSERT ... VALUES (..), (..)` with every value written as an escaped SQL literal.
+fn literal_insert_sql(head: &str, cols: usize, values: &[Value]) -> String {
+    let mut sql = String::with_capacity(head.len() + values.len() * 16);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for (row, chunk) in values.chunks(cols).enumerate() {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for (i, value) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&value.as_sql(false));
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 async fn write_city<Q: Queryable>(q: &mut Q, city: &City) -> Result<(), mysql_async::Error> {
@@ -1714,9 +1730,18 @@ mod tests {
     }
 
     #[test]
-    fn multi_row_sql_has_one_placeholder_per_value() {
-        let sql = multi_row_sql("INSERT INTO t (a, b)", 2, 3);
-        assert_eq!(sql, "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)");
+    fn literal_inserts_escape_every_string() {
+        let values = vec![
+            Value::from("it's"),
+            Value::from(7u64),
+            Value::from("back\\slash\"; DROP TABLE bookings; --"),
+            Value::NULL,
+        ];
+        let sql = literal_insert_sql("INSERT INTO t (a, b)", 2, &values);
+        assert_eq!(
+            sql,
+            "INSERT INTO t (a, b) VALUES ('it\\'s', 7), ('back\\\\slash\\\"; DROP TABLE bookings; --', NULL)"
+        );
     }
 
     #[test]
