@@ -1115,38 +1115,40 @@ impl MysqlStore {
                 Value::from(b.sold_at_ms),
             ]);
         }
+        // The four INSERTs go to the server as one multi-statement query: one round trip.
+        let mut statements = Vec::new();
+        let tables: [(&str, usize, &[Value]); 4] = [
+            (
+                "INSERT INTO bookings (code, show_id, terminal_id, status, total_minor, currency, \
+                 sold_at_ms, lamport, node_id, idempotency_key)",
+                10,
+                &bookings,
+            ),
+            (
+                "INSERT INTO booking_seats (show_id, seat_id, code, position, label, category, \
+                 price_minor)",
+                7,
+                &seats,
+            ),
+            (
+                "INSERT INTO payments (code, method, amount_minor, currency, reference)",
+                5,
+                &payments,
+            ),
+            (
+                "INSERT INTO audit_events (show_id, lamport, node_id, kind, code, detail, at_ms)",
+                7,
+                &audits,
+            ),
+        ];
+        for (head, cols, values) in tables {
+            for rows in values.chunks(cols * MAX_ROWS_PER_INSERT) {
+                statements.push(literal_insert_sql(head, cols, rows));
+            }
+        }
         let mut tx = self.begin().await?;
         self.check_fence(&mut tx).await?;
-        insert_rows(
-            &mut tx,
-            "INSERT INTO bookings (code, show_id, terminal_id, status, total_minor, currency, \
-             sold_at_ms, lamport, node_id, idempotency_key)",
-            10,
-            bookings,
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            "INSERT INTO booking_seats (show_id, seat_id, code, position, label, category, \
-             price_minor)",
-            7,
-            seats,
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            "INSERT INTO payments (code, method, amount_minor, currency, reference)",
-            5,
-            payments,
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            "INSERT INTO audit_events (show_id, lamport, node_id, kind, code, detail, at_ms)",
-            7,
-            audits,
-        )
-        .await?;
+        tx.query_drop(statements.join(";\n")).await?;
         Self::commit(tx).await
     }
 
