@@ -24,6 +24,8 @@ pub struct Config {
     pub writer_queue_max: usize,
     /// Sales written in one transaction at most.
     pub writer_batch_max: usize,
+    /// Sale batches committing at once (each on its own database connection).
+    pub writer_batches_in_flight_max: usize,
     /// Hold rules.
     pub hold: HoldLimits,
     /// Largest frame payload accepted or sent.
@@ -60,6 +62,7 @@ impl Default for Config {
             work_queue_max: 65_536,
             writer_queue_max: 16_384,
             writer_batch_max: 512,
+            writer_batches_in_flight_max: 4,
             hold: HoldLimits::default(),
             frame_max_bytes: FRAME_MAX_BYTES_DEFAULT,
             in_flight_per_connection_max: 256,

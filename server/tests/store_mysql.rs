@@ -484,3 +484,29 @@ async fn a_test_database_is_dropped_when_it_goes_out_of_scope() {
         .expect("schemata");
     assert_eq!(left, None, "database {name} still exists");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_strings_survive_the_literal_batch_insert() {
+    let db = TestDatabase::create().await;
+    let store = db.store().await;
+    seed_catalog(&store, &sample_catalog()).await;
+    let mut sale = sample_sale("QUOTE-001", 1, &[5, 6], PaymentMethod::Card, 1);
+    let hostile = "it's \\' \"x\" \\\\ \0 ; DROP TABLE bookings; -- é";
+    sale.booking.payment.reference = Some(hostile.into());
+    sale.idempotency_key = "key 'with' \\ quotes".into();
+    assert_eq!(
+        store
+            .commit_sales(std::slice::from_ref(&sale))
+            .await
+            .expect("commit"),
+        vec![SaleOutcome::Committed]
+    );
+    let stored = store.load_bookings().await.expect("load");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].booking.payment.reference.as_deref(),
+        Some(hostile)
+    );
+    assert_eq!(stored[0].idempotency_key, sale.idempotency_key);
+    db.drop_database().await;
+}

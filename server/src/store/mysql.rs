@@ -329,14 +329,13 @@ pub fn split_statements(sql: &str) -> Vec<String> {
         .collect()
 }
 
-/// `INSERT ... VALUES (?, ..), (?, ..)` for `rows` rows of `cols` columns.
-fn multi_row_sql(head: &str, cols: usize, rows: usize) -> String {
-    let one = format!("({})", vec!["?"; cols].join(", "));
-    format!("{head} VALUES {}", vec![one; rows].join(", "))
-}
-
 /// Inserts `values` (row-major, `cols` per row) in statements of at most
 /// [`MAX_ROWS_PER_INSERT`] rows.
+///
+/// The statements go over the text protocol with the values escaped by the driver
+/// (`Value::as_sql`, for the session's default backslash escaping): a batch's statement differs
+/// with every batch size, so preparing it would cost a second round trip each time and thrash
+/// the statement cache.
 async fn insert_rows<Q: Queryable>(
     conn: &mut Q,
     head: &str,
@@ -344,15 +343,32 @@ async fn insert_rows<Q: Queryable>(
     values: Vec<Value>,
 ) -> Result<(), mysql_async::Error> {
     debug_assert!(cols > 0 && values.len() % cols == 0, "{head}: ragged rows");
-    let mut rest = values;
-    while !rest.is_empty() {
-        let take = rest.len().min(cols * MAX_ROWS_PER_INSERT);
-        let tail = rest.split_off(take);
-        let sql = multi_row_sql(head, cols, take / cols);
-        conn.exec_drop(sql, Params::Positional(rest)).await?;
-        rest = tail;
+    for statement in values.chunks(cols * MAX_ROWS_PER_INSERT) {
+        conn.query_drop(literal_insert_sql(head, cols, statement))
+            .await?;
     }
     Ok(())
+}
+
+/// `INSERT ... VALUES (..), (..)` with every value written as an escaped SQL literal.
+fn literal_insert_sql(head: &str, cols: usize, values: &[Value]) -> String {
+    let mut sql = String::with_capacity(head.len() + values.len() * 16);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for (row, chunk) in values.chunks(cols).enumerate() {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for (i, value) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&value.as_sql(false));
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 async fn write_city<Q: Queryable>(q: &mut Q, city: &City) -> Result<(), mysql_async::Error> {
@@ -1099,38 +1115,40 @@ impl MysqlStore {
                 Value::from(b.sold_at_ms),
             ]);
         }
+        // The four INSERTs go to the server as one multi-statement query: one round trip.
+        let mut statements = Vec::new();
+        let tables: [(&str, usize, &[Value]); 4] = [
+            (
+                "INSERT INTO bookings (code, show_id, terminal_id, status, total_minor, currency, \
+                 sold_at_ms, lamport, node_id, idempotency_key)",
+                10,
+                &bookings,
+            ),
+            (
+                "INSERT INTO booking_seats (show_id, seat_id, code, position, label, category, \
+                 price_minor)",
+                7,
+                &seats,
+            ),
+            (
+                "INSERT INTO payments (code, method, amount_minor, currency, reference)",
+                5,
+                &payments,
+            ),
+            (
+                "INSERT INTO audit_events (show_id, lamport, node_id, kind, code, detail, at_ms)",
+                7,
+                &audits,
+            ),
+        ];
+        for (head, cols, values) in tables {
+            for rows in values.chunks(cols * MAX_ROWS_PER_INSERT) {
+                statements.push(literal_insert_sql(head, cols, rows));
+            }
+        }
         let mut tx = self.begin().await?;
         self.check_fence(&mut tx).await?;
-        insert_rows(
-            &mut tx,
-            "INSERT INTO bookings (code, show_id, terminal_id, status, total_minor, currency, \
-             sold_at_ms, lamport, node_id, idempotency_key)",
-            10,
-            bookings,
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            "INSERT INTO booking_seats (show_id, seat_id, code, position, label, category, \
-             price_minor)",
-            7,
-            seats,
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            "INSERT INTO payments (code, method, amount_minor, currency, reference)",
-            5,
-            payments,
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            "INSERT INTO audit_events (show_id, lamport, node_id, kind, code, detail, at_ms)",
-            7,
-            audits,
-        )
-        .await?;
+        tx.query_drop(statements.join(";\n")).await?;
         Self::commit(tx).await
     }
 
@@ -1714,9 +1732,18 @@ mod tests {
     }
 
     #[test]
-    fn multi_row_sql_has_one_placeholder_per_value() {
-        let sql = multi_row_sql("INSERT INTO t (a, b)", 2, 3);
-        assert_eq!(sql, "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)");
+    fn literal_inserts_escape_every_string() {
+        let values = vec![
+            Value::from("it's"),
+            Value::from(7u64),
+            Value::from("back\\slash\"; DROP TABLE bookings; --"),
+            Value::NULL,
+        ];
+        let sql = literal_insert_sql("INSERT INTO t (a, b)", 2, &values);
+        assert_eq!(
+            sql,
+            "INSERT INTO t (a, b) VALUES ('it\\'s', 7), ('back\\\\slash\\\"; DROP TABLE bookings; --', NULL)"
+        );
     }
 
     #[test]
