@@ -117,7 +117,14 @@ impl Client {
                     self.follow_leader(&conn, leader).await;
                     continue;
                 }
-                Error::NotLeader { .. } => self.drop_connection(&conn).await,
+                Error::NotLeader { leader, .. } => {
+                    // Out of redirects: back off, then try the leader named last first. During a
+                    // failover followers first name the dead leader and later the new one.
+                    if let Some(leader) = leader {
+                        *lock(&self.inner.preferred) = Some(leader.clone());
+                    }
+                    self.drop_connection(&conn).await
+                }
                 Error::Unavailable { .. } | Error::Overloaded { .. } => {}
                 Error::ConnectionLost { addr, .. } => {
                     if failure.sent && !repeatable {
