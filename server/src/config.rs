@@ -46,6 +46,9 @@ pub struct Config {
     pub sweep_interval_ms: u64,
     /// On shutdown, how long in-flight requests may take to finish.
     pub shutdown_grace_ms: u64,
+    /// A terminal's token is checked against the store again after this long, so a revocation
+    /// reaches every node within it.
+    pub terminal_cache_ttl_ms: u64,
     /// Cluster membership; `None` for a single node that leads itself.
     pub cluster: Option<ClusterConfig>,
 }
@@ -73,6 +76,7 @@ impl Default for Config {
             store_timeout_ms: 5_000,
             sweep_interval_ms: 200,
             shutdown_grace_ms: 10_000,
+            terminal_cache_ttl_ms: 5_000,
             cluster: None,
         }
     }

@@ -376,3 +376,34 @@ async fn the_role_matrix() {
     assert!(failures.is_empty(), "role matrix:\n{}", failures.join("\n"));
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_revoked_in_the_database_is_refused_within_the_cache_ttl() {
+    let config = cinebook_server::Config {
+        terminal_cache_ttl_ms: 200,
+        ..support::test_config()
+    };
+    let node = TestNode::start_with(config, None).await;
+    let token = node.token(Role::Kiosk, 0);
+    assert!(
+        say_hello(node.addr(), token.clone()).await,
+        "the token works"
+    );
+    // Revoke behind the node's back, as `cinebook-server terminal revoke` or another node does.
+    let terminals = node.store.list_terminals().await.expect("terminals");
+    let kiosk = terminals
+        .iter()
+        .find(|t| t.name == "kiosk-0")
+        .expect("kiosk-0");
+    node.store.revoke_terminal(kiosk.id).await.expect("revoke");
+    assert!(
+        say_hello(node.addr(), token.clone()).await,
+        "still cached right after the revocation"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !say_hello(node.addr(), token).await,
+        "refused once the cache entry is older than its ttl"
+    );
+    node.stop().await;
+}

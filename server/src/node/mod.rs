@@ -82,8 +82,10 @@ pub struct Node {
     hold_shows: Mutex<HashMap<u64, ShowId>>,
     /// Which booking a (terminal, confirm idempotency key) made.
     confirm_keys: Mutex<HashMap<(u64, String), KeyedBooking>>,
-    /// Authenticated terminals by token hash (revocation clears it).
-    terminals: Mutex<HashMap<String, TerminalRecord>>,
+    /// Authenticated terminals by token hash, with when they were read from the store; an entry
+    /// older than `terminal_cache_ttl_ms` is read again, so a revocation made on any node (or
+    /// with `cinebook-server terminal revoke`) reaches every node within that time.
+    terminals: Mutex<HashMap<String, (TerminalRecord, std::time::Instant)>>,
     /// Next hold id; seeded from the clock so ids are not reused across restarts.
     next_hold_id: AtomicU64,
     /// Work for the worker pool.
@@ -562,19 +564,33 @@ impl Node {
         self.set_stream_origin(None);
     }
 
-    /// Finds the terminal for a token (cached after the first lookup).
+    /// Finds the terminal for a token (cached for `terminal_cache_ttl_ms`).
     pub async fn authenticate(&self, token: &str) -> Result<Option<TerminalRecord>, ErrorBody> {
         let hash = auth::token_sha256(token);
-        if let Some(t) = self.terminals.lock().get(&hash) {
-            return Ok(Some(t.clone()));
+        let ttl = std::time::Duration::from_millis(self.config.terminal_cache_ttl_ms);
+        let cached = self.terminals.lock().get(&hash).cloned();
+        if let Some((terminal, read_at)) = &cached {
+            if read_at.elapsed() < ttl {
+                return Ok(Some(terminal.clone()));
+            }
         }
-        let found = self.store_call(self.store.terminal_by_token(&hash)).await?;
+        let found = match self.store_call(self.store.terminal_by_token(&hash)).await {
+            Ok(found) => found,
+            // The store is down: a terminal it knew a moment ago may still browse and hold
+            // (sales fail without the store anyway).
+            Err(e) => return cached.map(|(t, _)| Some(t)).ok_or(e),
+        };
         match found {
             Some(t) if !t.revoked => {
-                self.terminals.lock().insert(hash, t.clone());
+                self.terminals
+                    .lock()
+                    .insert(hash, (t.clone(), std::time::Instant::now()));
                 Ok(Some(t))
             }
-            _ => Ok(None),
+            _ => {
+                self.terminals.lock().remove(&hash);
+                Ok(None)
+            }
         }
     }
 
