@@ -510,3 +510,36 @@ async fn hostile_strings_survive_the_literal_batch_insert() {
     assert_eq!(stored[0].idempotency_key, sale.idempotency_key);
     db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_show_upserts_do_not_fail_on_deadlocks() {
+    // Creating shows concurrently takes gap locks on show_prices; InnoDB breaks the resulting
+    // deadlocks by rolling one transaction back, which the store retries.
+    let db = TestDatabase::create().await;
+    let store = std::sync::Arc::new(db.store().await);
+    seed_catalog(store.as_ref(), &sample_catalog()).await;
+    let template = sample_catalog().shows[0].clone();
+    let mut tasks = Vec::new();
+    for worker in 0..8u64 {
+        let (store, template) = (store.clone(), template.clone());
+        tasks.push(tokio::spawn(async move {
+            for n in 0..25u64 {
+                let mut show = template.clone();
+                show.id = 1_000 + worker * 100 + n;
+                store
+                    .upsert_show(&show)
+                    .await
+                    .map_err(|e| format!("show {}: {e}", show.id))?;
+            }
+            Ok::<(), String>(())
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("every upsert succeeds");
+    }
+    assert_eq!(
+        store.load_catalog().await.expect("catalog").shows.len(),
+        201
+    );
+    db.drop_database().await;
+}

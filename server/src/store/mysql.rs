@@ -209,6 +209,15 @@ impl From<StoreError> for Fail {
 
 type Attempt<T> = Result<T, Fail>;
 
+/// Attempts of one operation that InnoDB keeps choosing as a deadlock victim.
+pub const DEADLOCK_ATTEMPTS_MAX: u32 = 5;
+
+/// Whether MySQL rolled the statement's transaction back to break a deadlock (1213) or gave up
+/// waiting for a lock (1205).
+fn is_deadlock(error: &mysql_async::Error) -> bool {
+    matches!(error, mysql_async::Error::Server(e) if e.code == 1213 || e.code == 1205)
+}
+
 /// Maps a driver error to a [`StoreError`]; `op` names the operation for the message.
 fn store_error(op: &str, error: &mysql_async::Error) -> StoreError {
     match error {
@@ -573,6 +582,14 @@ impl MysqlStore {
                 Ok(value) => return Ok(value),
                 Err(Fail::BeforeCommit(error)) if error.is_fatal() && tries < MAX_ATTEMPTS => {
                     tracing::warn!(op, %error, "MySQL connection failed; retrying on a new one");
+                }
+                // InnoDB rolled the transaction back to break a deadlock (two upserts' gap
+                // locks, say): nothing was written, so running it again is safe.
+                Err(Fail::BeforeCommit(error))
+                    if is_deadlock(&error) && tries < DEADLOCK_ATTEMPTS_MAX =>
+                {
+                    tracing::info!(op, %error, "deadlock; retrying");
+                    tokio::time::sleep(Duration::from_millis(2 * u64::from(tries))).await;
                 }
                 Err(Fail::BeforeCommit(error)) => return Err(store_error(op, &error)),
                 Err(Fail::AtCommit(error)) => {
