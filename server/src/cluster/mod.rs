@@ -8,14 +8,12 @@
 //!   every event, and heartbeats.
 //! - [`follower`]: the follower's side: apply the leader's stream with `ShowState::replay`.
 //! - [`peer`]: a short request/reply connection to another node.
-//! - [`wire`]: domain events to and from their wire form.
 
 pub mod bully;
 pub mod follower;
 pub mod peer;
 pub mod replication;
 pub mod runtime;
-pub mod wire;
 
 use std::collections::BTreeMap;
 

@@ -11,7 +11,6 @@ use cinebook_protocol::types::{NodeRole, ShowId};
 use cinebook_protocol::{Envelope, Push};
 use tokio::sync::{broadcast, mpsc};
 
-use super::wire;
 use crate::domain::EventRecord;
 use crate::node::Node;
 
@@ -36,7 +35,7 @@ fn replicated(show_id: ShowId, record: &EventRecord) -> Push {
         show_id,
         seq: record.seq,
         lamport: record.lamport,
-        event: wire::to_wire(&record.event),
+        event: record.event.clone(),
     }
 }
 

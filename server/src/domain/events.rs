@@ -1,6 +1,6 @@
 //! [`Command`]s in, [`Event`]s out.
 
-use cinebook_protocol::types::{Booking, Category, HoldId, SeatId, TerminalId};
+use cinebook_protocol::types::{Category, HoldId, SeatId, TerminalId};
 
 /// Which seats a hold asks for, after labels were resolved to ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,68 +70,10 @@ pub enum Command {
 }
 
 /// A state change of one show. Replaying a show's events in order rebuilds its state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// Seats were held.
-    Held {
-        /// Hold.
-        hold_id: HoldId,
-        /// Owner.
-        terminal_id: TerminalId,
-        /// Seats in the order chosen.
-        seats: Vec<SeatId>,
-        /// Deadline.
-        expires_at_ms: u64,
-        /// Hold's creation time (the renew ceiling counts from here).
-        created_at_ms: u64,
-        /// Idempotency key.
-        idempotency_key: Option<String>,
-    },
-    /// A hold's deadline moved.
-    Renewed {
-        /// Hold.
-        hold_id: HoldId,
-        /// New deadline.
-        expires_at_ms: u64,
-    },
-    /// A hold was released by its owner.
-    Released {
-        /// Hold.
-        hold_id: HoldId,
-        /// Its seats, now free.
-        seats: Vec<SeatId>,
-    },
-    /// A hold expired.
-    Expired {
-        /// Hold.
-        hold_id: HoldId,
-        /// Its seats, now free.
-        seats: Vec<SeatId>,
-    },
-    /// Seats were sold. `hold_id: None` when restored from the database.
-    Sold {
-        /// The hold that became the booking.
-        hold_id: Option<HoldId>,
-        /// The booking, status confirmed.
-        booking: Booking,
-        /// The confirm's idempotency key.
-        idempotency_key: String,
-    },
-    /// A booking was cancelled (and maybe refunded); its seats are free.
-    Cancelled {
-        /// Booking code.
-        code: String,
-        /// Whether it was refunded.
-        refund: bool,
-    },
-    /// Seats were blocked or unblocked.
-    Blocked {
-        /// Seats.
-        seats: Vec<SeatId>,
-        /// Blocked or unblocked.
-        blocked: bool,
-    },
-}
+///
+/// It is the wire type followers receive (`ReplicatedEvent`): the leader streams exactly what its
+/// state machine produced, and the append-only rule of the protocol keeps old events readable.
+pub use cinebook_protocol::cluster::ReplicatedEvent as Event;
 
 /// An event with its place in the show's history.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -488,7 +488,7 @@ impl Node {
         let record = crate::domain::EventRecord {
             seq,
             lamport,
-            event: crate::cluster::wire::from_wire(event),
+            event,
         };
         state
             .replay(&record)
