@@ -200,14 +200,7 @@ impl TestClient {
             .ok()?;
         let mut answer = [0u8; preface::PREFACE_LEN];
         stream.read_exact(&mut answer).await.ok()?;
-        let mut client = TestClient {
-            framed: Framed::new(stream, FrameCodec::new()),
-            next_id: 1,
-            lamport: 0,
-            pushes: VecDeque::new(),
-            stash: HashMap::new(),
-            welcome: None,
-        };
+        let mut client = TestClient::over(stream);
         let id = client
             .send(Request::Hello {
                 version: PROTOCOL_VERSION,
@@ -234,20 +227,10 @@ impl TestClient {
 
     /// Preface only, no hello.
     pub async fn connect_raw(addr: SocketAddr) -> TestClient {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
-        stream
-            .write_all(&preface::encode(PROTOCOL_VERSION))
-            .await
-            .expect("preface");
-        let mut answer = [0u8; preface::PREFACE_LEN];
-        stream
-            .read_exact(&mut answer)
-            .await
-            .expect("server preface");
-        assert_eq!(
-            preface::check(&answer),
-            preface::PrefaceCheck::Accepted(PROTOCOL_VERSION)
-        );
+        TestClient::over(raw_connection(addr).await)
+    }
+
+    fn over(stream: TcpStream) -> TestClient {
         TestClient {
             framed: Framed::new(stream, FrameCodec::new()),
             next_id: 1,
