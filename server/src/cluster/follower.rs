@@ -36,6 +36,9 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
     let mut peer = PeerConnection::open(addr, &cluster.config.secret, node.lamport.tick())
         .await
         .map_err(|e| e.to_string())?;
+    // The leader's shows must all be in this node's catalog: read it again on every (re)connect,
+    // in case a `CatalogChanged` was missed while the stream was down.
+    node.reload_catalog().await.map_err(|e| e.to_string())?;
     let epoch = cluster.view().epoch;
     // Positions are only meaningful in the history of the same leader and epoch; otherwise the
     // leader sends whole snapshots.
