@@ -50,8 +50,11 @@ pub enum Phase {
         /// Whether a higher node answered.
         answered: bool,
     },
-    /// Waiting for the database to grant the epoch.
-    Claiming,
+    /// Waiting (since `since_ms`) for the database to grant the epoch.
+    Claiming {
+        /// When the claim was sent.
+        since_ms: u64,
+    },
     /// Leading with `epoch`.
     Leader,
 }
@@ -151,7 +154,7 @@ impl Bully {
     fn start_election(&mut self, now_ms: u64) -> Vec<Action> {
         let higher = self.higher();
         if higher.is_empty() {
-            self.phase = Phase::Claiming;
+            self.phase = Phase::Claiming { since_ms: now_ms };
             return vec![Action::ClaimEpoch { seen: self.epoch }];
         }
         self.phase = Phase::Candidate {
@@ -164,7 +167,15 @@ impl Bully {
     /// Time passes.
     pub fn on_tick(&mut self, now_ms: u64) -> Vec<Action> {
         match self.phase {
-            Phase::Leader | Phase::Claiming => Vec::new(),
+            Phase::Leader => Vec::new(),
+            Phase::Claiming { since_ms } => {
+                // The claim's answer never came (lost, or the database hung): start over.
+                if now_ms.saturating_sub(since_ms) >= self.timeouts.coordinator_timeout_ms {
+                    self.phase = Phase::Follower;
+                    self.last_heard_ms = now_ms;
+                }
+                Vec::new()
+            }
             Phase::Follower => {
                 let silent =
                     now_ms.saturating_sub(self.last_heard_ms) >= self.timeouts.leader_timeout_ms;
@@ -174,6 +185,7 @@ impl Bully {
                 }
                 // A recovered higher node takes over once it has caught up with the leader.
                 if self.caught_up && self.leader.is_some_and(|l| l < self.me) {
+                    self.caught_up = false;
                     return self.start_election(now_ms);
                 }
                 Vec::new()
@@ -181,7 +193,7 @@ impl Bully {
             Phase::Candidate { since_ms, answered } => {
                 let waited = now_ms.saturating_sub(since_ms);
                 if !answered && waited >= self.timeouts.election_timeout_ms {
-                    self.phase = Phase::Claiming;
+                    self.phase = Phase::Claiming { since_ms: now_ms };
                     return vec![Action::ClaimEpoch { seen: self.epoch }];
                 }
                 if answered
@@ -211,14 +223,24 @@ impl Bully {
     /// A lower node asks whether we are alive (we answer by replying). Unless we lead or are
     /// already electing, we start our own election.
     pub fn on_election(&mut self, from: u32, now_ms: u64) -> Vec<Action> {
-        debug_assert!(from < self.me, "only lower nodes send Election upwards");
+        if from >= self.me {
+            // Only lower nodes ask upwards; a misconfigured peer list changes nothing here.
+            return Vec::new();
+        }
         match self.phase {
+            // Our leader is alive: answering is enough. Starting an election now could take
+            // over before this node has caught up with the leader's holds.
+            Phase::Follower if self.leader.is_some() && !self.silent(now_ms) => Vec::new(),
             Phase::Follower => {
                 self.leader = None;
                 self.start_election(now_ms)
             }
-            Phase::Candidate { .. } | Phase::Claiming | Phase::Leader => Vec::new(),
+            Phase::Candidate { .. } | Phase::Claiming { .. } | Phase::Leader => Vec::new(),
         }
+    }
+
+    fn silent(&self, now_ms: u64) -> bool {
+        now_ms.saturating_sub(self.last_heard_ms) >= self.timeouts.leader_timeout_ms
     }
 
     /// A node announces it leads `epoch`.
@@ -243,7 +265,14 @@ impl Bully {
         actions
     }
 
-    /// The leader's heartbeat (or any frame of its event stream) arrived.
+    /// The leader's stream delivered a frame: it is alive (no change of leader or epoch).
+    pub fn on_alive(&mut self, leader: u32, epoch: u64, now_ms: u64) {
+        if self.leader == Some(leader) && epoch == self.epoch {
+            self.last_heard_ms = now_ms;
+        }
+    }
+
+    /// The leader's heartbeat arrived.
     pub fn on_heartbeat(&mut self, leader: u32, epoch: u64, now_ms: u64) -> Vec<Action> {
         if epoch < self.epoch {
             return Vec::new();
@@ -260,8 +289,12 @@ impl Bully {
         self.caught_up = true;
     }
 
-    /// The database granted `epoch`.
+    /// The database granted `epoch`. A late grant (this node stopped claiming, or already saw a
+    /// newer epoch) is ignored: whoever announced the newer epoch leads.
     pub fn on_claimed(&mut self, epoch: u64) -> Vec<Action> {
+        if !matches!(self.phase, Phase::Claiming { .. }) || epoch <= self.epoch {
+            return Vec::new();
+        }
         self.epoch = epoch;
         self.leader = Some(self.me);
         self.phase = Phase::Leader;
@@ -278,6 +311,16 @@ impl Bully {
         match self.leader {
             Some(leader) => vec![Action::Follow { leader }],
             None => Vec::new(),
+        }
+    }
+
+    /// The claim could not be made (the database is down): keep following whoever we followed,
+    /// and catch up again before trying to take over.
+    pub fn on_claim_failed(&mut self, now_ms: u64) {
+        if matches!(self.phase, Phase::Claiming { .. }) {
+            self.phase = Phase::Follower;
+            self.caught_up = false;
+            self.last_heard_ms = now_ms;
         }
     }
 
@@ -356,5 +399,46 @@ mod tests {
         b.on_heartbeat(2, 7, 250);
         b.on_caught_up();
         assert_eq!(b.on_tick(300), vec![Action::ClaimEpoch { seen: 7 }]);
+    }
+
+    #[test]
+    fn an_election_from_below_does_not_depose_a_live_leader() {
+        let mut b = Bully::new(2, [1, 2, 3], t(), 0);
+        b.on_heartbeat(3, 4, 100);
+        assert!(
+            b.on_election(1, 200).is_empty(),
+            "the leader is alive: answering is enough"
+        );
+        assert!(
+            b.on_election(3, 200).is_empty(),
+            "a higher node never asks downwards"
+        );
+        assert_eq!(
+            b.on_election(1, 800),
+            vec![Action::AskHigher(vec![3])],
+            "silent leader"
+        );
+    }
+
+    #[test]
+    fn a_late_grant_is_ignored_and_a_lost_claim_times_out() {
+        let mut b = Bully::new(3, [1, 2, 3], t(), 0);
+        assert_eq!(b.on_tick(600), vec![Action::ClaimEpoch { seen: 0 }]);
+        b.on_coordinator(2, 5, 650);
+        assert!(
+            b.on_claimed(1).is_empty(),
+            "a grant after a newer coordinator"
+        );
+        assert_eq!(b.leader(), Some(2));
+        let mut c = Bully::new(3, [1, 2, 3], t(), 0);
+        c.on_tick(600);
+        assert!(c.on_tick(1_000).is_empty());
+        c.on_tick(600 + t().coordinator_timeout_ms);
+        assert_eq!(
+            c.phase(),
+            Phase::Follower,
+            "a claim whose answer was lost is given up"
+        );
+        c.on_claim_failed(2_000);
     }
 }

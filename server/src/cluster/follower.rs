@@ -33,8 +33,11 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
     let Some(cluster) = node.cluster.clone() else {
         return Ok(());
     };
-    let mut peer = PeerConnection::open(addr, &cluster.config.secret, node.lamport.tick())
+    let silence = Duration::from_millis(cluster.config.timeouts.leader_timeout_ms);
+    let open = PeerConnection::open(addr, &cluster.config.secret, node.lamport.tick());
+    let mut peer = tokio::time::timeout(silence, open)
         .await
+        .map_err(|_| "connecting to the leader timed out".to_owned())?
         .map_err(|e| e.to_string())?;
     // The leader's shows must all be in this node's catalog: read it again on every (re)connect,
     // in case a `CatalogChanged` was missed while the stream was down.
@@ -57,26 +60,41 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
         node_id: node.config.node_id,
         positions,
     };
-    let (reply, lamport) = peer
-        .call(request, node.lamport.tick())
+    let (reply, lamport) = tokio::time::timeout(silence, peer.call(request, node.lamport.tick()))
         .await
+        .map_err(|_| "Follow timed out".to_owned())?
         .map_err(|e| e.to_string())?;
     node.lamport.observe(lamport);
-    let Reply::Following { leader_id, epoch } = reply else {
+    let Reply::Following {
+        leader_id,
+        epoch: following_epoch,
+    } = reply
+    else {
         return Err(format!("unexpected answer to Follow: {reply:?}"));
     };
     if leader_id != leader {
         return Err(format!("node {leader} says node {leader_id} leads"));
     }
-    node.set_stream_origin(Some((leader, epoch)));
-    let silence = Duration::from_millis(cluster.config.timeouts.leader_timeout_ms);
+    // Until the first heartbeat (which follows every snapshot and backlog) this node's shows are
+    // not yet all from this leader's history: do not trust positions if the stream breaks now.
+    node.set_stream_origin(None);
     let mut caught_up = false;
+    let mut last_alive = std::time::Instant::now();
     loop {
         let envelope = match tokio::time::timeout(silence, peer.next()).await {
             Ok(frame) => frame.map_err(|e| e.to_string())?,
             Err(_) => return Err("leader silent".into()),
         };
         node.lamport.observe(envelope.lamport);
+        // Any frame shows the leader alive, so a long initial sync is not taken for silence
+        // (rate-limited: the runtime's queue is bounded).
+        if last_alive.elapsed() >= Duration::from_millis(50) {
+            last_alive = std::time::Instant::now();
+            cluster.notify(ClusterEvent::Alive {
+                leader,
+                epoch: following_epoch,
+            });
+        }
         let Body::Push(push) = envelope.body else {
             continue;
         };
@@ -104,6 +122,7 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
                 if !caught_up {
                     // The leader sends its first heartbeat after every snapshot and backlog.
                     caught_up = true;
+                    node.set_stream_origin(Some((leader, epoch)));
                     cluster.notify(ClusterEvent::CaughtUp);
                 }
             }

@@ -111,6 +111,15 @@ pub enum ClusterEvent {
     },
     /// A write was refused by the fence.
     Fenced,
+    /// The epoch could not be claimed (the database did not answer).
+    ClaimFailed,
+    /// The leader's stream delivered a frame (liveness during a long sync).
+    Alive {
+        /// The leader.
+        leader: u32,
+        /// Its epoch.
+        epoch: u64,
+    },
 }
 
 /// The cluster handle inside a node.

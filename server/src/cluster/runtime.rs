@@ -79,8 +79,34 @@ fn on_event(
             Vec::new()
         }
         ClusterEvent::Claimed(epoch) => bully.on_claimed(epoch),
+        ClusterEvent::ClaimFailed => {
+            bully.on_claim_failed(now);
+            Vec::new()
+        }
+        ClusterEvent::Alive { leader, epoch } => {
+            bully.on_alive(leader, epoch, now);
+            Vec::new()
+        }
         ClusterEvent::ClaimLost { current, leader } => bully.on_claim_lost(current, leader, now),
-        ClusterEvent::Fenced => bully.on_fenced(now),
+        ClusterEvent::Fenced => {
+            let actions = bully.on_fenced(now);
+            // Learn who leads now from the database, and follow it.
+            let node = node.clone();
+            tokio::spawn(async move {
+                if let (Ok(state), Some(cluster)) =
+                    (node.store.current_epoch().await, &node.cluster)
+                {
+                    if let Some(leader) = state.leader_node_id.filter(|l| *l != node.config.node_id)
+                    {
+                        cluster.notify(ClusterEvent::Heartbeat {
+                            leader,
+                            epoch: state.epoch,
+                        });
+                    }
+                }
+            });
+            actions
+        }
     }
 }
 
@@ -308,7 +334,7 @@ fn publish_view(node: &Arc<Node>, bully: &Bully) {
     let Some(cluster) = &node.cluster else { return };
     let role = match bully.phase() {
         Phase::Leader => NodeRole::Leader,
-        Phase::Follower | Phase::Candidate { .. } | Phase::Claiming => NodeRole::Follower,
+        Phase::Follower | Phase::Candidate { .. } | Phase::Claiming { .. } => NodeRole::Follower,
     };
     let leader_id = bully.leader();
     let view = ClusterView {

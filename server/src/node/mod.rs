@@ -520,6 +520,8 @@ impl Node {
     /// leader committed but did not replicate), and continue hold ids above every replicated one.
     pub async fn take_over(&self, epoch: u64) -> Result<(), StoreError> {
         self.store.set_fence(Some(epoch));
+        // Shows created just before the failover may not have reached this node yet.
+        self.reload_catalog().await?;
         let bookings = self.store.load_bookings().await?;
         let mut applied = 0usize;
         for stored in bookings {
