@@ -488,14 +488,15 @@ fn position(index: usize) -> Result<u32, StoreError> {
 }
 
 /// Truncates `text` to [`AUDIT_DETAIL_MAX_CHARS`] characters.
-fn audit_detail(text: String) -> String {
+pub(super) fn audit_detail(text: String) -> String {
     match text.char_indices().nth(AUDIT_DETAIL_MAX_CHARS) {
         Some((cut, _)) => text[..cut].to_owned(),
         None => text,
     }
 }
 
-fn sale_detail(sale: &SaleRecord) -> String {
+/// The audit line of a sale.
+pub(super) fn sale_detail(sale: &SaleRecord) -> String {
     let b = &sale.booking;
     let seats: Vec<String> = b.seats.iter().map(|s| s.seat_id.to_string()).collect();
     audit_detail(format!(

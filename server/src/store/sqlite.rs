@@ -41,7 +41,10 @@ use parking_lot::Mutex;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction};
 use rusqlite::{Row, TransactionBehavior};
 
-use super::mysql::{parse_status, status_name, Migration, REPORT_DEFAULT_CURRENCY};
+// The audit text is the same in both SQL stores: one definition, in mysql.rs.
+use super::mysql::{
+    audit_detail, parse_status, sale_detail, status_name, Migration, REPORT_DEFAULT_CURRENCY,
+};
 use super::{
     CancelRecord, CatalogChanges, CatalogData, ExternalId, ExternalKind, SaleOutcome, SaleRecord,
     Store, StoreError, StoredBooking, TerminalRecord,
@@ -134,29 +137,6 @@ fn category(row: &Row<'_>, index: usize, table: &str) -> Result<Category, StoreE
 
 fn count(value: i64, what: &str) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} count {value}")))
-}
-
-/// Truncates `text` to [`AUDIT_DETAIL_MAX_CHARS`] characters.
-fn audit_detail(text: String) -> String {
-    match text.char_indices().nth(AUDIT_DETAIL_MAX_CHARS) {
-        Some((cut, _)) => text[..cut].to_owned(),
-        None => text,
-    }
-}
-
-fn sale_detail(sale: &SaleRecord) -> String {
-    let b = &sale.booking;
-    let seats: Vec<String> = b.seats.iter().map(|s| s.seat_id.to_string()).collect();
-    audit_detail(format!(
-        "sale code={} terminal={} method={} total={} {} key={} seats={}",
-        b.code,
-        b.terminal_id,
-        b.payment.method.name(),
-        b.total.amount_minor,
-        b.total.currency,
-        sale.idempotency_key,
-        seats.join(",")
-    ))
 }
 
 impl SqliteStore {
