@@ -253,6 +253,9 @@ async fn admin_write(
     node: &Arc<Node>,
     write: impl std::future::Future<Output = Result<(), crate::store::StoreError>>,
 ) -> Answer {
+    // Write, reload and install one at a time: with two in flight, the reload that read the
+    // catalog first could be installed last and drop the other's change from the snapshot.
+    let _serial = node.catalog_writes.lock().await;
     node.store_call(write).await?;
     let data = node.store_call(node.store.load_catalog()).await?;
     node.install_catalog(Catalog::build(data));

@@ -100,6 +100,8 @@ pub struct Node {
     pub cluster: Option<Arc<Cluster>>,
     /// Every applied event, for followers (bounded).
     replication: broadcast::Sender<Arc<ReplicationItem>>,
+    /// Serialises admin catalog writes with the reload that follows each.
+    pub(crate) catalog_writes: tokio::sync::Mutex<()>,
     /// The (leader, epoch) whose stream this node's show states come from, as a follower.
     stream_origin: Mutex<Option<(u32, u64)>>,
     /// Prometheus metrics (`--metrics-listen`).
@@ -154,6 +156,7 @@ impl Node {
             cluster,
             replication,
             stream_origin: Mutex::new(None),
+            catalog_writes: tokio::sync::Mutex::new(()),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             lamport: LamportClock::new(0),
             catalog: RwLock::new(Arc::new(Catalog::default())),
