@@ -409,7 +409,7 @@ pub async fn seed_catalog<S: Store + ?Sized>(store: &S, catalog: &CatalogData) {
 }
 
 /// A confirmed sale of `seats` of the sample show, paid in full by `method` (zero for comp),
-/// with idempotency key `key-<code>`, Lamport time `sold_at_ms` and node 1.
+/// with idempotency key `key-<code>`, hold `sold_at_ms`, Lamport time `sold_at_ms` and node 1.
 pub fn sample_sale(
     code: &str,
     terminal_id: TerminalId,
@@ -459,6 +459,7 @@ pub fn sample_sale(
             node_id: 1,
         },
         idempotency_key: format!("key-{code}"),
+        hold_id: Some(sold_at_ms),
     }
 }
 
@@ -578,7 +579,7 @@ pub mod contract {
                 )
             })
             .collect();
-        let outcomes = store.commit_sales(&sales).await.expect("commit batch");
+        let outcomes = store.commit_sales(&sales).await;
         assert_eq!(outcomes, vec![SaleOutcome::Committed; 50]);
         let loaded = store.load_bookings().await.expect("load");
         assert_eq!(loaded.len(), 50);
@@ -586,7 +587,7 @@ pub mod contract {
             assert_eq!(&stored.booking, &sale.booking);
             assert_eq!(stored.idempotency_key, sale.idempotency_key);
         }
-        assert_eq!(store.commit_sales(&[]).await.expect("empty batch"), vec![]);
+        assert_eq!(store.commit_sales(&[]).await, vec![]);
     }
 
     /// A sale that double-sells a seat is the only `Conflict` of its batch; the others commit.
@@ -595,10 +596,7 @@ pub mod contract {
         seed_catalog(store, &sample_catalog()).await;
         let first = sample_sale("A1", 1, &[1, 2], PaymentMethod::Cash, 100);
         assert_eq!(
-            store
-                .commit_sales(std::slice::from_ref(&first))
-                .await
-                .expect("first"),
+            store.commit_sales(std::slice::from_ref(&first)).await,
             vec![SaleOutcome::Committed]
         );
         let batch = vec![
@@ -608,7 +606,7 @@ pub mod contract {
             sample_sale("E1", 3, &[3], PaymentMethod::Cash, 203),
             sample_sale("F1", 3, &[7], PaymentMethod::Cash, 204),
         ];
-        let outcomes = store.commit_sales(&batch).await.expect("batch");
+        let outcomes = store.commit_sales(&batch).await;
         assert_eq!(outcomes.len(), batch.len());
         let expected_committed = [true, false, true, false, true];
         for ((outcome, sale), committed) in outcomes.iter().zip(&batch).zip(expected_committed) {
@@ -639,10 +637,7 @@ pub mod contract {
         seed_catalog(store, &sample_catalog()).await;
         let first = sample_sale("K1", 1, &[10], PaymentMethod::Card, 100);
         assert_eq!(
-            store
-                .commit_sales(std::slice::from_ref(&first))
-                .await
-                .expect("first"),
+            store.commit_sales(std::slice::from_ref(&first)).await,
             vec![SaleOutcome::Committed]
         );
         let mut same_key = sample_sale("K2", 1, &[11], PaymentMethod::Card, 101);
@@ -651,8 +646,7 @@ pub mod contract {
         other_terminal.idempotency_key = first.idempotency_key.clone();
         let outcomes = store
             .commit_sales(&[same_key, other_terminal, first.clone()])
-            .await
-            .expect("batch");
+            .await;
         assert!(
             matches!(outcomes[0], SaleOutcome::Conflict(_)),
             "{outcomes:?}"
@@ -663,10 +657,7 @@ pub mod contract {
 
         let mut reused_code = sample_sale("K1", 3, &[13], PaymentMethod::Cash, 103);
         reused_code.idempotency_key = "fresh".into();
-        let outcomes = store
-            .commit_sales(&[reused_code])
-            .await
-            .expect("reused code");
+        let outcomes = store.commit_sales(&[reused_code]).await;
         assert!(
             matches!(outcomes[0], SaleOutcome::Conflict(_)),
             "{outcomes:?}"
@@ -679,15 +670,9 @@ pub mod contract {
     pub async fn cancel_frees_seats<S: Store + ?Sized>(store: &S) {
         seed_catalog(store, &sample_catalog()).await;
         let sale = sample_sale("R1", 1, &[20, 21], PaymentMethod::Cash, 100);
-        store
-            .commit_sales(std::slice::from_ref(&sale))
-            .await
-            .expect("sale");
+        store.commit_sales(std::slice::from_ref(&sale)).await;
         let again = sample_sale("R2", 1, &[21], PaymentMethod::Cash, 101);
-        let outcome = store
-            .commit_sales(std::slice::from_ref(&again))
-            .await
-            .expect("again");
+        let outcome = store.commit_sales(std::slice::from_ref(&again)).await;
         assert!(
             matches!(outcome[0], SaleOutcome::Conflict(_)),
             "seat still sold: {outcome:?}"
@@ -708,17 +693,11 @@ pub mod contract {
 
         let resale = sample_sale("R3", 2, &[21, 22], PaymentMethod::Card, 200);
         assert_eq!(
-            store
-                .commit_sales(std::slice::from_ref(&resale))
-                .await
-                .expect("resale"),
+            store.commit_sales(std::slice::from_ref(&resale)).await,
             vec![SaleOutcome::Committed]
         );
         let kept = sample_sale("R4", 2, &[30], PaymentMethod::Cash, 300);
-        store
-            .commit_sales(std::slice::from_ref(&kept))
-            .await
-            .expect("kept");
+        store.commit_sales(std::slice::from_ref(&kept)).await;
         store
             .commit_cancel(&cancel("R4", false, 0, 2, 310))
             .await
@@ -746,7 +725,7 @@ pub mod contract {
         // The seats of R4 are free again too.
         let after = sample_sale("R5", 2, &[30], PaymentMethod::Cash, 400);
         assert_eq!(
-            store.commit_sales(&[after]).await.expect("after cancel"),
+            store.commit_sales(&[after]).await,
             vec![SaleOutcome::Committed]
         );
     }
@@ -769,7 +748,7 @@ pub mod contract {
             sample_sale("S5", 8, &[45], PaymentMethod::Cash, 1_500),
             sample_sale("S6", 8, &[46, 47, 48], PaymentMethod::Card, 1_600),
         ];
-        let outcomes = store.commit_sales(&sales).await.expect("sales");
+        let outcomes = store.commit_sales(&sales).await;
         assert_eq!(outcomes, vec![SaleOutcome::Committed; sales.len()]);
         // Terminal 7 refunds its card sale and terminal 8's card sale inside the range; a
         // refund of S4 falls outside it; terminal 8 refunds S1 (counted for 8, not 7).
@@ -965,8 +944,7 @@ pub mod contract {
         long_reference.booking.payment.reference = Some("r".repeat(widths::PAYMENT_REFERENCE + 1));
         let outcomes = store
             .commit_sales(&[good, long_code, long_key, long_reference])
-            .await
-            .expect("batch");
+            .await;
         assert_eq!(outcomes[0], SaleOutcome::Committed);
         for outcome in &outcomes[1..] {
             assert!(matches!(outcome, SaleOutcome::Conflict(_)), "{outcomes:?}");
@@ -1088,10 +1066,7 @@ pub mod contract {
 
         // A show with a booking is never removed, and nothing else of that batch is applied.
         let sale = sample_sale("X1", 1, &[1], PaymentMethod::Cash, 10);
-        store
-            .commit_sales(std::slice::from_ref(&sale))
-            .await
-            .expect("sale");
+        store.commit_sales(std::slice::from_ref(&sale)).await;
         let mut renamed = changes.movies[0].clone();
         renamed.title = "Paper Moons (restored)".into();
         let refused = CatalogChanges {
@@ -1144,7 +1119,7 @@ pub mod contract {
         let good = sample_sale("U1", 1, &[1], PaymentMethod::Cash, 10);
         let mut bad = sample_sale("U2", 1, &[1], PaymentMethod::Cash, 11);
         bad.booking.show_id = SAMPLE_SHOW_ID + 1;
-        let outcomes = store.commit_sales(&[good, bad]).await.expect("batch");
+        let outcomes = store.commit_sales(&[good, bad]).await;
         assert_eq!(outcomes[0], SaleOutcome::Committed);
         assert!(
             matches!(outcomes[1], SaleOutcome::Conflict(_)),

@@ -18,7 +18,7 @@ use cinebook_protocol::types::{
 };
 use cinebook_server::cluster::bully::{Action, Bully, BullyTimeouts};
 use cinebook_server::store::memory::MemoryStore;
-use cinebook_server::store::{EpochClaim, SaleOutcome, SaleRecord, Store, StoreError};
+use cinebook_server::store::{EpochClaim, SaleOutcome, SaleRecord, Store};
 use futures::executor::block_on;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -270,12 +270,11 @@ impl Sim {
                 .store
                 .commit_sales(std::slice::from_ref(&sale)),
         );
-        match result {
-            Ok(outcomes) => {
-                assert_eq!(outcomes, vec![SaleOutcome::Committed], "seat {seat}");
+        match &result[..] {
+            [SaleOutcome::Committed] => {
                 self.committers.entry(epoch).or_default().insert(id);
             }
-            Err(StoreError::Fenced(_)) => {
+            [fenced] if fenced.is_fenced() => {
                 let local = self.local_now(id);
                 let actions = self
                     .nodes
@@ -284,7 +283,7 @@ impl Sim {
                     .unwrap_or_default();
                 self.perform(id, actions);
             }
-            Err(e) => panic!("unexpected store error {e}"),
+            other => panic!("seat {seat}: unexpected outcome {other:?}"),
         }
     }
 
@@ -423,6 +422,7 @@ fn sale(node: u32, seat: u32) -> SaleRecord {
             node_id: node,
         },
         idempotency_key: format!("k{seat}"),
+        hold_id: Some(u64::from(seat)),
     }
 }
 

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cinebook_protocol::types::{
-    City, Movie, PaymentMethod, Role, Screen, SeatState, ShiftReport, Show, TerminalId, Theater,
+    City, Movie, PaymentMethod, Role, Screen, SeatId, SeatState, ShiftReport, Show, ShowId,
+    TerminalId, Theater,
 };
 use cinebook_protocol::{ErrorCode, Reply, Request};
 use cinebook_server::store::{
-    CancelRecord, CatalogChanges, CatalogData, ExternalId, SaleOutcome, SaleRecord, Store,
-    StoreError, StoredBooking, TerminalRecord,
+    BlockRecord, CancelRecord, CatalogChanges, CatalogData, ExternalId, SaleOutcome, SaleRecord,
+    Store, StoreError, StoredBooking, TerminalRecord,
 };
 use cinebook_server::testing::MysqlProxy;
 use mysql_async::prelude::Queryable;
@@ -190,18 +191,33 @@ impl Store for LostAcks {
     async fn load_bookings(&self) -> Result<Vec<StoredBooking>, StoreError> {
         self.inner.load_bookings().await
     }
-    async fn commit_sales(&self, sales: &[SaleRecord]) -> Result<Vec<SaleOutcome>, StoreError> {
-        let outcomes = self.inner.commit_sales(sales).await?;
+    async fn commit_sales(&self, sales: &[SaleRecord]) -> Vec<SaleOutcome> {
+        let outcomes = self.inner.commit_sales(sales).await;
         let lost = self
             .lose
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if lost {
-            return Err(StoreError::Unavailable(
-                "test: the connection broke during COMMIT".into(),
-            ));
+            let why = "test: the connection broke during COMMIT".to_owned();
+            return vec![SaleOutcome::Unknown(why); sales.len()];
         }
-        Ok(outcomes)
+        outcomes
+    }
+    async fn resolve_sale(&self, code: &str) -> Result<Option<StoredBooking>, StoreError> {
+        self.inner.resolve_sale(code).await
+    }
+    async fn sale_by_key(
+        &self,
+        terminal_id: TerminalId,
+        idempotency_key: &str,
+    ) -> Result<Option<StoredBooking>, StoreError> {
+        self.inner.sale_by_key(terminal_id, idempotency_key).await
+    }
+    async fn commit_block(&self, block: &BlockRecord) -> Result<(), StoreError> {
+        self.inner.commit_block(block).await
+    }
+    async fn load_blocked_seats(&self) -> Result<Vec<(ShowId, SeatId)>, StoreError> {
+        self.inner.load_blocked_seats().await
     }
     async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError> {
         self.inner.commit_cancel(cancel).await

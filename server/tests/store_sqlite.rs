@@ -101,10 +101,7 @@ async fn committed_sales_survive_a_reopen() {
         store.migrate().await.expect("migrate");
         seed_catalog(&store, &sample_catalog()).await;
         assert_eq!(
-            store
-                .commit_sales(std::slice::from_ref(&sale))
-                .await
-                .expect("commit"),
+            store.commit_sales(std::slice::from_ref(&sale)).await,
             vec![SaleOutcome::Committed]
         );
     }
@@ -122,7 +119,7 @@ async fn committed_sales_survive_a_reopen() {
     assert_eq!(bookings[0].booking, sale.booking);
     // The seat is still taken after the reopen: the primary key holds across restarts.
     let again = sample_sale("P2", 2, &[8], PaymentMethod::Cash, 43);
-    let outcome = store.commit_sales(&[again]).await.expect("commit");
+    let outcome = store.commit_sales(&[again]).await;
     assert!(
         matches!(outcome[0], SaleOutcome::Conflict(_)),
         "{outcome:?}"
@@ -156,7 +153,7 @@ async fn commits_do_not_block_the_runtime() {
                 )
             })
             .collect();
-        let outcomes = store.commit_sales(&sales).await.expect("commit");
+        let outcomes = store.commit_sales(&sales).await;
         assert_eq!(outcomes, vec![SaleOutcome::Committed; 20]);
     }
     ticker.abort();

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 
 use super::{Node, ShowSlot};
 use crate::domain::{Command, SaleIntent};
-use crate::store::{SaleOutcome, SaleRecord};
+use crate::store::{SaleOutcome, SaleRecord, StoreError};
 
 /// One sale waiting for the database.
 #[derive(Debug)]
@@ -83,18 +83,38 @@ async fn commit(node: &Arc<Node>, batch: Vec<SaleJob>) {
         .map(|job| SaleRecord {
             booking: job.intent.booking.clone(),
             idempotency_key: job.intent.idempotency_key.clone(),
+            hold_id: Some(job.intent.hold_id),
         })
         .collect();
     let started = Instant::now();
-    let outcomes = node.store_call(node.store.commit_sales(&records)).await;
+    let outcomes = node
+        .store_call(async { Ok(node.store.commit_sales(&records).await) })
+        .await;
     node.metrics.batch_committed(batch.len(), started.elapsed());
     match outcomes {
         Ok(outcomes) if outcomes.len() == batch.len() => {
             let mut committed = Vec::with_capacity(batch.len());
             for (job, outcome) in batch.into_iter().zip(outcomes) {
+                let outcome_fenced = outcome.is_fenced();
                 match outcome {
                     SaleOutcome::Committed => committed.push(job),
-                    SaleOutcome::Conflict(why) => refuse(job, why),
+                    SaleOutcome::Conflict(why) => refuse(job, why.to_string()),
+                    // Until the show core resolves unknown outcomes, both are answered as
+                    // before: unpinned, Unavailable.
+                    SaleOutcome::NotCommitted(why) | SaleOutcome::Unknown(why) => {
+                        let error = if outcome_fenced {
+                            // Through store_call, so that the cluster learns it was fenced.
+                            let fenced =
+                                StoreError::Fenced(why.trim_start_matches("fenced: ").to_owned());
+                            match node.store_call(async { Err::<(), _>(fenced) }).await {
+                                Err(error) => error,
+                                Ok(()) => ErrorBody::new(ErrorCode::Unavailable, "fenced"),
+                            }
+                        } else {
+                            ErrorBody::new(ErrorCode::Unavailable, why)
+                        };
+                        abort_all(node, vec![job], error).await
+                    }
                 }
             }
             finish(node, committed).await;

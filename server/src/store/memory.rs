@@ -7,15 +7,28 @@
 //! - catalog references must exist (a theater's city, a screen's theater, a show's movie and
 //!   screen, a sale's show), otherwise [`StoreError::NotFound`] (or a `Conflict` outcome for a
 //!   sale);
-//! - [`Store::commit_sales`] reports each offending sale as [`SaleOutcome::Conflict`] and commits
-//!   the others; a sale identical to one already committed (a retried commit) is `Committed`;
+//! - [`Store::commit_sales`] runs the shared [`group_commit`](super::group_commit) algorithm:
+//!   each offending sale is a [`SaleOutcome::Conflict`], the others commit; a sale identical to
+//!   one already committed (a retried commit) is `Committed`;
 //! - [`Store::commit_cancel`] only from `confirmed`; the seats become free and the booking keeps
 //!   listing them.
 //!
 //! [`MemoryStore::set_available`] simulates the database going away: every call then fails with
-//! [`StoreError::Unavailable`] and changes nothing.
+//! [`StoreError::Unavailable`] (a sale: [`SaleOutcome::NotCommitted`]) and changes nothing.
+//!
+//! ## Fault injection (deterministic simulation)
+//! - [`MemoryStore::set_commit_faults`] installs a hook asked once per sale transaction (the
+//!   batch, then each sale alone while isolating a refused batch) what goes wrong with it: a
+//!   [`CommitFault`]. `UnknownApplied` makes the transaction durable and reports
+//!   [`SaleOutcome::Unknown`]; `UnknownNotApplied` reports `Unknown` and writes nothing.
+//! - [`MemoryStore::fail_resolves`] makes the next `n` calls of [`Store::resolve_sale`] fail with
+//!   [`StoreError::Unavailable`].
+//!
+//! Both belong to one handle ([`MemoryStore::share`] starts without faults), as a real node's
+//! faults belong to its own connections. Every commit and every `resolve_sale` runs under the one
+//! state lock, so a resolve is serialised behind any commit in progress.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -28,11 +41,46 @@ use cinebook_protocol::types::{
 };
 use parking_lot::Mutex;
 
+use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
 use super::mysql::{widths, REPORT_DEFAULT_CURRENCY};
 use super::{
-    CancelRecord, CatalogChanges, CatalogData, EpochClaim, EpochState, ExternalId, ExternalKind,
-    SaleOutcome, SaleRecord, Store, StoreError, StoredBooking, TerminalRecord,
+    BlockRecord, CancelRecord, CatalogChanges, CatalogData, EpochClaim, EpochState, ExternalId,
+    ExternalKind, SaleOutcome, SaleRecord, Store, StoreError, StoredBooking, TerminalRecord,
 };
+
+/// What goes wrong with one sale transaction of a [`MemoryStore`] (see
+/// [`MemoryStore::set_commit_faults`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitFault {
+    /// Nothing: the transaction commits or is refused as the data says.
+    None,
+    /// The database is unreachable: nothing is written, the outcome is `NotCommitted`.
+    NotCommitted,
+    /// The transaction is durable (if the data allows it; otherwise it is refused as usual)
+    /// but its answer is lost: the outcome is `Unknown`.
+    UnknownApplied,
+    /// Nothing is written and no answer comes back: the outcome is `Unknown`.
+    UnknownNotApplied,
+}
+
+/// The hook of [`MemoryStore::set_commit_faults`].
+pub type CommitFaults = Box<dyn FnMut(&[SaleRecord]) -> CommitFault + Send>;
+
+/// The faults installed on one handle.
+#[derive(Default)]
+struct Faults {
+    commit: Option<CommitFaults>,
+    resolve_failures: u32,
+}
+
+impl std::fmt::Debug for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Faults")
+            .field("commit", &self.commit.as_ref().map(|_| "hook"))
+            .field("resolve_failures", &self.resolve_failures)
+            .finish()
+    }
+}
 
 /// `Err` naming `what` when `value` is wider than its MySQL column.
 fn check_width(what: &str, value: &str, max_chars: usize) -> Result<(), String> {
@@ -112,6 +160,7 @@ struct State {
     bookings: HashMap<String, StoredBooking>,
     seat_owner: HashMap<(ShowId, SeatId), String>,
     keys: HashMap<(TerminalId, String), String>,
+    blocked: BTreeSet<(ShowId, SeatId)>,
     refunds: Vec<RefundRow>,
     audit: Vec<AuditRow>,
     terminals: BTreeMap<TerminalId, TerminalRecord>,
@@ -192,8 +241,57 @@ impl State {
             StoredBooking {
                 booking: b.clone(),
                 idempotency_key: sale.idempotency_key.clone(),
+                hold_id: sale.hold_id,
             },
         );
+    }
+
+    /// Commits every sale or none: the first refusal leaves the state untouched.
+    fn commit_all(&mut self, sales: &[SaleRecord]) -> Result<(), String> {
+        for (done, sale) in sales.iter().enumerate() {
+            if let Some(reason) = self.reject_reason(sale) {
+                for written in sales[..done].iter().rev() {
+                    self.remove_sale(written);
+                }
+                return Err(reason);
+            }
+            self.insert_sale(sale);
+        }
+        Ok(())
+    }
+
+    /// Undoes [`State::insert_sale`] of the last sale inserted (a rolled-back batch).
+    fn remove_sale(&mut self, sale: &SaleRecord) {
+        let b = &sale.booking;
+        for seat in &b.seats {
+            if self.seat_owner.get(&(b.show_id, seat.seat_id)) == Some(&b.code) {
+                self.seat_owner.remove(&(b.show_id, seat.seat_id));
+            }
+        }
+        self.keys
+            .remove(&(b.terminal_id, sale.idempotency_key.clone()));
+        let last = self.audit.pop();
+        debug_assert!(last.is_some_and(|row| row.code == b.code));
+        self.bookings.remove(&b.code);
+    }
+
+    fn facts(&self, sale: &SaleRecord) -> ConflictFacts {
+        let b = &sale.booking;
+        ConflictFacts {
+            by_code: self.bookings.get(&b.code).cloned(),
+            by_key: self
+                .keys
+                .get(&(b.terminal_id, sale.idempotency_key.clone()))
+                .cloned(),
+            seat_owners: b
+                .seats
+                .iter()
+                .filter_map(|s| {
+                    let owner = self.seat_owner.get(&(b.show_id, s.seat_id))?;
+                    Some((s.seat_id, owner.clone()))
+                })
+                .collect(),
+        }
     }
 }
 
@@ -333,6 +431,8 @@ pub struct MemoryStore {
     state: Arc<Mutex<State>>,
     /// This handle's fencing epoch; 0 = none.
     fence_epoch: AtomicU64,
+    /// This handle's injected faults.
+    faults: Mutex<Faults>,
 }
 
 impl Default for MemoryStore {
@@ -351,6 +451,7 @@ impl MemoryStore {
                 ..State::default()
             })),
             fence_epoch: AtomicU64::new(0),
+            faults: Mutex::new(Faults::default()),
         }
     }
 
@@ -360,6 +461,32 @@ impl MemoryStore {
         MemoryStore {
             state: self.state.clone(),
             fence_epoch: AtomicU64::new(0),
+            faults: Mutex::new(Faults::default()),
+        }
+    }
+
+    /// Installs `hook`, asked once per sale transaction of this handle (the whole batch, then
+    /// each sale alone while a refused batch is isolated) which [`CommitFault`] it suffers.
+    /// Deterministic as long as the hook is.
+    pub fn set_commit_faults(&self, hook: CommitFaults) {
+        self.faults.lock().commit = Some(hook);
+    }
+
+    /// Removes the hook of [`MemoryStore::set_commit_faults`].
+    pub fn clear_commit_faults(&self) {
+        self.faults.lock().commit = None;
+    }
+
+    /// The next `n` calls of [`Store::resolve_sale`] on this handle fail with
+    /// [`StoreError::Unavailable`].
+    pub fn fail_resolves(&self, n: u32) {
+        self.faults.lock().resolve_failures = n;
+    }
+
+    fn commit_fault(&self, sales: &[SaleRecord]) -> CommitFault {
+        match self.faults.lock().commit.as_mut() {
+            Some(hook) => hook(sales),
+            None => CommitFault::None,
         }
     }
 
@@ -392,6 +519,38 @@ impl MemoryStore {
             .seat_owner
             .get(&(show_id, seat_id))
             .cloned()
+    }
+}
+
+#[async_trait]
+impl SaleBackend for MemoryStore {
+    async fn commit_batch(&self, sales: &[SaleRecord]) -> Result<(), BatchFailure> {
+        let fault = self.commit_fault(sales);
+        let mut state = self.state.lock();
+        let down = |e: StoreError| BatchFailure::NotCommitted(e.to_string());
+        state.check_available().map_err(down)?;
+        self.check_fence(&state).map_err(down)?;
+        match fault {
+            CommitFault::None => state.commit_all(sales).map_err(BatchFailure::Refused),
+            CommitFault::NotCommitted => Err(BatchFailure::NotCommitted(
+                "memory store: injected failure before COMMIT".into(),
+            )),
+            CommitFault::UnknownApplied => {
+                state.commit_all(sales).map_err(BatchFailure::Refused)?;
+                Err(BatchFailure::Unknown(
+                    "memory store: injected lost COMMIT answer (committed)".into(),
+                ))
+            }
+            CommitFault::UnknownNotApplied => Err(BatchFailure::Unknown(
+                "memory store: injected lost COMMIT (not committed)".into(),
+            )),
+        }
+    }
+
+    async fn conflict_facts(&self, sale: &SaleRecord) -> Result<ConflictFacts, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        Ok(state.facts(sale))
     }
 }
 
@@ -486,35 +645,72 @@ impl Store for MemoryStore {
         Ok(bookings)
     }
 
-    async fn commit_sales(&self, sales: &[SaleRecord]) -> Result<Vec<SaleOutcome>, StoreError> {
+    async fn commit_sales(&self, sales: &[SaleRecord]) -> Vec<SaleOutcome> {
+        group_commit::commit_sales(self, sales).await
+    }
+
+    async fn resolve_sale(&self, code: &str) -> Result<Option<StoredBooking>, StoreError> {
+        {
+            let mut faults = self.faults.lock();
+            if faults.resolve_failures > 0 {
+                faults.resolve_failures -= 1;
+                return Err(StoreError::Unavailable(
+                    "memory store: injected resolve failure".into(),
+                ));
+            }
+        }
+        // Commits run entirely under this lock: none is in progress once it is held.
+        let state = self.state.lock();
+        state.check_available()?;
+        Ok(state.bookings.get(code).cloned())
+    }
+
+    async fn sale_by_key(
+        &self,
+        terminal_id: TerminalId,
+        idempotency_key: &str,
+    ) -> Result<Option<StoredBooking>, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        Ok(state
+            .keys
+            .get(&(terminal_id, idempotency_key.to_owned()))
+            .and_then(|code| state.bookings.get(code))
+            .cloned())
+    }
+
+    async fn commit_block(&self, block: &BlockRecord) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
         self.check_fence(&state)?;
-        let mut outcomes = Vec::with_capacity(sales.len());
-        for sale in sales {
-            match state.reject_reason(sale) {
-                None => {
-                    state.insert_sale(sale);
-                    outcomes.push(SaleOutcome::Committed);
-                }
-                Some(reason) => {
-                    let identical = state.bookings.get(&sale.booking.code).is_some_and(|s| {
-                        s.booking == sale.booking && s.idempotency_key == sale.idempotency_key
-                    });
-                    if identical {
-                        outcomes.push(SaleOutcome::Committed);
-                    } else {
-                        tracing::error!(
-                            code = sale.booking.code.as_str(),
-                            %reason,
-                            "STORE REJECTED A SALE (double sale or duplicate key)"
-                        );
-                        outcomes.push(SaleOutcome::Conflict(reason));
-                    }
-                }
+        if !state.shows.contains_key(&block.show_id) {
+            return Err(StoreError::NotFound(format!(
+                "commit_block: show {} does not exist",
+                block.show_id
+            )));
+        }
+        for seat in &block.seats {
+            if block.blocked {
+                state.blocked.insert((block.show_id, *seat));
+            } else {
+                state.blocked.remove(&(block.show_id, *seat));
             }
         }
-        Ok(outcomes)
+        state.audit.push(AuditRow {
+            show_id: block.show_id,
+            lamport: block.lamport,
+            node_id: block.node_id,
+            kind: if block.blocked { "block" } else { "unblock" },
+            code: String::new(),
+            at_ms: block.at_ms,
+        });
+        Ok(())
+    }
+
+    async fn load_blocked_seats(&self) -> Result<Vec<(ShowId, SeatId)>, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        Ok(state.blocked.iter().copied().collect())
     }
 
     async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError> {
@@ -809,10 +1005,11 @@ mod tests {
         seed_catalog(&store, &sample_catalog()).await;
         store.set_available(false);
         let sale = sample_sale("Q1", 1, &[1], PaymentMethod::Cash, 1);
-        match store.commit_sales(std::slice::from_ref(&sale)).await {
-            Err(StoreError::Unavailable(_)) => {}
-            other => panic!("expected Unavailable, got {other:?}"),
-        }
+        let outcomes = store.commit_sales(std::slice::from_ref(&sale)).await;
+        assert!(
+            matches!(outcomes[..], [SaleOutcome::NotCommitted(_)]),
+            "{outcomes:?}"
+        );
         assert!(matches!(
             store.ping().await,
             Err(StoreError::Unavailable(_))
@@ -824,7 +1021,7 @@ mod tests {
         store.set_available(true);
         assert!(store.load_bookings().await.expect("load").is_empty());
         assert_eq!(
-            store.commit_sales(&[sale]).await.expect("after recovery"),
+            store.commit_sales(&[sale]).await,
             vec![SaleOutcome::Committed]
         );
     }

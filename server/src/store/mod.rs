@@ -2,7 +2,10 @@
 //!
 //! The node keeps seat maps in memory; the store is where sales, refunds, the catalog and
 //! terminals become durable. A sale is acknowledged only after [`Store::commit_sales`] returned
-//! `Committed` for it. Implementations:
+//! [`SaleOutcome::Committed`] for it; an [`SaleOutcome::Unknown`] sale is resolved with
+//! [`Store::resolve_sale`] before anything is said about it. The group-commit algorithm (one
+//! transaction per batch, isolation of refused sales) lives once, in [`group_commit`], over the
+//! small [`group_commit::SaleBackend`] trait each store implements. Implementations:
 //! - [`mysql::MysqlStore`]: production, MySQL or MariaDB through mysql_async.
 //! - [`sqlite::SqliteStore`]: the embedded default (one file under `./cinebook-data/`), for a
 //!   single node without MySQL; WAL with `synchronous=FULL`, so it keeps the same durability
@@ -10,6 +13,8 @@
 //! - [`memory::MemoryStore`]: in-process, for the deterministic simulation and unit tests only
 //!   (it is not durable and says so).
 
+mod audit;
+pub mod group_commit;
 pub mod memory;
 pub mod mysql;
 pub mod sqlite;
@@ -18,13 +23,17 @@ use async_trait::async_trait;
 use cinebook_protocol::cluster::AuditEntry;
 use cinebook_protocol::types::Terminal;
 use cinebook_protocol::types::{
-    Booking, City, Money, Movie, Role, Screen, ShiftReport, Show, ShowId, TerminalId, Theater,
+    Booking, City, HoldId, Money, Movie, Role, Screen, SeatId, ShiftReport, Show, ShowId,
+    TerminalId, Theater,
 };
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database cannot be reached or the transaction failed; nothing was committed.
+    /// The database cannot be reached or the operation failed. For a read nothing changed; for
+    /// a write (a cancel, a block, a catalog change) it is normally not applied, but when the
+    /// connection broke while `COMMIT` was on its way the write may have happened: re-read
+    /// before assuming either. (Sales never answer this: see [`SaleOutcome`].)
     #[error("store unavailable: {0}")]
     Unavailable(String),
     /// A uniqueness rule was violated (a seat already sold, a duplicate code or key).
@@ -40,6 +49,15 @@ pub enum StoreError {
     /// Nothing was written.
     #[error("fenced: {0}")]
     Fenced(String),
+}
+
+#[cfg(test)]
+#[test]
+fn a_fenced_sale_is_recognised_by_the_text_of_the_fenced_error() {
+    let fenced = SaleOutcome::NotCommitted(StoreError::Fenced("epoch 3".into()).to_string());
+    assert!(fenced.is_fenced());
+    let down = SaleOutcome::NotCommitted(StoreError::Unavailable("down".into()).to_string());
+    assert!(!down.is_fenced());
 }
 
 /// The cluster's fencing epoch as stored.
@@ -75,22 +93,93 @@ pub struct CatalogData {
     pub shows: Vec<Show>,
 }
 
-/// One sale to make durable: the booking as the seat map produced it, plus its idempotency key.
+/// One sale to make durable: the booking as the seat map produced it, plus its idempotency key
+/// and the hold it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaleRecord {
     /// The booking (status `Confirmed`).
     pub booking: Booking,
     /// The confirm's idempotency key, unique per terminal.
     pub idempotency_key: String,
+    /// The hold the sale confirmed (stored as `bookings.hold_id`), so that after a restart a
+    /// key reused for another hold is still told apart from a retry.
+    pub hold_id: Option<HoldId>,
 }
 
-/// What happened to one sale of a batch.
+/// What happened to one sale of a batch. Exactly one per input, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SaleOutcome {
     /// Durable.
     Committed,
-    /// Rejected by a uniqueness rule (a seat already sold); nothing of it was written.
-    Conflict(String),
+    /// Definitely not written: a rule of the database refused it.
+    Conflict(SaleConflict),
+    /// Definitely not written for another reason (the database is down, or the batch stopped
+    /// before this sale); a retry may succeed. A fenced store (another node leads) says so
+    /// with the text of [`StoreError::Fenced`]: see [`SaleOutcome::is_fenced`].
+    NotCommitted(String),
+    /// `COMMIT` was sent and no definite answer came back: it may or may not be durable.
+    /// Resolve with [`Store::resolve_sale`].
+    Unknown(String),
+}
+
+/// How the text of [`StoreError::Fenced`] starts.
+const FENCED_TEXT_PREFIX: &str = "fenced: ";
+
+impl SaleOutcome {
+    /// Whether the sale was not committed because this node's store handle is fenced
+    /// ([`StoreError::Fenced`]): another node leads, this one must step down.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, SaleOutcome::NotCommitted(why) if why.starts_with(FENCED_TEXT_PREFIX))
+    }
+}
+
+/// Why the database refused a sale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaleConflict {
+    /// A seat is already owned by another live booking (booking_seats primary key).
+    SeatTaken(String),
+    /// The booking code is already used by another booking (generate a new code and retry).
+    CodeTaken,
+    /// This terminal already used this idempotency key for another booking.
+    KeyTaken {
+        /// The code of the booking that has the key.
+        existing_code: String,
+    },
+    /// A value the database would not take (too wide, out of range, a missing show).
+    Invalid(String),
+}
+
+impl std::fmt::Display for SaleConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SaleConflict::SeatTaken(why) => write!(f, "seat taken: {why}"),
+            SaleConflict::CodeTaken => write!(f, "booking code already used"),
+            SaleConflict::KeyTaken { existing_code } => write!(
+                f,
+                "idempotency key already used for booking {existing_code}"
+            ),
+            SaleConflict::Invalid(why) => write!(f, "invalid sale: {why}"),
+        }
+    }
+}
+
+/// Seats blocked (house seats, broken seats) or unblocked, to make durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockRecord {
+    /// The show.
+    pub show_id: ShowId,
+    /// The seats.
+    pub seats: Vec<SeatId>,
+    /// `true` blocks the seats, `false` unblocks them.
+    pub blocked: bool,
+    /// Terminal that (un)blocked.
+    pub terminal_id: TerminalId,
+    /// When, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// Lamport time.
+    pub lamport: u64,
+    /// Node that (un)blocked.
+    pub node_id: u32,
 }
 
 /// A cancellation (with or without refund) to make durable.
@@ -148,6 +237,8 @@ pub struct StoredBooking {
     pub booking: Booking,
     /// The confirm's idempotency key.
     pub idempotency_key: String,
+    /// The hold the sale confirmed; `None` for bookings written before migration 3.
+    pub hold_id: Option<HoldId>,
 }
 
 /// What an external (upstream) id names.
@@ -269,16 +360,33 @@ pub trait Store: Send + Sync + 'static {
     async fn apply_catalog(&self, changes: &CatalogChanges) -> Result<(), StoreError>;
     /// Every booking of every show, any status, with seats and payment (start-up rebuild).
     async fn load_bookings(&self) -> Result<Vec<StoredBooking>, StoreError>;
-    /// Group commit: writes the batch in one transaction with multi-row INSERTs. `Err` means
-    /// the sales must not be acknowledged: normally nothing was committed (the database is
-    /// down), but when the connection broke during `COMMIT` the outcome is unknown. A
-    /// uniqueness violation does not poison the batch: the implementation isolates the
-    /// offending sales, commits the others, and reports each offender as
-    /// [`SaleOutcome::Conflict`]. A sale identical to a booking already stored (same code,
-    /// content, status and idempotency key) is reported `Committed`, so retrying the very same
-    /// records after an `Err` is safe and never sells twice. The result has one outcome per
-    /// input, in order.
-    async fn commit_sales(&self, sales: &[SaleRecord]) -> Result<Vec<SaleOutcome>, StoreError>;
+    /// Group commit: writes the batch in one transaction ([`group_commit::commit_sales`]).
+    /// Every failure is a per-sale outcome, one per input, in order:
+    /// - a sale a rule of the database refused (a seat already sold, a duplicate code or key, a
+    ///   value too wide) does not poison the batch: the others are committed and it is
+    ///   [`SaleOutcome::Conflict`];
+    /// - a sale identical to a booking already stored (same code, content, status, key and
+    ///   hold) is `Committed`, so re-sending the very same records is safe and never sells
+    ///   twice;
+    /// - [`SaleOutcome::NotCommitted`] is definite (nothing of it was written, fenced
+    ///   included); [`SaleOutcome::Unknown`] is not: resolve it with [`Store::resolve_sale`].
+    async fn commit_sales(&self, sales: &[SaleRecord]) -> Vec<SaleOutcome>;
+    /// The booking `code` if it is durable. Returns only once no transaction that may still
+    /// write booking `code` is open, so `Ok(None)` means it is not durable and never will be
+    /// (by the commit that left it [`SaleOutcome::Unknown`]); `Err` means "could not find out
+    /// now, ask again".
+    async fn resolve_sale(&self, code: &str) -> Result<Option<StoredBooking>, StoreError>;
+    /// The booking this terminal created with this idempotency key, if any.
+    async fn sale_by_key(
+        &self,
+        terminal_id: TerminalId,
+        idempotency_key: &str,
+    ) -> Result<Option<StoredBooking>, StoreError>;
+    /// Blocks (`blocked`) or unblocks seats of a show in one transaction with its audit row,
+    /// fenced like sales. Blocking a blocked seat or unblocking a free one is harmless.
+    async fn commit_block(&self, block: &BlockRecord) -> Result<(), StoreError>;
+    /// Every blocked seat, ordered by (show, seat).
+    async fn load_blocked_seats(&self) -> Result<Vec<(ShowId, SeatId)>, StoreError>;
     /// Marks a confirmed booking cancelled or refunded, frees its seats in `booking_seats`, and
     /// records the refund. `Conflict` if the booking is not confirmed any more.
     async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError>;

@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,12 +29,15 @@ use cinebook_protocol::types::{
 };
 use mysql_async::prelude::{FromValue, Queryable};
 use mysql_async::{Conn, DriverError, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts};
-use mysql_async::{Row, Transaction, TxOpts, Value};
+use mysql_async::{IsolationLevel, Row, Transaction, TxOpts, Value};
 
+use super::audit::{self, audit_detail, sale_detail};
+use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
 use super::{
-    CancelRecord, CatalogChanges, CatalogData, EpochClaim, EpochState, ExternalId, ExternalKind,
-    SaleOutcome, SaleRecord, Store, StoreError, StoredBooking, TerminalRecord,
+    BlockRecord, CancelRecord, CatalogChanges, CatalogData, EpochClaim, EpochState, ExternalId,
+    ExternalKind, SaleOutcome, SaleRecord, Store, StoreError, StoredBooking, TerminalRecord,
 };
+use cinebook_protocol::types::{SeatId, ShowId};
 
 /// One embedded migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +61,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "external_ids",
         sql: include_str!("../../../sql/mysql/0002_external_ids.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "hold_ids_and_blocked_seats",
+        sql: include_str!("../../../sql/mysql/0003_hold_ids_and_blocked_seats.sql"),
     },
 ];
 
@@ -144,6 +152,17 @@ mod code {
     pub const CHECK_MYSQL: u16 = 3819;
     /// CHECK constraint failed (MariaDB).
     pub const CHECK_MARIADB: u16 = 4025;
+    /// `ALTER TABLE … ADD COLUMN` of a column that exists.
+    pub const DUP_FIELDNAME: u16 = 1060;
+    /// `ADD KEY` of a key name that exists.
+    pub const DUP_KEYNAME: u16 = 1061;
+}
+
+/// Whether a migration statement failed only because it was applied before (MySQL has no
+/// `ADD COLUMN IF NOT EXISTS`).
+fn already_applied(error: &mysql_async::Error) -> bool {
+    matches!(error, mysql_async::Error::Server(e)
+        if e.code == code::DUP_FIELDNAME || e.code == code::DUP_KEYNAME)
 }
 
 /// Connection pool and time limits of a [`MysqlStore`].
@@ -216,6 +235,15 @@ pub const DEADLOCK_ATTEMPTS_MAX: u32 = 5;
 /// waiting for a lock (1205).
 fn is_deadlock(error: &mysql_async::Error) -> bool {
     matches!(error, mysql_async::Error::Server(e) if e.code == 1213 || e.code == 1205)
+}
+
+/// Whether an attempt that failed with `error` before `COMMIT` was sent (so nothing of it can
+/// have been committed) is made again after `tries` attempts: once on a new connection when the
+/// connection broke (typically a pooled connection MySQL closed while idle), and up to
+/// [`DEADLOCK_ATTEMPTS_MAX`] times when InnoDB rolled it back to break a deadlock.
+fn retryable(error: &mysql_async::Error, tries: u32) -> bool {
+    (error.is_fatal() && tries < MAX_ATTEMPTS)
+        || (is_deadlock(error) && tries < DEADLOCK_ATTEMPTS_MAX)
 }
 
 /// Maps a driver error to a [`StoreError`]; `op` names the operation for the message.
@@ -487,30 +515,6 @@ fn position(index: usize) -> Result<u32, StoreError> {
     u32::try_from(index).map_err(|_| StoreError::Conflict("too many seats on a booking".into()))
 }
 
-/// Truncates `text` to [`AUDIT_DETAIL_MAX_CHARS`] characters.
-pub(super) fn audit_detail(text: String) -> String {
-    match text.char_indices().nth(AUDIT_DETAIL_MAX_CHARS) {
-        Some((cut, _)) => text[..cut].to_owned(),
-        None => text,
-    }
-}
-
-/// The audit line of a sale.
-pub(super) fn sale_detail(sale: &SaleRecord) -> String {
-    let b = &sale.booking;
-    let seats: Vec<String> = b.seats.iter().map(|s| s.seat_id.to_string()).collect();
-    audit_detail(format!(
-        "sale code={} terminal={} method={} total={} {} key={} seats={}",
-        b.code,
-        b.terminal_id,
-        b.payment.method.name(),
-        b.total.amount_minor,
-        b.total.currency,
-        sale.idempotency_key,
-        seats.join(",")
-    ))
-}
-
 impl MysqlStore {
     /// Opens a pool on `url` (`mysql://user:password@host:port/database`) and checks that the
     /// server answers. Fails with [`StoreError::Unavailable`] when the URL is invalid, the
@@ -581,15 +585,8 @@ impl MysqlStore {
             };
             match result {
                 Ok(value) => return Ok(value),
-                Err(Fail::BeforeCommit(error)) if error.is_fatal() && tries < MAX_ATTEMPTS => {
-                    tracing::warn!(op, %error, "MySQL connection failed; retrying on a new one");
-                }
-                // InnoDB rolled the transaction back to break a deadlock (two upserts' gap
-                // locks, say): nothing was written, so running it again is safe.
-                Err(Fail::BeforeCommit(error))
-                    if is_deadlock(&error) && tries < DEADLOCK_ATTEMPTS_MAX =>
-                {
-                    tracing::info!(op, %error, "deadlock; retrying");
+                Err(Fail::BeforeCommit(error)) if retryable(&error, tries) => {
+                    tracing::warn!(op, %error, "failed before COMMIT; retrying");
                     tokio::time::sleep(Duration::from_millis(2 * u64::from(tries))).await;
                 }
                 Err(Fail::BeforeCommit(error)) => return Err(store_error(op, &error)),
@@ -704,7 +701,12 @@ impl MysqlStore {
                 "applying migration"
             );
             for statement in split_statements(migration.sql) {
-                conn.query_drop(statement).await?;
+                match conn.query_drop(statement).await {
+                    Err(error) if already_applied(&error) => {
+                        tracing::info!(%error, "migration statement was applied before");
+                    }
+                    other => other?,
+                }
             }
             conn.exec_drop(
                 "INSERT IGNORE INTO schema_migrations (version, name) VALUES (?, ?)",
@@ -969,7 +971,7 @@ impl MysqlStore {
                 format!(
                     "SELECT b.code, b.show_id, b.terminal_id, b.status, b.total_minor, \
                      b.currency, b.sold_at_ms, b.lamport, b.node_id, b.idempotency_key, \
-                     p.method, p.amount_minor, p.currency, p.reference \
+                     p.method, p.amount_minor, p.currency, p.reference, b.hold_id \
                      FROM bookings b LEFT JOIN payments p ON p.code = b.code{filter} \
                      ORDER BY b.lamport, b.node_id, b.code"
                 ),
@@ -1050,6 +1052,7 @@ impl MysqlStore {
                 },
                 reference: c.take(13)?,
             };
+            let hold_id = c.take(14)?;
             let mut booked = seats.remove(&code).unwrap_or_default();
             booked.sort_by_key(|(position, _)| *position);
             bookings.push(StoredBooking {
@@ -1066,6 +1069,7 @@ impl MysqlStore {
                     node_id,
                 },
                 idempotency_key,
+                hold_id,
             });
         }
         Ok(bookings)
@@ -1078,16 +1082,14 @@ impl MysqlStore {
         Ok(bookings)
     }
 
-    async fn try_stored_booking(&self, code: &str) -> Attempt<Option<StoredBooking>> {
-        let mut tx = self.begin_read().await?;
-        let mut bookings = Self::read_bookings(&mut tx, Some(code)).await?;
-        tx.commit().await?;
-        Ok(bookings.pop())
-    }
-
-    /// Writes `sales` in one transaction with multi-row INSERTs.
-    async fn try_commit_batch(&self, sales: &[SaleRecord]) -> Attempt<()> {
-        let mut bookings: Vec<Value> = Vec::with_capacity(sales.len() * 10);
+    /// Writes `sales` in one transaction with multi-row INSERTs; sets `commit_sent` just before
+    /// `COMMIT` goes out.
+    async fn try_commit_batch(
+        &self,
+        sales: &[SaleRecord],
+        commit_sent: &AtomicBool,
+    ) -> Attempt<()> {
+        let mut bookings: Vec<Value> = Vec::with_capacity(sales.len() * 11);
         let mut seats: Vec<Value> = Vec::new();
         let mut payments: Vec<Value> = Vec::with_capacity(sales.len() * 5);
         let mut audits: Vec<Value> = Vec::with_capacity(sales.len() * 7);
@@ -1104,6 +1106,7 @@ impl MysqlStore {
                 Value::from(b.lamport),
                 Value::from(b.node_id),
                 Value::from(sale.idempotency_key.as_str()),
+                Value::from(sale.hold_id),
             ]);
             for (index, seat) in b.seats.iter().enumerate() {
                 seats.extend([
@@ -1138,8 +1141,8 @@ impl MysqlStore {
         let tables: [(&str, usize, &[Value]); 4] = [
             (
                 "INSERT INTO bookings (code, show_id, terminal_id, status, total_minor, currency, \
-                 sold_at_ms, lamport, node_id, idempotency_key)",
-                10,
+                 sold_at_ms, lamport, node_id, idempotency_key, hold_id)",
+                11,
                 &bookings,
             ),
             (
@@ -1167,62 +1170,191 @@ impl MysqlStore {
         let mut tx = self.begin().await?;
         self.check_fence(&mut tx).await?;
         tx.query_drop(statements.join(";\n")).await?;
+        // From here on the outcome may be unknown: the INSERTs were acknowledged, so the rows
+        // are written and locked by this transaction until it ends (see `try_resolve_sale`).
+        commit_sent.store(true, Ordering::SeqCst);
         Self::commit(tx).await
     }
 
-    /// Commits each sale in a transaction of its own after the batch was rejected.
-    async fn isolate(&self, sales: &[SaleRecord]) -> Result<Vec<SaleOutcome>, StoreError> {
-        let mut outcomes = Vec::with_capacity(sales.len());
-        for sale in sales {
-            let one = std::slice::from_ref(sale);
-            let result = self
-                .run("commit_sale", self.limits.operation_timeout, || {
-                    self.try_commit_batch(one)
-                })
-                .await;
-            let outcome = match result {
-                Ok(()) => SaleOutcome::Committed,
-                Err(StoreError::Conflict(reason)) | Err(StoreError::NotFound(reason)) => {
-                    self.rejected_sale(sale, reason).await?
-                }
-                Err(error) => return Err(error),
-            };
-            outcomes.push(outcome);
+    /// What is stored about `sale`'s code, key and seats (latest committed data).
+    async fn try_conflict_facts(&self, sale: &SaleRecord) -> Attempt<ConflictFacts> {
+        let b = &sale.booking;
+        let mut tx = self.begin_read().await?;
+        let by_code = Self::read_bookings(&mut tx, Some(&b.code)).await?.pop();
+        let by_key: Option<String> = tx
+            .exec_first(
+                "SELECT code FROM bookings WHERE terminal_id = ? AND idempotency_key = ?",
+                (b.terminal_id, sale.idempotency_key.as_str()),
+            )
+            .await?;
+        let mut seat_owners = Vec::new();
+        for seat in &b.seats {
+            let owner: Option<String> = tx
+                .exec_first(
+                    "SELECT code FROM booking_seats WHERE show_id = ? AND seat_id = ?",
+                    (b.show_id, seat.seat_id),
+                )
+                .await?;
+            if let Some(owner) = owner {
+                seat_owners.push((seat.seat_id, owner));
+            }
         }
-        Ok(outcomes)
+        tx.commit().await?;
+        Ok(ConflictFacts {
+            by_code,
+            by_key,
+            seat_owners,
+        })
     }
 
-    /// Decides about a sale the database rejected: an identical booking already committed (a
-    /// retry after an unknown outcome) is `Committed`; anything else is a loud `Conflict`.
-    async fn rejected_sale(
-        &self,
-        sale: &SaleRecord,
-        reason: String,
-    ) -> Result<SaleOutcome, StoreError> {
-        let code = sale.booking.code.as_str();
-        let existing = self
-            .run("stored_booking", self.limits.operation_timeout, || {
-                self.try_stored_booking(code)
-            })
+    /// The booking `code` once no transaction that may write it is open.
+    ///
+    /// Why the locking read waits for an unknown sale: a sale is [`SaleOutcome::Unknown`] only
+    /// when its `COMMIT` was sent, and `COMMIT` is sent only after the server acknowledged the
+    /// sale's INSERTs. From that acknowledgement until its transaction ends, InnoDB holds an
+    /// exclusive lock on the inserted `bookings` row (an implicit lock, made explicit when
+    /// another transaction asks for it). `SELECT … LOCK IN SHARE MODE` on that primary key
+    /// therefore waits until the sale's transaction committed (then it reads the row) or rolled
+    /// back (then there is none): it cannot return while the outcome is still open. If the
+    /// wait is longer than `innodb_lock_wait_timeout` or the operation timeout, this is an
+    /// error ("ask again"), never `None`. READ COMMITTED makes the plain reads that follow see
+    /// what that transaction committed (and takes no gap lock on a missing row).
+    async fn try_resolve_sale(&self, code: &str) -> Attempt<Option<StoredBooking>> {
+        let mut opts = TxOpts::default();
+        opts.with_isolation_level(Some(IsolationLevel::ReadCommitted));
+        let mut tx = self.pool.start_transaction(opts).await?;
+        let locked: Option<String> = tx
+            .exec_first(
+                "SELECT code FROM bookings WHERE code = ? LOCK IN SHARE MODE",
+                (code,),
+            )
             .await?;
-        if existing.as_ref().is_some_and(|stored| {
-            stored.booking == sale.booking && stored.idempotency_key == sale.idempotency_key
-        }) {
-            tracing::warn!(
-                code,
-                "sale was already committed (a retried commit); not written twice"
-            );
-            return Ok(SaleOutcome::Committed);
+        let booking = match locked {
+            Some(_) => Self::read_bookings(&mut tx, Some(code)).await?.pop(),
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(booking)
+    }
+
+    async fn try_sale_by_key(
+        &self,
+        terminal_id: TerminalId,
+        key: &str,
+    ) -> Attempt<Option<StoredBooking>> {
+        let mut tx = self.begin_read().await?;
+        let code: Option<String> = tx
+            .exec_first(
+                "SELECT code FROM bookings WHERE terminal_id = ? AND idempotency_key = ?",
+                (terminal_id, key),
+            )
+            .await?;
+        let booking = match code {
+            Some(code) => Self::read_bookings(&mut tx, Some(&code)).await?.pop(),
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(booking)
+    }
+
+    async fn try_commit_block(&self, block: &BlockRecord) -> Attempt<()> {
+        let mut tx = self.begin().await?;
+        self.check_fence(&mut tx).await?;
+        if !block.seats.is_empty() {
+            let values: Vec<Value> = block
+                .seats
+                .iter()
+                .flat_map(|seat| [Value::from(block.show_id), Value::from(*seat)])
+                .collect();
+            let sql = if block.blocked {
+                literal_insert_sql(
+                    "INSERT IGNORE INTO blocked_seats (show_id, seat_id)",
+                    2,
+                    &values,
+                )
+            } else {
+                let seats: Vec<String> = block.seats.iter().map(|s| s.to_string()).collect();
+                format!(
+                    "DELETE FROM blocked_seats WHERE show_id = {} AND seat_id IN ({})",
+                    block.show_id,
+                    seats.join(", ")
+                )
+            };
+            tx.query_drop(sql).await?;
         }
-        tracing::error!(
-            code,
-            show_id = sale.booking.show_id,
-            terminal_id = sale.booking.terminal_id,
-            seats = ?sale.booking.seats.iter().map(|s| s.seat_id).collect::<Vec<_>>(),
-            %reason,
-            "MySQL REJECTED A SALE (double sale or duplicate key); it was not committed"
-        );
-        Ok(SaleOutcome::Conflict(reason))
+        tx.exec_drop(
+            "INSERT INTO audit_events (show_id, lamport, node_id, kind, code, detail, at_ms) \
+             VALUES (?, ?, ?, ?, NULL, ?, ?)",
+            (
+                block.show_id,
+                block.lamport,
+                block.node_id,
+                audit::block_kind(block),
+                audit::block_detail(block),
+                block.at_ms,
+            ),
+        )
+        .await?;
+        Self::commit(tx).await
+    }
+
+    async fn try_load_blocked_seats(&self) -> Attempt<Vec<(ShowId, SeatId)>> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<(ShowId, SeatId)> = conn
+            .query("SELECT show_id, seat_id FROM blocked_seats ORDER BY show_id, seat_id")
+            .await?;
+        Ok(rows)
+    }
+
+    /// One attempt of a sale transaction within the operation timeout, as a [`BatchFailure`]:
+    /// a timeout or a failure after `COMMIT` was sent is `Unknown`, before it `NotCommitted`
+    /// (or `Refused` for a rule of the database). Retried only when nothing can have been
+    /// committed (a broken pooled connection, a deadlock).
+    async fn run_sale_batch(&self, sales: &[SaleRecord]) -> Result<(), BatchFailure> {
+        let op = "commit_sales";
+        let timeout = self.limits.operation_timeout;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let commit_sent = AtomicBool::new(false);
+            let attempt = self.try_commit_batch(sales, &commit_sent);
+            let result = match tokio::time::timeout(timeout, attempt).await {
+                Ok(result) => result,
+                Err(_) if commit_sent.load(Ordering::SeqCst) => {
+                    tracing::warn!(op, "no answer to COMMIT in time; the outcome is unknown");
+                    return Err(BatchFailure::Unknown(format!(
+                        "{op}: COMMIT sent, no answer from MySQL within {} ms",
+                        timeout.as_millis()
+                    )));
+                }
+                Err(_) => {
+                    return Err(BatchFailure::NotCommitted(format!(
+                        "{op}: no answer from MySQL within {} ms (before COMMIT)",
+                        timeout.as_millis()
+                    )))
+                }
+            };
+            let error = match result {
+                Ok(()) => return Ok(()),
+                Err(Fail::AtCommit(error)) => {
+                    tracing::warn!(op, %error, "COMMIT failed; the outcome is unknown");
+                    return Err(BatchFailure::Unknown(format!(
+                        "{op}: COMMIT failed: {error}"
+                    )));
+                }
+                Err(Fail::BeforeCommit(error)) if retryable(&error, tries) => {
+                    tracing::warn!(op, %error, "sale transaction failed before COMMIT; retrying");
+                    tokio::time::sleep(Duration::from_millis(2 * u64::from(tries))).await;
+                    continue;
+                }
+                Err(Fail::BeforeCommit(error)) => store_error(op, &error),
+                Err(Fail::Store(error)) => error,
+            };
+            return Err(match error {
+                StoreError::Conflict(why) | StoreError::NotFound(why) => BatchFailure::Refused(why),
+                other => BatchFailure::NotCommitted(other.to_string()),
+            });
+        }
     }
 
     async fn try_commit_cancel(&self, cancel: &CancelRecord) -> Attempt<()> {
@@ -1536,6 +1668,20 @@ impl MysqlStore {
 }
 
 #[async_trait]
+impl SaleBackend for MysqlStore {
+    async fn commit_batch(&self, sales: &[SaleRecord]) -> Result<(), BatchFailure> {
+        self.run_sale_batch(sales).await
+    }
+
+    async fn conflict_facts(&self, sale: &SaleRecord) -> Result<ConflictFacts, StoreError> {
+        self.run("conflict_facts", self.limits.operation_timeout, || {
+            self.try_conflict_facts(sale)
+        })
+        .await
+    }
+}
+
+#[async_trait]
 impl Store for MysqlStore {
     async fn current_epoch(&self) -> Result<EpochState, StoreError> {
         self.run("current_epoch", self.limits.operation_timeout, || {
@@ -1647,27 +1793,40 @@ impl Store for MysqlStore {
         .await
     }
 
-    async fn commit_sales(&self, sales: &[SaleRecord]) -> Result<Vec<SaleOutcome>, StoreError> {
-        if sales.is_empty() {
-            return Ok(Vec::new());
-        }
-        let batch = self
-            .run("commit_sales", self.limits.operation_timeout, || {
-                self.try_commit_batch(sales)
-            })
-            .await;
-        match batch {
-            Ok(()) => Ok(vec![SaleOutcome::Committed; sales.len()]),
-            Err(StoreError::Conflict(reason)) | Err(StoreError::NotFound(reason)) => {
-                tracing::warn!(
-                    batch = sales.len(),
-                    %reason,
-                    "a sale batch was rejected; committing its sales one by one"
-                );
-                self.isolate(sales).await
-            }
-            Err(error) => Err(error),
-        }
+    async fn commit_sales(&self, sales: &[SaleRecord]) -> Vec<SaleOutcome> {
+        group_commit::commit_sales(self, sales).await
+    }
+
+    async fn resolve_sale(&self, code: &str) -> Result<Option<StoredBooking>, StoreError> {
+        self.run("resolve_sale", self.limits.operation_timeout, || {
+            self.try_resolve_sale(code)
+        })
+        .await
+    }
+
+    async fn sale_by_key(
+        &self,
+        terminal_id: TerminalId,
+        idempotency_key: &str,
+    ) -> Result<Option<StoredBooking>, StoreError> {
+        self.run("sale_by_key", self.limits.operation_timeout, || {
+            self.try_sale_by_key(terminal_id, idempotency_key)
+        })
+        .await
+    }
+
+    async fn commit_block(&self, block: &BlockRecord) -> Result<(), StoreError> {
+        self.run("commit_block", self.limits.operation_timeout, || {
+            self.try_commit_block(block)
+        })
+        .await
+    }
+
+    async fn load_blocked_seats(&self) -> Result<Vec<(ShowId, SeatId)>, StoreError> {
+        self.run("load_blocked_seats", self.limits.operation_timeout, || {
+            self.try_load_blocked_seats()
+        })
+        .await
     }
 
     async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError> {

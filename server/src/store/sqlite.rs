@@ -10,11 +10,14 @@
 //!   crash) can lose the last committed transactions, which would be sales the customer already
 //!   has tickets for. [`SqliteStore::open`] reads both settings back and refuses to start when
 //!   SQLite did not take them.
-//! - **Group commit**: [`Store::commit_sales`] writes the whole batch in one `BEGIN IMMEDIATE`
-//!   transaction, so a batch costs one fsync however many sales it carries. A row the database
-//!   rejects (a seat already sold: `booking_seats` has PRIMARY KEY (show_id, seat_id)) does not
-//!   poison the batch: the batch is rolled back and every sale is retried in a transaction of
-//!   its own, so only the offenders are reported as [`SaleOutcome::Conflict`].
+//! - **Group commit**: [`Store::commit_sales`] runs the shared
+//!   [`group_commit`](super::group_commit) algorithm: the whole batch in one `BEGIN IMMEDIATE`
+//!   transaction, so a batch costs one fsync however many sales it carries; a row the database
+//!   refuses (a seat already sold: `booking_seats` has PRIMARY KEY (show_id, seat_id)) does not
+//!   poison the batch, only the offenders are reported as [`SaleOutcome::Conflict`]. A failed
+//!   `COMMIT` (an I/O error) is [`SaleOutcome::Unknown`]: the transaction is rolled back when
+//!   it is dropped, and [`Store::resolve_sale`], which waits for the one connection, reads the
+//!   definite answer.
 //! - **Never blocks the runtime**: rusqlite is blocking, so the one connection lives behind a
 //!   mutex and every operation runs on tokio's blocking pool (`spawn_blocking`). SQLite allows
 //!   one writer at a time anyway; one connection keeps writes in submission order.
@@ -42,20 +45,28 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction};
 use rusqlite::{Row, TransactionBehavior};
 
 // The audit text is the same in both SQL stores: one definition, in mysql.rs.
-use super::mysql::{
-    audit_detail, parse_status, sale_detail, status_name, Migration, REPORT_DEFAULT_CURRENCY,
-};
+use super::audit::{self, audit_detail, sale_detail};
+use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
+use super::mysql::{parse_status, status_name, Migration, REPORT_DEFAULT_CURRENCY};
 use super::{
-    CancelRecord, CatalogChanges, CatalogData, ExternalId, ExternalKind, SaleOutcome, SaleRecord,
-    Store, StoreError, StoredBooking, TerminalRecord,
+    BlockRecord, CancelRecord, CatalogChanges, CatalogData, ExternalId, ExternalKind, SaleOutcome,
+    SaleRecord, Store, StoreError, StoredBooking, TerminalRecord,
 };
+use cinebook_protocol::types::{SeatId, ShowId};
 
 /// Every migration of the embedded store, in order (the files of `sql/sqlite/`).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../../sql/sqlite/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../../sql/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "hold_ids_and_blocked_seats",
+        sql: include_str!("../../../sql/sqlite/0002_hold_ids_and_blocked_seats.sql"),
+    },
+];
 
 /// The database file name inside a data directory.
 pub const DATABASE_FILE: &str = "cinebook.sqlite3";
@@ -670,7 +681,7 @@ impl SqliteStore {
             .prepare(&format!(
                 "SELECT b.code, b.show_id, b.terminal_id, b.status, b.total_minor, \
                  b.currency, b.sold_at_ms, b.lamport, b.node_id, b.idempotency_key, \
-                 p.method, p.amount_minor, p.currency, p.reference \
+                 p.method, p.amount_minor, p.currency, p.reference, b.hold_id \
                  FROM bookings b LEFT JOIN payments p ON p.code = b.code{filter} \
                  ORDER BY b.lamport, b.node_id, b.code"
             ))
@@ -716,21 +727,37 @@ impl SqliteStore {
                     code,
                 },
                 idempotency_key: r.get(9).op(t)?,
+                hold_id: r.get(14).op(t)?,
             });
         }
         Ok(bookings)
     }
 
-    /// Writes `sales` in one transaction; `Err` leaves nothing of them written.
-    fn commit_batch(conn: &mut Connection, sales: &[SaleRecord]) -> Result<(), StoreError> {
+    /// Writes `sales` in one transaction: all or nothing. A failed `COMMIT` is `Unknown`.
+    fn commit_batch_blocking(
+        conn: &mut Connection,
+        sales: &[SaleRecord],
+    ) -> Result<(), BatchFailure> {
         let op = "commit_sales";
-        let tx = Self::write_tx(conn, op)?;
+        let failure = |error: StoreError| match error {
+            StoreError::Conflict(why) | StoreError::NotFound(why) => BatchFailure::Refused(why),
+            other => BatchFailure::NotCommitted(other.to_string()),
+        };
+        let tx = Self::write_tx(conn, op).map_err(failure)?;
+        Self::insert_sales(&tx, sales).map_err(failure)?;
+        tx.commit()
+            .map_err(|e| BatchFailure::Unknown(format!("{op}: COMMIT failed: {e}")))
+    }
+
+    /// The INSERTs of `sales` inside `tx`.
+    fn insert_sales(tx: &Transaction<'_>, sales: &[SaleRecord]) -> Result<(), StoreError> {
+        let op = "commit_sales";
         {
             let mut booking = tx
                 .prepare_cached(
                     "INSERT INTO bookings (code, show_id, terminal_id, status, total_minor, \
-                     currency, sold_at_ms, lamport, node_id, idempotency_key) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     currency, sold_at_ms, lamport, node_id, idempotency_key, hold_id) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .op(op)?;
             let mut seat = tx
@@ -764,7 +791,8 @@ impl SqliteStore {
                         b.sold_at_ms,
                         b.lamport,
                         b.node_id,
-                        sale.idempotency_key
+                        sale.idempotency_key,
+                        sale.hold_id
                     ])
                     .op(op)?;
                 for (position, s) in b.seats.iter().enumerate() {
@@ -800,66 +828,103 @@ impl SqliteStore {
                     .op(op)?;
             }
         }
+        Ok(())
+    }
+
+    /// What is stored about `sale`'s code, key and seats.
+    fn conflict_facts_blocking(
+        conn: &Connection,
+        sale: &SaleRecord,
+    ) -> Result<ConflictFacts, StoreError> {
+        let op = "conflict_facts";
+        let b = &sale.booking;
+        let by_code = Self::read_bookings(conn, Some(&b.code))?.pop();
+        let by_key = Self::code_by_key(conn, b.terminal_id, &sale.idempotency_key)?;
+        let mut seat_owners = Vec::new();
+        let mut stmt = conn
+            .prepare_cached("SELECT code FROM booking_seats WHERE show_id = ?1 AND seat_id = ?2")
+            .op(op)?;
+        for seat in &b.seats {
+            let owner: Option<String> = stmt
+                .query_row(params![b.show_id, seat.seat_id], |r| r.get(0))
+                .optional()
+                .op(op)?;
+            if let Some(owner) = owner {
+                seat_owners.push((seat.seat_id, owner));
+            }
+        }
+        Ok(ConflictFacts {
+            by_code,
+            by_key,
+            seat_owners,
+        })
+    }
+
+    /// The code of the booking with this terminal's idempotency key.
+    fn code_by_key(
+        conn: &Connection,
+        terminal_id: TerminalId,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        conn.query_row(
+            "SELECT code FROM bookings WHERE terminal_id = ?1 AND idempotency_key = ?2",
+            params![terminal_id, key],
+            |r| r.get(0),
+        )
+        .optional()
+        .op("sale_by_key")
+    }
+
+    /// One booking read in a transaction of its own.
+    fn booking_blocking(
+        conn: &mut Connection,
+        code: &str,
+    ) -> Result<Option<StoredBooking>, StoreError> {
+        let tx = conn.transaction().op("resolve_sale")?;
+        let booking = Self::read_bookings(&tx, Some(code))?.pop();
+        tx.commit().op("resolve_sale")?;
+        Ok(booking)
+    }
+
+    fn commit_block_blocking(conn: &mut Connection, block: &BlockRecord) -> Result<(), StoreError> {
+        let op = "commit_block";
+        let tx = Self::write_tx(conn, op)?;
+        {
+            let sql = if block.blocked {
+                "INSERT OR IGNORE INTO blocked_seats (show_id, seat_id) VALUES (?1, ?2)"
+            } else {
+                "DELETE FROM blocked_seats WHERE show_id = ?1 AND seat_id = ?2"
+            };
+            let mut stmt = tx.prepare_cached(sql).op(op)?;
+            for seat in &block.seats {
+                stmt.execute(params![block.show_id, seat]).op(op)?;
+            }
+            tx.execute(
+                "INSERT INTO audit_events (show_id, lamport, node_id, kind, code, detail, at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6)",
+                params![
+                    block.show_id,
+                    block.lamport,
+                    block.node_id,
+                    audit::block_kind(block),
+                    audit::block_detail(block),
+                    block.at_ms
+                ],
+            )
+            .op(op)?;
+        }
         tx.commit().op(op)
     }
 
-    /// Group commit, then isolation of the offenders when the batch was rejected.
-    fn commit_sales_blocking(
+    fn load_blocked_seats_blocking(
         conn: &mut Connection,
-        sales: &[SaleRecord],
-    ) -> Result<Vec<SaleOutcome>, StoreError> {
-        match Self::commit_batch(conn, sales) {
-            Ok(()) => return Ok(vec![SaleOutcome::Committed; sales.len()]),
-            Err(StoreError::Conflict(reason)) | Err(StoreError::NotFound(reason)) => {
-                tracing::warn!(
-                    batch = sales.len(),
-                    %reason,
-                    "a sale batch was rejected; committing its sales one by one"
-                );
-            }
-            Err(error) => return Err(error),
-        }
-        let mut outcomes = Vec::with_capacity(sales.len());
-        for sale in sales {
-            let outcome = match Self::commit_batch(conn, std::slice::from_ref(sale)) {
-                Ok(()) => SaleOutcome::Committed,
-                Err(StoreError::Conflict(reason)) | Err(StoreError::NotFound(reason)) => {
-                    Self::rejected_sale(conn, sale, reason)?
-                }
-                Err(error) => return Err(error),
-            };
-            outcomes.push(outcome);
-        }
-        Ok(outcomes)
-    }
-
-    /// An identical booking already committed (a retry) is `Committed`; anything else is a
-    /// loud `Conflict`.
-    fn rejected_sale(
-        conn: &Connection,
-        sale: &SaleRecord,
-        reason: String,
-    ) -> Result<SaleOutcome, StoreError> {
-        let code = sale.booking.code.as_str();
-        let existing = Self::read_bookings(conn, Some(code))?.pop();
-        if existing.as_ref().is_some_and(|stored| {
-            stored.booking == sale.booking && stored.idempotency_key == sale.idempotency_key
-        }) {
-            tracing::warn!(
-                code,
-                "sale was already committed (a retried commit); not written twice"
-            );
-            return Ok(SaleOutcome::Committed);
-        }
-        tracing::error!(
-            code,
-            show_id = sale.booking.show_id,
-            terminal_id = sale.booking.terminal_id,
-            seats = ?sale.booking.seats.iter().map(|s| s.seat_id).collect::<Vec<_>>(),
-            %reason,
-            "SQLITE REJECTED A SALE (double sale or duplicate key); it was not committed"
-        );
-        Ok(SaleOutcome::Conflict(reason))
+    ) -> Result<Vec<(ShowId, SeatId)>, StoreError> {
+        let op = "load_blocked_seats";
+        let mut stmt = conn
+            .prepare("SELECT show_id, seat_id FROM blocked_seats ORDER BY show_id, seat_id")
+            .op(op)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).op(op)?;
+        rows.collect::<Result<Vec<_>, _>>().op(op)
     }
 
     fn commit_cancel_blocking(
@@ -1057,6 +1122,33 @@ impl SqliteStore {
 }
 
 #[async_trait]
+impl SaleBackend for SqliteStore {
+    async fn commit_batch(&self, sales: &[SaleRecord]) -> Result<(), BatchFailure> {
+        let sales = sales.to_vec();
+        let conn = self.conn.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock();
+            Self::commit_batch_blocking(&mut conn, &sales)
+        });
+        match task.await {
+            Ok(result) => result,
+            // The task panicked or was cancelled; it may have reached COMMIT.
+            Err(error) => Err(BatchFailure::Unknown(format!(
+                "commit_sales: the database task failed: {error}"
+            ))),
+        }
+    }
+
+    async fn conflict_facts(&self, sale: &SaleRecord) -> Result<ConflictFacts, StoreError> {
+        let sale = sale.clone();
+        self.call("conflict_facts", move |conn| {
+            Self::conflict_facts_blocking(conn, &sale)
+        })
+        .await
+    }
+}
+
+#[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         self.call("migrate", Self::migrate_blocking).await
@@ -1126,15 +1218,46 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn commit_sales(&self, sales: &[SaleRecord]) -> Result<Vec<SaleOutcome>, StoreError> {
-        if sales.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sales = sales.to_vec();
-        self.call("commit_sales", move |conn| {
-            Self::commit_sales_blocking(conn, &sales)
+    async fn commit_sales(&self, sales: &[SaleRecord]) -> Vec<SaleOutcome> {
+        group_commit::commit_sales(self, sales).await
+    }
+
+    async fn resolve_sale(&self, code: &str) -> Result<Option<StoredBooking>, StoreError> {
+        // The one connection is behind a mutex held for a whole commit: once this read has
+        // it, no sale transaction is open, and a failed COMMIT's transaction was rolled back.
+        let code = code.to_owned();
+        self.call("resolve_sale", move |conn| {
+            Self::booking_blocking(conn, &code)
         })
         .await
+    }
+
+    async fn sale_by_key(
+        &self,
+        terminal_id: TerminalId,
+        idempotency_key: &str,
+    ) -> Result<Option<StoredBooking>, StoreError> {
+        let key = idempotency_key.to_owned();
+        self.call("sale_by_key", move |conn| {
+            match Self::code_by_key(conn, terminal_id, &key)? {
+                Some(code) => Self::booking_blocking(conn, &code),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn commit_block(&self, block: &BlockRecord) -> Result<(), StoreError> {
+        let block = block.clone();
+        self.call("commit_block", move |conn| {
+            Self::commit_block_blocking(conn, &block)
+        })
+        .await
+    }
+
+    async fn load_blocked_seats(&self) -> Result<Vec<(ShowId, SeatId)>, StoreError> {
+        self.call("load_blocked_seats", Self::load_blocked_seats_blocking)
+            .await
     }
 
     async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError> {
