@@ -125,7 +125,11 @@ impl Client {
                     }
                     self.drop_connection(&conn).await
                 }
-                Error::Unavailable { .. } | Error::Overloaded { .. } => {}
+                // A confirm whose outcome the node is still finding out: asking again with the
+                // same key gets the booking (or a definite answer) once it knows.
+                Error::Unavailable { .. }
+                | Error::Overloaded { .. }
+                | Error::OutcomeUnknown { .. } => {}
                 Error::ConnectionLost { addr, .. } => {
                     if failure.sent && !repeatable {
                         return Err(Error::Indeterminate {

@@ -107,6 +107,14 @@ pub enum Error {
         /// The server's message.
         message: String,
     },
+    /// The server does not know yet whether a sale was committed (the database did not
+    /// acknowledge it in time). Not a failure: the seats stay reserved; retried by the client
+    /// with the same idempotency key until the call deadline.
+    #[error("sale outcome not known yet: {message}")]
+    OutcomeUnknown {
+        /// The server's message.
+        message: String,
+    },
 
     /// No address was given to connect to.
     #[error("no server address given")]
@@ -196,6 +204,7 @@ impl Error {
             Error::Overloaded { .. } => "Overloaded",
             Error::Conflict { .. } => "Conflict",
             Error::Internal { .. } => "Internal",
+            Error::OutcomeUnknown { .. } => "OutcomeUnknown",
             Error::NoAddress => "NoAddress",
             Error::Connect { .. } => "Connect",
             Error::ConnectTimeout { .. } => "ConnectTimeout",
@@ -226,6 +235,7 @@ impl Error {
                 | Error::Overloaded { .. }
                 | Error::Conflict { .. }
                 | Error::Internal { .. }
+                | Error::OutcomeUnknown { .. }
         )
     }
 
@@ -237,6 +247,7 @@ impl Error {
             Error::NotLeader { .. }
                 | Error::Unavailable { .. }
                 | Error::Overloaded { .. }
+                | Error::OutcomeUnknown { .. }
                 | Error::Connect { .. }
                 | Error::ConnectTimeout { .. }
                 | Error::Timeout { .. }
@@ -278,6 +289,7 @@ impl From<ErrorBody> for Error {
             ErrorCode::Overloaded => Error::Overloaded { message },
             ErrorCode::Conflict => Error::Conflict { message },
             ErrorCode::Internal => Error::Internal { message },
+            ErrorCode::OutcomeUnknown => Error::OutcomeUnknown { message },
         }
     }
 }
@@ -311,6 +323,7 @@ mod tests {
             ErrorCode::Overloaded,
             ErrorCode::Conflict,
             ErrorCode::Internal,
+            ErrorCode::OutcomeUnknown,
         ];
         for code in codes {
             let name = code.name();

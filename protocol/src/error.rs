@@ -46,6 +46,10 @@ pub enum ErrorCode {
     Conflict,
     /// (13) A bug on the server; it has been logged.
     Internal,
+    /// (14) The database did not confirm a sale in time: it may or may not be committed. Its
+    /// seats stay reserved while the node reads the store; a retry with the same idempotency
+    /// key gets the booking or a definite answer. Never a failure.
+    OutcomeUnknown,
 }
 
 impl ErrorCode {
@@ -66,6 +70,7 @@ impl ErrorCode {
             ErrorCode::Overloaded => "Overloaded",
             ErrorCode::Conflict => "Conflict",
             ErrorCode::Internal => "Internal",
+            ErrorCode::OutcomeUnknown => "OutcomeUnknown",
         }
     }
 
@@ -73,7 +78,10 @@ impl ErrorCode {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            ErrorCode::Unavailable | ErrorCode::Overloaded | ErrorCode::NotLeader { .. }
+            ErrorCode::Unavailable
+                | ErrorCode::Overloaded
+                | ErrorCode::NotLeader { .. }
+                | ErrorCode::OutcomeUnknown
         )
     }
 }

@@ -40,8 +40,12 @@ pub struct Config {
     pub idle_timeout_ms: u64,
     /// A preface or a started frame must complete within this time.
     pub frame_timeout_ms: u64,
-    /// Every call to the database gives up after this long.
+    /// Every call to the database gives up after this long. A sale's commit that passes it has
+    /// an unknown outcome (never a failure): its hold stays pinned while the node resolves it.
     pub store_timeout_ms: u64,
+    /// A confirm retried while its first attempt's outcome is being resolved waits this long for
+    /// the answer before it is answered `OutcomeUnknown` (retry again with the same key).
+    pub outcome_wait_ms: u64,
     /// How often expired holds are swept (holds expire within this of their deadline).
     pub sweep_interval_ms: u64,
     /// On shutdown, how long in-flight requests may take to finish.
@@ -74,6 +78,7 @@ impl Default for Config {
             idle_timeout_ms: 5 * 60 * 1000,
             frame_timeout_ms: 10_000,
             store_timeout_ms: 5_000,
+            outcome_wait_ms: 2_000,
             sweep_interval_ms: 200,
             shutdown_grace_ms: 10_000,
             terminal_cache_ttl_ms: 5_000,

@@ -57,6 +57,13 @@ struct NameLabel {
     name: &'static str,
 }
 
+/// Label of `cinebook_sale_outcomes_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OutcomeLabel {
+    /// `committed`, `conflict`, `not_committed` or `unknown`.
+    outcome: &'static str,
+}
+
 /// Label of `cinebook_node_role`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RoleLabel {
@@ -82,6 +89,8 @@ pub struct Metrics {
     writer_batch_sales: Histogram,
     writer_commit_seconds: Histogram,
     holds_active: Gauge,
+    sale_outcomes: Family<OutcomeLabel, Counter>,
+    worker_panics: Counter,
     work_queue_depth: Gauge,
     writer_queue_depth: Gauge,
     node_role: Family<RoleLabel, Gauge>,
@@ -116,6 +125,8 @@ impl Metrics {
             // 500 µs doubling to about 4 s.
             writer_commit_seconds: Histogram::new(exponential_buckets(0.000_5, 2.0, 14)),
             holds_active: Gauge::default(),
+            sale_outcomes: Family::default(),
+            worker_panics: Counter::default(),
             work_queue_depth: Gauge::default(),
             writer_queue_depth: Gauge::default(),
             node_role: Family::default(),
@@ -165,6 +176,17 @@ impl Metrics {
             "holds_active",
             "Open holds (carts) on this node",
             metrics.holds_active.clone(),
+        );
+        registry.register(
+            "sale_outcomes",
+            "What the store answered for each sale: committed, conflict, not_committed, or unknown \
+             (no answer to COMMIT; the node then reads the store until it knows)",
+            metrics.sale_outcomes.clone(),
+        );
+        registry.register(
+            "worker_panics",
+            "Inputs whose worker panicked (a bug); the worker lives on, the request failed",
+            metrics.worker_panics.clone(),
         );
         registry.register(
             "work_queue_depth",
@@ -230,6 +252,19 @@ impl Metrics {
     pub fn batch_committed(&self, sales: usize, elapsed: Duration) {
         self.writer_batch_sales.observe(sales as f64);
         self.writer_commit_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// The store answered a sale with `outcome` (`committed`, `conflict`, `not_committed`,
+    /// `unknown`).
+    pub fn sale_outcome(&self, outcome: &'static str) {
+        self.sale_outcomes
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+
+    /// A worker caught a panic.
+    pub fn worker_panicked(&self) {
+        self.worker_panics.inc();
     }
 
     /// A committed sale of `seats` seats.

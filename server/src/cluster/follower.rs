@@ -50,7 +50,7 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
             .iter()
             .map(|s| ShowPosition {
                 show_id: s.show_id,
-                seq: s.state.lock().seq(),
+                seq: s.read().seq(),
             })
             .collect()
     } else {

@@ -57,7 +57,7 @@ pub async fn serve_follower(
     let (mut snapshots, mut backlogs) = (0usize, 0usize);
     for slot in node.show_slots() {
         let pushes = {
-            let state = slot.state.lock();
+            let state = slot.read();
             let seq = state.seq();
             sent.insert(slot.show_id, seq);
             match positions

@@ -29,6 +29,7 @@ mod code;
 mod error;
 mod events;
 mod layout;
+mod show_core;
 mod show_state;
 
 pub use best_available::pick_best;
@@ -36,4 +37,5 @@ pub use code::booking_code;
 pub use error::DomainError;
 pub use events::{Command, Event, EventRecord, HoldSpec};
 pub use layout::{Layout, Pricing};
+pub use show_core::{DurableShow, SaleRequest, SaleResult, ShowInput, ShowOutput};
 pub use show_state::{Hold, HoldLimits, SaleIntent, ShowState, SlotState};

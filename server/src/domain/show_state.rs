@@ -76,12 +76,9 @@ pub struct Hold {
     pub expires_at_ms: u64,
     /// Idempotency key of the hold request.
     pub idempotency_key: Option<String>,
-    /// A sale being committed pins the hold (no expiry, no release).
+    /// A sale being committed, or whose outcome is unknown, pins the hold (no expiry, no
+    /// release) until the store's definite answer arrives.
     pub sale: Option<Box<SaleIntent>>,
-    /// The last sale attempt whose commit failed. Its outcome may be unknown (the connection
-    /// broke during COMMIT), so a retry with the same key re-sends exactly this booking, which
-    /// the store recognises as already committed instead of refusing it as a duplicate.
-    pub last_attempt: Option<Box<SaleIntent>>,
 }
 
 /// A sale validated by [`ShowState::begin_sale`], waiting for the database.
@@ -165,6 +162,11 @@ impl ShowState {
     /// The prices.
     pub fn pricing(&self) -> &Pricing {
         &self.pricing
+    }
+
+    /// The hold limits.
+    pub fn limits(&self) -> &HoldLimits {
+        &self.limits
     }
 
     /// Replaces prices (catalog change); bookings keep the prices they were sold at.
@@ -603,20 +605,6 @@ impl ShowState {
         if hold.expires_at_ms <= now_ms {
             return Err(DomainError::HoldExpired(hold_id));
         }
-        if let Some(previous) = hold
-            .last_attempt
-            .as_ref()
-            .filter(|p| p.idempotency_key == idempotency_key)
-        {
-            if previous.booking.payment != payment {
-                return Err(DomainError::KeyReused(idempotency_key));
-            }
-            let intent = (**previous).clone();
-            if let Some(hold) = self.holds.get_mut(&hold_id) {
-                hold.sale = Some(Box::new(intent.clone()));
-            }
-            return Ok(intent);
-        }
         let mut seats = Vec::with_capacity(hold.seats.len());
         for id in &hold.seats {
             let seat = self
@@ -671,13 +659,11 @@ impl ShowState {
         Ok(intent)
     }
 
-    /// Unpins a hold whose sale could not be committed: its seats stay held until its deadline,
-    /// and a retry with the same idempotency key re-sends the same booking.
+    /// Unpins a hold whose sale is definitely not committed: its seats stay held until its
+    /// deadline, and a retry with the same key is a new attempt.
     pub fn abort_sale(&mut self, hold_id: HoldId) {
         if let Some(hold) = self.holds.get_mut(&hold_id) {
-            if let Some(sale) = hold.sale.take() {
-                hold.last_attempt = Some(sale);
-            }
+            hold.sale = None;
         }
     }
 
@@ -797,7 +783,6 @@ impl ShowState {
                         expires_at_ms: *expires_at_ms,
                         idempotency_key: idempotency_key.clone(),
                         sale: None,
-                        last_attempt: None,
                     },
                 );
             }

@@ -543,7 +543,7 @@ impl Connection {
             ));
         }
         // Subscribe under the lock: the receiver starts exactly after `seq`.
-        let state = slot.state.lock();
+        let state = slot.read();
         Ok((state.seq(), slot.subscribe()))
     }
 }

@@ -3,15 +3,16 @@
 use std::sync::Arc;
 
 use cinebook_protocol::types::{
-    Booking, BookingStatus, Category, HoldId, Payment, Role, SeatMap, SeatSelection, ShowFilter,
-    ShowId, ShowSummary, TerminalId,
+    Booking, Category, HoldId, Payment, Role, SeatMap, SeatSelection, ShowFilter, ShowId,
+    ShowSummary, TerminalId,
 };
 use cinebook_protocol::{ErrorBody, ErrorCode, Reply, Request};
-use tokio::sync::oneshot;
 
+use super::outcomes::{self, Registration};
 use super::{auth, now_ms, Catalog, Node, ShowSlot};
-use crate::domain::{booking_code, Command, DomainError, HoldSpec};
-use crate::store::CancelRecord;
+use crate::domain::{
+    booking_code, Command, DomainError, HoldSpec, SaleRequest, SaleResult, ShowInput,
+};
 
 /// Who is asking.
 #[derive(Debug, Clone)]
@@ -103,11 +104,14 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             code,
             refund,
             reason,
-        } => cancel(node, caller, code, refund, reason).await,
+        } => {
+            let booking = get_booking(node, caller, &code)?;
+            super::durable::cancel(node, caller, booking, refund, reason).await
+        }
         Request::GetBooking { code } => get_booking(node, caller, &code).map(Reply::Booking),
         Request::ListBookings { show_id } => {
             let slot = show_slot(node, show_id)?;
-            let bookings = slot.state.lock().bookings().cloned().collect();
+            let bookings = slot.read().bookings().cloned().collect();
             Ok(Reply::Bookings(bookings))
         }
         Request::ShiftReport {
@@ -170,13 +174,7 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             blocked,
         } => {
             let slot = show_slot(node, show_id)?;
-            node.on_show(slot, move |state, now, lamport| {
-                match state.apply(Command::Block { seats, blocked }, now, lamport) {
-                    Ok(records) => (Ok(Reply::Done), records),
-                    Err(e) => (Err(e.to_wire()), Vec::new()),
-                }
-            })
-            .await?
+            super::durable::block_seats(node, caller, slot, seats, blocked).await
         }
         Request::AddTerminal { name, role } => {
             if name.is_empty() || name.len() > 128 {
@@ -271,7 +269,7 @@ fn screen_has_sales(node: &Node, screen_id: u64) -> bool {
         .filter(|s| s.screen_id == screen_id)
         .any(|s| {
             node.show(s.id).is_some_and(|slot| {
-                let state = slot.state.lock();
+                let state = slot.read();
                 state.free_total() as usize + blocked(&state) != state.layout().len()
             })
         })
@@ -320,7 +318,7 @@ pub fn seat_map(node: &Node, show_id: ShowId) -> Result<SeatMap, ErrorBody> {
     let catalog = node.catalog();
     let slot = show_slot(node, show_id)?;
     let (states, seq, layout) = {
-        let state = slot.state.lock();
+        let state = slot.read();
         (state.seat_states(), state.seq(), state.layout().clone())
     };
     let summary = summary(node, &catalog, show_id)
@@ -377,31 +375,26 @@ async fn hold(
     }
     let hold_id = node.next_hold_id();
     let terminal_id = caller.terminal_id;
-    node.on_show(slot, move |state, now, lamport| {
-        if let Some(key) = &idempotency_key {
-            if let Some(existing) = state.hold_for_key(terminal_id, key) {
-                return (Ok(Reply::Held(state.hold_info(existing))), Vec::new());
-            }
+    if let Some(key) = &idempotency_key {
+        let state = slot.read();
+        if let Some(existing) = state.hold_for_key(terminal_id, key) {
+            return Ok(Reply::Held(state.hold_info(existing)));
         }
-        let command = Command::Hold {
-            hold_id,
-            terminal_id,
-            spec,
-            idempotency_key,
-        };
-        match state.apply(command, now, lamport) {
-            Ok(records) => {
-                let info = state.hold(hold_id).map(|h| state.hold_info(h));
-                (
-                    info.map(Reply::Held)
-                        .ok_or_else(|| ErrorBody::new(ErrorCode::Internal, "hold vanished")),
-                    records,
-                )
-            }
-            Err(e) => (Err(e.to_wire()), Vec::new()),
-        }
-    })
-    .await?
+    }
+    let command = Command::Hold {
+        hold_id,
+        terminal_id,
+        spec,
+        idempotency_key,
+    };
+    let output = node
+        .submit(slot, ShowInput::Command(command))
+        .await?
+        .map_err(|e| e.to_wire())?;
+    output
+        .hold
+        .map(Reply::Held)
+        .ok_or_else(|| ErrorBody::new(ErrorCode::Internal, "hold vanished"))
 }
 
 async fn on_hold(
@@ -413,20 +406,12 @@ async fn on_hold(
     let slot = node
         .show_of_hold(hold_id)
         .ok_or_else(|| not_found(format_args!("hold {hold_id} (expired, released or sold)")))?;
-    let terminal_id = caller.terminal_id;
-    node.on_show(slot, move |state, now, lamport| {
-        match state.apply(command(hold_id, terminal_id), now, lamport) {
-            Ok(records) => {
-                let reply = match state.hold(hold_id) {
-                    Some(hold) => Reply::Held(state.hold_info(hold)),
-                    None => Reply::Released { hold_id },
-                };
-                (Ok(reply), records)
-            }
-            Err(e) => (Err(e.to_wire()), Vec::new()),
-        }
+    let input = ShowInput::Command(command(hold_id, caller.terminal_id));
+    let output = node.submit(slot, input).await?.map_err(|e| e.to_wire())?;
+    Ok(match output.hold {
+        Some(hold) => Reply::Held(hold),
+        None => Reply::Released { hold_id },
     })
-    .await?
 }
 
 async fn confirm(
@@ -447,54 +432,76 @@ async fn confirm(
     }
     let terminal_id = caller.terminal_id;
     // A retry of a committed confirm finds its booking by key, even after the hold is gone.
-    if let Some((code, sold_hold)) = node.booking_for_key(terminal_id, &key) {
-        if sold_hold.is_some_and(|h| h != hold_id) {
-            return Err(ErrorBody::new(
-                ErrorCode::Conflict,
-                format!("idempotency key {key:?} already confirmed another hold (booking {code})"),
-            ));
-        }
-        return get_booking(node, caller, &code).map(Reply::Booking);
+    if let Some(answer) = confirmed_before(node, caller, hold_id, &key) {
+        return answer;
     }
-    let slot = node.show_of_hold(hold_id).ok_or_else(|| {
-        ErrorBody::new(
-            ErrorCode::HoldExpired,
-            format!("hold {hold_id} is gone: expired, released or never existed"),
-        )
-    })?;
-    let node_id = node.config.node_id;
-    let entropy: u64 = rand::random();
-    let intent = node
-        .on_show(slot.clone(), move |state, now, lamport| {
-            let result = state
-                .begin_sale(
-                    hold_id,
-                    terminal_id,
-                    payment,
-                    key,
-                    booking_code(entropy),
-                    now,
-                    lamport,
-                    node_id,
-                )
-                .map_err(|e| match e {
-                    // The hold was there when the confirm arrived; it expired just before this
-                    // job ran (the worker expires due holds first). Answer as if the sweeper had
-                    // been faster, and as an unknown hold is answered above.
-                    DomainError::HoldNotFound(_) => ErrorBody::new(
-                        ErrorCode::HoldExpired,
-                        format!("hold {hold_id} is gone: expired, released or never existed"),
-                    ),
-                    e => e.to_wire(),
-                });
-            (result, Vec::new())
-        })
-        .await??;
-    let (reply, answer) = oneshot::channel();
+    let slot = node
+        .show_of_hold(hold_id)
+        .ok_or_else(|| hold_gone(hold_id))?;
+    let sale_key = (terminal_id, key.clone());
+    let ticket = match node
+        .outcomes
+        .register(sale_key.clone(), hold_id, slot.show_id)
+    {
+        Registration::InProgress {
+            hold_id: other,
+            phase,
+            ..
+        } => {
+            if other != hold_id {
+                return Err(key_used_elsewhere(&key, other));
+            }
+            // A retry while the first attempt is being committed or resolved: its answer.
+            let booking = outcomes::wait(phase, node.config.outcome_wait_ms, true).await?;
+            return Ok(Reply::Booking(booking));
+        }
+        Registration::New(ticket) => ticket,
+    };
+    // The first attempt may have been settled between the lookup above and the registration.
+    if let Some(answer) = confirmed_before(node, caller, hold_id, &key) {
+        ticket.settle(answer.clone().and_then(|r| match r {
+            Reply::Booking(b) => Ok(b),
+            _ => Err(ErrorBody::new(ErrorCode::Internal, "not a booking")),
+        }));
+        return answer;
+    }
+    let request = SaleRequest {
+        hold_id,
+        terminal_id,
+        payment,
+        idempotency_key: key,
+        code: booking_code(rand::random()),
+        node_id: node.config.node_id,
+    };
+    let begun = match node
+        .submit(slot.clone(), ShowInput::BeginSale(request))
+        .await
+    {
+        Ok(Ok(output)) => output
+            .sale
+            .ok_or_else(|| ErrorBody::new(ErrorCode::Internal, "no sale begun")),
+        Ok(Err(DomainError::HoldNotFound(_))) => Err(hold_gone(hold_id)),
+        Ok(Err(e)) => Err(e.to_wire()),
+        Err(e) => Err(e),
+    };
+    let intent = match begun {
+        Ok(intent) => intent,
+        Err(e) => {
+            ticket.settle(Err(e.clone()));
+            return Err(e);
+        }
+    };
+    let Some((_, phase)) = node.outcomes.watch(&sale_key) else {
+        return Err(ErrorBody::new(
+            ErrorCode::Internal,
+            "a registered sale vanished",
+        ));
+    };
     let job = super::writer::SaleJob {
-        slot: slot.clone(),
+        slot,
         intent,
-        reply,
+        ticket,
+        codes_tried: 1,
         span: tracing::Span::current(),
     };
     if let Err(e) = node.sales.try_send(job) {
@@ -502,29 +509,60 @@ async fn confirm(
             tokio::sync::mpsc::error::TrySendError::Full(job)
             | tokio::sync::mpsc::error::TrySendError::Closed(job) => job,
         };
-        slot.state.lock().abort_sale(job.intent.hold_id);
-        return Err(ErrorBody::new(
-            ErrorCode::Overloaded,
-            "too many sales waiting for the database; retry with the same key",
-        ));
+        let unpinned =
+            super::resolver::settle(node, &job.slot, &job.intent, SaleResult::Failed).await;
+        let error = match unpinned {
+            Err(e) if e.code == ErrorCode::Internal => e,
+            _ => ErrorBody::new(
+                ErrorCode::Overloaded,
+                "too many sales waiting for the database; retry with the same key",
+            ),
+        };
+        job.ticket.settle(Err(error.clone()));
+        return Err(error);
     }
-    let booking = answer.await.map_err(|_| {
-        ErrorBody::new(
-            ErrorCode::Unavailable,
-            "the writer stopped; retry with the same key",
-        )
-    })??;
+    // The writer answers within the store's timeout; past it the outcome is unknown anyway.
+    let wait_ms = node.config.store_timeout_ms + node.config.outcome_wait_ms;
+    let booking = outcomes::wait(phase, wait_ms, false).await?;
     Ok(Reply::Booking(booking))
 }
 
-fn get_booking(node: &Node, caller: &Caller, code: &str) -> Result<Booking, ErrorBody> {
+/// The answer for a confirm whose key already sold a booking: the booking, or `Conflict` if it
+/// was for another hold.
+fn confirmed_before(node: &Node, caller: &Caller, hold_id: HoldId, key: &str) -> Option<Answer> {
+    let (code, sold_hold) = node.booking_for_key(caller.terminal_id, key)?;
+    if let Some(other) = sold_hold.filter(|h| *h != hold_id) {
+        return Some(Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!(
+                "idempotency key {key:?} already confirmed another hold ({other}, booking {code})"
+            ),
+        )));
+    }
+    Some(get_booking(node, caller, &code).map(Reply::Booking))
+}
+
+fn key_used_elsewhere(key: &str, other: HoldId) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::Conflict,
+        format!("idempotency key {key:?} is confirming another hold ({other})"),
+    )
+}
+
+fn hold_gone(hold_id: HoldId) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::HoldExpired,
+        format!("hold {hold_id} is gone: expired, released or never existed"),
+    )
+}
+
+pub(crate) fn get_booking(node: &Node, caller: &Caller, code: &str) -> Result<Booking, ErrorBody> {
     let show_id = node
         .show_of_booking(code)
         .ok_or_else(|| not_found(format_args!("booking {code}")))?;
     let slot = show_slot(node, show_id)?;
     let booking = slot
-        .state
-        .lock()
+        .read()
         .booking(code)
         .cloned()
         .ok_or_else(|| not_found(format_args!("booking {code}")))?;
@@ -533,78 +571,4 @@ fn get_booking(node: &Node, caller: &Caller, code: &str) -> Result<Booking, Erro
         return Err(not_found(format_args!("booking {code}")));
     }
     Ok(booking)
-}
-
-async fn cancel(
-    node: &Arc<Node>,
-    caller: &Caller,
-    code: String,
-    refund: bool,
-    reason: String,
-) -> Answer {
-    let booking = get_booking(node, caller, &code)?;
-    if booking.status != BookingStatus::Confirmed {
-        return Err(ErrorBody::new(
-            ErrorCode::Conflict,
-            format!("booking {code} is already {:?}", booking.status),
-        ));
-    }
-    let slot = show_slot(node, booking.show_id)?;
-    let amount = if refund {
-        booking.total.clone()
-    } else {
-        cinebook_protocol::types::Money {
-            amount_minor: 0,
-            currency: booking.total.currency.clone(),
-        }
-    };
-    let record = CancelRecord {
-        code: code.clone(),
-        refund,
-        amount,
-        terminal_id: caller.terminal_id,
-        at_ms: now_ms(),
-        lamport: node.lamport.tick(),
-        node_id: node.config.node_id,
-        reason,
-    };
-    // Durable first; the conditional update in the store refuses a second cancel.
-    node.store_call(node.store.commit_cancel(&record)).await?;
-    let cancelled = code.clone();
-    let applied = node
-        .on_show(slot.clone(), move |state, now, lamport| {
-            match state.apply(
-                Command::Cancel {
-                    code: cancelled,
-                    refund,
-                },
-                now,
-                lamport,
-            ) {
-                Ok(records) => (Ok(()), records),
-                Err(e) => (Err(e.to_wire()), Vec::new()),
-            }
-        })
-        .await;
-    if let Err(queue_full) = applied {
-        // Durable already: apply without the queue rather than leave memory behind the store.
-        tracing::debug!(error = %queue_full, "cancel applied outside the work queue");
-        let mut state = slot.state.lock();
-        let records = state
-            .apply(
-                Command::Cancel {
-                    code: code.clone(),
-                    refund,
-                },
-                now_ms(),
-                node.lamport.tick(),
-            )
-            .unwrap_or_default();
-        node.after_apply(&slot, &state, &records);
-    } else if let Ok(Err(e)) = applied {
-        tracing::error!(code = %code, error = %e, "durable cancel did not apply to the seat map");
-        return Err(e);
-    }
-    let booking = get_booking(node, caller, &code)?;
-    Ok(Reply::Booking(booking))
 }

@@ -8,9 +8,16 @@
 //! - [`handlers`]: one function per request.
 //! - [`catalog`], [`shows`], [`auth`]: the catalog snapshot, the per-show slots, the role matrix.
 
+mod apply;
 pub mod auth;
 pub mod catalog;
+pub mod durable;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
 pub mod handlers;
+pub mod outcomes;
+mod recovery;
+pub mod resolver;
 pub mod shows;
 pub mod sweeper;
 pub mod workers;
@@ -31,7 +38,7 @@ use crate::cluster::replication::ReplicationItem;
 use crate::cluster::Cluster;
 
 use crate::config::Config;
-use crate::domain::{Event, Pricing, ShowState};
+use crate::domain::{Pricing, ShowInput, ShowState};
 use crate::store::{Store, StoreError, TerminalRecord};
 
 pub use catalog::Catalog;
@@ -106,6 +113,11 @@ pub struct Node {
     stream_origin: Mutex<Option<(u32, u64)>>,
     /// Prometheus metrics (`--metrics-listen`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Sales whose outcome is not settled yet.
+    pub(crate) outcomes: Arc<outcomes::Outcomes>,
+    /// Test-only injected panics.
+    #[cfg(feature = "fault-injection")]
+    pub faults: faults::Faults,
 }
 
 impl std::fmt::Debug for Node {
@@ -158,6 +170,9 @@ impl Node {
             stream_origin: Mutex::new(None),
             catalog_writes: tokio::sync::Mutex::new(()),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            outcomes: Arc::default(),
+            #[cfg(feature = "fault-injection")]
+            faults: faults::Faults::default(),
             lamport: LamportClock::new(0),
             catalog: RwLock::new(Arc::new(Catalog::default())),
             shows: RwLock::new(HashMap::new()),
@@ -205,57 +220,6 @@ impl Node {
         let _ = tokio::task::spawn_blocking(move || background.workers.stop(&work)).await;
     }
 
-    /// Rebuilds sold seats from the store.
-    async fn recover(&self) -> Result<(), StartError> {
-        let bookings = self.store.load_bookings().await?;
-        let count = bookings.len();
-        for stored in bookings {
-            let Some(slot) = self.show(stored.booking.show_id) else {
-                tracing::warn!(code = %stored.booking.code, "booking of an unknown show not loaded");
-                continue;
-            };
-            self.lamport.observe(stored.booking.lamport);
-            let code = stored.booking.code.clone();
-            let status = stored.booking.status;
-            let lamport = stored.booking.lamport;
-            let mut state = slot.state.lock();
-            let mut booking = stored.booking;
-            booking.status = cinebook_protocol::types::BookingStatus::Confirmed;
-            // Replay as sold, then as cancelled if it was: the same events as when it happened.
-            let sold = Event::Sold {
-                hold_id: None,
-                booking,
-                idempotency_key: stored.idempotency_key,
-            };
-            let record = state
-                .restore(sold, lamport)
-                .map_err(|e| StartError::Recovery(format!("booking {code}: {e}")))?;
-            self.index_events(slot.show_id, std::slice::from_ref(&record));
-            if let Some(refund) = match status {
-                cinebook_protocol::types::BookingStatus::Refunded => Some(true),
-                cinebook_protocol::types::BookingStatus::Cancelled => Some(false),
-                _ => None,
-            } {
-                state
-                    .restore(
-                        Event::Cancelled {
-                            code: code.clone(),
-                            refund,
-                        },
-                        lamport,
-                    )
-                    .map_err(|e| StartError::Recovery(format!("booking {code}: {e}")))?;
-            }
-            slot.published(&state, &[]);
-        }
-        tracing::info!(
-            bookings = count,
-            shows = self.shows.read().len(),
-            "recovered from the store"
-        );
-        Ok(())
-    }
-
     /// Replaces the catalog snapshot, creating show slots for new shows and updating prices.
     pub fn install_catalog(&self, catalog: Catalog) {
         let mut shows = self.shows.write();
@@ -265,7 +229,9 @@ impl Node {
                 continue;
             };
             if let Some(slot) = shows.get(&show.id) {
-                slot.state.lock().set_pricing(pricing);
+                if let Err(e) = self.apply_input(slot, ShowInput::Pricing(pricing)) {
+                    tracing::error!(show_id = show.id, error = %e, "new prices not applied");
+                }
                 continue;
             }
             let Ok(layout) = catalog.layout(show.screen_id) else {
@@ -303,37 +269,6 @@ impl Node {
     /// The show a booking belongs to.
     pub fn show_of_booking(&self, code: &str) -> Option<ShowId> {
         self.booking_shows.lock().get(code).copied()
-    }
-
-    /// Keeps the hold, booking and idempotency-key indexes in step with a show's events.
-    pub(crate) fn index_events(&self, show_id: ShowId, records: &[crate::domain::EventRecord]) {
-        for record in records {
-            match &record.event {
-                Event::Held { hold_id, .. } => {
-                    self.hold_shows.lock().insert(*hold_id, show_id);
-                }
-                Event::Released { hold_id, .. } | Event::Expired { hold_id, .. } => {
-                    self.hold_shows.lock().remove(hold_id);
-                }
-                Event::Sold {
-                    hold_id,
-                    booking,
-                    idempotency_key,
-                } => {
-                    if let Some(hold_id) = hold_id {
-                        self.hold_shows.lock().remove(hold_id);
-                    }
-                    self.booking_shows
-                        .lock()
-                        .insert(booking.code.clone(), show_id);
-                    self.confirm_keys.lock().insert(
-                        (booking.terminal_id, idempotency_key.clone()),
-                        (booking.code.clone(), *hold_id),
-                    );
-                }
-                Event::Renewed { .. } | Event::Cancelled { .. } | Event::Blocked { .. } => {}
-            }
-        }
     }
 
     /// The show an open hold is on.
@@ -395,27 +330,6 @@ impl Node {
             .map_or(0, |c| c.backlog_events_max)
     }
 
-    /// After a show changed (with its state still locked): push to subscribers, keep the indexes,
-    /// and stream to followers.
-    pub(crate) fn after_apply(
-        &self,
-        slot: &ShowSlot,
-        state: &ShowState,
-        records: &[crate::domain::EventRecord],
-    ) {
-        slot.published(state, records);
-        self.index_events(slot.show_id, records);
-        if self.cluster.is_some() && self.replication.receiver_count() > 0 {
-            for record in records {
-                let item = ReplicationItem::Event {
-                    show_id: slot.show_id,
-                    record: record.clone(),
-                };
-                let _ = self.replication.send(Arc::new(item));
-            }
-        }
-    }
-
     /// A receiver of every event applied from now on.
     pub fn replication_subscribe(&self) -> broadcast::Receiver<Arc<ReplicationItem>> {
         self.replication.subscribe()
@@ -457,17 +371,8 @@ impl Node {
             );
             return Ok(());
         };
-        let mut state = slot.state.lock();
-        let rebuilt = ShowState::from_snapshot(
-            state.layout().clone(),
-            state.pricing().clone(),
-            self.config.hold,
-            snapshot,
-        )?;
-        *state = rebuilt;
-        self.reindex_show(slot.show_id, &state);
-        slot.replaced(&state);
-        Ok(())
+        self.apply_input(&slot, ShowInput::Snapshot(Box::new(snapshot.clone())))
+            .map(|_| ())
     }
 
     /// A follower applies one replicated event. An event it already has is skipped; a gap is an
@@ -484,84 +389,19 @@ impl Node {
                 "event for show {show_id}, which is not in the catalog"
             ));
         };
-        let mut state = slot.state.lock();
-        if seq <= state.seq() {
-            return Ok(());
-        }
         let record = crate::domain::EventRecord {
             seq,
             lamport,
             event,
         };
-        state
-            .replay(&record)
-            .map_err(|e| format!("show {show_id}: {e}"))?;
-        self.after_apply(&slot, &state, std::slice::from_ref(&record));
-        Ok(())
+        self.apply_input(&slot, ShowInput::Replicated(record))
+            .map(|_| ())
+            .map_err(|e| format!("show {show_id}: {e}"))
     }
 
-    /// Rebuilds the hold/booking/key indexes of one show from its state.
-    fn reindex_show(&self, show_id: ShowId, state: &ShowState) {
-        self.hold_shows.lock().retain(|_, s| *s != show_id);
-        for hold in state.holds() {
-            self.hold_shows.lock().insert(hold.id, show_id);
-        }
-        for booking in state.bookings() {
-            self.booking_shows
-                .lock()
-                .insert(booking.code.clone(), show_id);
-        }
-        for (terminal_id, key, code) in state.confirm_keys() {
-            self.confirm_keys
-                .lock()
-                .entry((terminal_id, key))
-                .or_insert((code, None));
-        }
-    }
-
-    /// Becomes the leader of `epoch`: fence the store, rebuild sold seats from it (a sale the old
-    /// leader committed but did not replicate), and continue hold ids above every replicated one.
-    pub async fn take_over(&self, epoch: u64) -> Result<(), StoreError> {
-        self.store.set_fence(Some(epoch));
-        // Shows created just before the failover may not have reached this node yet.
-        self.reload_catalog().await?;
-        let bookings = self.store.load_bookings().await?;
-        let mut applied = 0usize;
-        for stored in bookings {
-            let Some(slot) = self.show(stored.booking.show_id) else {
-                continue;
-            };
-            let mut state = slot.state.lock();
-            let lamport = self.lamport.tick();
-            let events = reconcile(&state, stored);
-            let mut records = Vec::new();
-            for event in events {
-                match state.restore(event, lamport) {
-                    Ok(record) => records.push(record),
-                    Err(e) => {
-                        tracing::error!(show_id = slot.show_id, error = %e, "stored booking does not fit the replicated state")
-                    }
-                }
-            }
-            applied += records.len();
-            self.after_apply(&slot, &state, &records);
-        }
-        let max_hold = self
-            .show_slots()
-            .iter()
-            .filter_map(|s| s.state.lock().max_hold_id())
-            .max()
-            .unwrap_or(0);
-        self.next_hold_id.fetch_max(
-            max_hold.saturating_add(1).max(now_ms() << 12),
-            Ordering::Relaxed,
-        );
-        tracing::info!(
-            epoch,
-            applied,
-            "took over: sold seats rebuilt from the store"
-        );
-        Ok(())
+    /// Sales whose outcome is not settled yet (being committed or resolved).
+    pub fn sales_unsettled(&self) -> usize {
+        self.outcomes.len()
     }
 
     /// Stops leading: later sales fail at the fence; followers' streams end.
@@ -642,69 +482,6 @@ impl Node {
             )),
         }
     }
-}
-
-/// The events that bring a replicated show in line with one stored booking.
-fn reconcile(state: &ShowState, stored: crate::store::StoredBooking) -> Vec<Event> {
-    use cinebook_protocol::types::BookingStatus;
-    let code = stored.booking.code.clone();
-    let status = stored.booking.status;
-    let mut events = Vec::new();
-    match state.booking(&code) {
-        Some(known) if known.status == status => {}
-        Some(known) => {
-            if known.status == BookingStatus::Confirmed && status != BookingStatus::Confirmed {
-                events.push(Event::Cancelled {
-                    code,
-                    refund: status == BookingStatus::Refunded,
-                });
-            }
-        }
-        None => {
-            let seats: Vec<u32> = stored.booking.seats.iter().map(|s| s.seat_id).collect();
-            // The old leader committed this sale; its hold (replicated) is still open here.
-            let hold = state.holds().find(|h| {
-                let mut a = h.seats.clone();
-                let mut b = seats.clone();
-                a.sort_unstable();
-                b.sort_unstable();
-                a == b
-            });
-            let mut booking = stored.booking;
-            booking.status = BookingStatus::Confirmed;
-            match hold {
-                Some(hold) => events.push(Event::Sold {
-                    hold_id: Some(hold.id),
-                    booking,
-                    idempotency_key: stored.idempotency_key,
-                }),
-                None => {
-                    // Release any other hold on those seats: a committed sale wins.
-                    for hold in state
-                        .holds()
-                        .filter(|h| h.seats.iter().any(|s| seats.contains(s)))
-                    {
-                        events.push(Event::Released {
-                            hold_id: hold.id,
-                            seats: hold.seats.clone(),
-                        });
-                    }
-                    events.push(Event::Sold {
-                        hold_id: None,
-                        booking,
-                        idempotency_key: stored.idempotency_key,
-                    });
-                }
-            }
-            if status != BookingStatus::Confirmed {
-                events.push(Event::Cancelled {
-                    code,
-                    refund: status == BookingStatus::Refunded,
-                });
-            }
-        }
-    }
-    events
 }
 
 /// The wire error for a store failure.

@@ -17,8 +17,9 @@ use crate::domain::{Event, EventRecord, ShowState};
 pub struct ShowSlot {
     /// The show.
     pub show_id: ShowId,
-    /// The seat map; only workers (and brief snapshot reads) lock it.
-    pub state: Mutex<ShowState>,
+    /// The seat map. Private: it changes only through `Node::apply_input` (the show core's one
+    /// entry), and is read through [`ShowSlot::read`].
+    state: Mutex<ShowState>,
     /// Free seats per category, published after every change: a counting semaphore read without
     /// the mutex so a sold-out show answers at once.
     free: [AtomicU32; Category::ALL.len()],
@@ -46,6 +47,17 @@ impl ShowSlot {
         };
         slot.publish_counters(&slot.state.lock());
         slot
+    }
+
+    /// The show's state, read-only, locked for as long as the guard lives (keep it short: copy
+    /// what you need and drop it).
+    pub fn read(&self) -> ShowRead<'_> {
+        ShowRead(self.state.lock())
+    }
+
+    /// The state, locked for a change. Only the show core's entry (`Node::apply_input`) uses it.
+    pub(crate) fn lock_for_input(&self) -> parking_lot::MutexGuard<'_, ShowState> {
+        self.state.lock()
     }
 
     /// Free seats of a category, without the lock.
@@ -125,6 +137,18 @@ impl ShowSlot {
             state.next_deadline_ms().unwrap_or(u64::MAX),
             Ordering::Release,
         );
+    }
+}
+
+/// A show's state, locked for reading: it derefs to `&ShowState` only.
+#[derive(Debug)]
+pub struct ShowRead<'a>(parking_lot::MutexGuard<'a, ShowState>);
+
+impl std::ops::Deref for ShowRead<'_> {
+    type Target = ShowState;
+
+    fn deref(&self) -> &ShowState {
+        &self.0
     }
 }
 

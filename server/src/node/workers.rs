@@ -13,9 +13,45 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use tokio::sync::oneshot;
 
 use super::{Node, ShowSlot};
-use crate::domain::{EventRecord, ShowState};
+use crate::domain::{DomainError, ShowInput, ShowOutput};
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// One input for one show, and where its output goes.
+struct Job {
+    node: Arc<Node>,
+    slot: Arc<ShowSlot>,
+    input: ShowInput,
+    reply: oneshot::Sender<Result<ShowOutput, DomainError>>,
+}
+
+impl Job {
+    /// Applies the input. A panic (a bug) is caught so the worker thread lives on; the caller's
+    /// answer channel is dropped, which it reports as `Internal`. A pinned sale whose input was
+    /// lost this way is found by the sweeper's pin audit and resolved from the store.
+    fn run(self) {
+        let Job {
+            node,
+            slot,
+            input,
+            reply,
+        } = self;
+        let show_id = slot.show_id;
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            node.apply_input(&slot, input)
+        }));
+        match applied {
+            Ok(output) => {
+                let _ = reply.send(output);
+            }
+            Err(_) => {
+                node.metrics.worker_panicked();
+                tracing::error!(
+                    show_id,
+                    "WORKER PANICKED applying an input; the request fails"
+                );
+            }
+        }
+    }
+}
 
 /// The sending side of the work queue.
 #[derive(Debug, Clone)]
@@ -36,9 +72,21 @@ impl WorkQueue {
 }
 
 /// A bounded queue and its receiving end.
-pub fn queue(work_queue_max: usize) -> (WorkQueue, Receiver<Job>) {
+pub(crate) fn queue(work_queue_max: usize) -> (WorkQueue, JobReceiver) {
     let (tx, rx) = crossbeam_channel::bounded(work_queue_max.max(1));
-    (WorkQueue { tx }, rx)
+    (WorkQueue { tx }, JobReceiver(rx))
+}
+
+/// The receiving end of the work queue, handed to [`WorkerPool::start`].
+#[derive(Debug)]
+pub struct JobReceiver(Receiver<Job>);
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("show_id", &self.slot.show_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The worker threads.
@@ -50,7 +98,8 @@ pub struct WorkerPool {
 
 impl WorkerPool {
     /// Starts `workers` threads (at least one) draining `rx`.
-    pub fn start(workers: usize, rx: Receiver<Job>) -> Self {
+    pub fn start(workers: usize, rx: JobReceiver) -> Self {
+        let rx = rx.0;
         let stopping = Arc::new(AtomicBool::new(false));
         let threads = (0..workers.max(1))
             .map(|i| {
@@ -62,7 +111,7 @@ impl WorkerPool {
                         let wake = std::time::Duration::from_millis(100);
                         loop {
                             match rx.recv_timeout(wake) {
-                                Ok(job) => job(),
+                                Ok(job) => job.run(),
                                 Err(RecvTimeoutError::Timeout)
                                     if stopping.load(Ordering::Acquire) =>
                                 {
@@ -92,33 +141,21 @@ impl WorkerPool {
 }
 
 impl Node {
-    /// Runs `f` on a worker with the show locked, after expiring its due holds, and publishes the
-    /// events `f` returns (plus the expiries) to the show's subscribers before unlocking.
-    pub async fn on_show<R: Send + 'static>(
+    /// Queues `input` for `slot` on the worker pool and waits for its output. The outer error is
+    /// the queue's (full: `Overloaded`; stopped: `Unavailable`; a worker panicked: `Internal`),
+    /// the inner one the show core's refusal.
+    pub async fn submit(
         self: &Arc<Self>,
         slot: Arc<ShowSlot>,
-        f: impl FnOnce(&mut ShowState, u64, u64) -> (R, Vec<EventRecord>) + Send + 'static,
-    ) -> Result<R, ErrorBody> {
-        let (tx, rx) = oneshot::channel();
-        let node = self.clone();
-        let job: Job = Box::new(move || {
-            let now_ms = super::now_ms();
-            let mut state = slot.state.lock();
-            // Only the leader expires holds; followers apply the leader's expiries.
-            let expired = if node.accepts_writes() {
-                expire_due(&node, &mut state, now_ms)
-            } else {
-                Vec::new()
-            };
-            if !expired.is_empty() {
-                node.after_apply(&slot, &state, &expired);
-            }
-            let lamport = node.lamport.tick();
-            let (result, records) = f(&mut state, now_ms, lamport);
-            node.after_apply(&slot, &state, &records);
-            drop(state);
-            let _ = tx.send(result);
-        });
+        input: ShowInput,
+    ) -> Result<Result<ShowOutput, DomainError>, ErrorBody> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            node: self.clone(),
+            slot,
+            input,
+            reply,
+        };
         self.work.tx.try_send(job).map_err(|e| match e {
             TrySendError::Full(_) => ErrorBody::new(
                 ErrorCode::Overloaded,
@@ -130,19 +167,5 @@ impl Node {
         })?;
         rx.await
             .map_err(|_| ErrorBody::new(ErrorCode::Internal, "a worker dropped the request"))
-    }
-}
-
-/// Applies the show's due expiries; the sweeper and every command go through here.
-pub fn expire_due(node: &Node, state: &mut ShowState, now_ms: u64) -> Vec<EventRecord> {
-    if state.next_deadline_ms().is_none_or(|at| at > now_ms) {
-        return Vec::new();
-    }
-    match state.apply(crate::domain::Command::Expire, now_ms, node.lamport.tick()) {
-        Ok(records) => records,
-        Err(e) => {
-            tracing::error!(show_id = state.show_id(), error = %e, "expiry refused");
-            Vec::new()
-        }
     }
 }

@@ -3,21 +3,26 @@
 //! Sales queue here after their hold was pinned. The writer takes everything queued, up to
 //! `writer_batch_max`, commits it in one transaction, and only then turns each sale's seats sold
 //! and answers it. While batches commit (up to `writer_batches_in_flight_max` at once) the next
-//! one fills, so throughput grows with concurrency. If the commit fails, every hold of the batch is unpinned (its seats stay held) and
-//! each confirm answers `Unavailable`; a retry with the same idempotency key is safe.
+//! one fills, so throughput grows with concurrency.
+//!
+//! Every sale of a batch gets exactly one of the store's outcomes, and the show core hears the
+//! definite ones: committed → sold; refused or not committed → its hold is unpinned (seats stay
+//! held) and the confirm gets a typed error; **unknown** (no answer to `COMMIT`) → nothing is
+//! changed, the hold stays pinned, the confirm gets `OutcomeUnknown`, and the resolver reads the
+//! store until it knows ([`super::resolver`]). A booking code another show already uses is
+//! re-coded and the sale queued again.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cinebook_protocol::types::Booking;
 use cinebook_protocol::{ErrorBody, ErrorCode};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
+use super::outcomes::SaleTicket;
 use super::{Node, ShowSlot};
-use crate::domain::{Command, SaleIntent};
-use crate::store::{SaleOutcome, SaleRecord, StoreError};
+use crate::domain::{booking_code, SaleIntent, SaleRequest, SaleResult, ShowInput};
+use crate::store::{SaleConflict, SaleOutcome, SaleRecord};
 
 /// One sale waiting for the database.
 #[derive(Debug)]
@@ -26,12 +31,17 @@ pub struct SaleJob {
     pub slot: Arc<ShowSlot>,
     /// What to write.
     pub intent: SaleIntent,
-    /// Where the answer goes.
-    pub reply: oneshot::Sender<Result<Booking, ErrorBody>>,
+    /// The duty to settle it; every waiting confirm hears the answer through it.
+    pub ticket: SaleTicket,
+    /// Booking codes tried so far for this sale (a code another show uses is replaced).
+    pub codes_tried: u32,
     /// The confirm's `request` span: the writer logs about this sale inside it, so its lines
     /// carry the request id.
     pub span: tracing::Span,
 }
+
+/// Booking codes a sale tries before it gives up (each collision is a 1-in-10^16 event).
+pub const SALE_CODES_MAX: u32 = 4;
 
 /// Runs until `node.writer_stop` is cancelled, then commits what is still queued and returns.
 ///
@@ -87,154 +97,219 @@ async fn commit(node: &Arc<Node>, batch: Vec<SaleJob>) {
         })
         .collect();
     let started = Instant::now();
-    let outcomes = node
-        .store_call(async { Ok(node.store.commit_sales(&records).await) })
-        .await;
+    #[cfg(feature = "fault-injection")]
+    node.faults.hit(super::faults::FaultPoint::WriterCommit);
+    let outcomes = commit_records(node, &records).await;
     node.metrics.batch_committed(batch.len(), started.elapsed());
-    match outcomes {
-        Ok(outcomes) if outcomes.len() == batch.len() => {
-            let mut committed = Vec::with_capacity(batch.len());
-            for (job, outcome) in batch.into_iter().zip(outcomes) {
-                let outcome_fenced = outcome.is_fenced();
-                match outcome {
-                    SaleOutcome::Committed => committed.push(job),
-                    SaleOutcome::Conflict(why) => refuse(job, why.to_string()),
-                    // Until the show core resolves unknown outcomes, both are answered as
-                    // before: unpinned, Unavailable.
-                    SaleOutcome::NotCommitted(why) | SaleOutcome::Unknown(why) => {
-                        let error = if outcome_fenced {
-                            // Through store_call, so that the cluster learns it was fenced.
-                            let fenced =
-                                StoreError::Fenced(why.trim_start_matches("fenced: ").to_owned());
-                            match node.store_call(async { Err::<(), _>(fenced) }).await {
-                                Err(error) => error,
-                                Ok(()) => ErrorBody::new(ErrorCode::Unavailable, "fenced"),
-                            }
-                        } else {
-                            ErrorBody::new(ErrorCode::Unavailable, why)
-                        };
-                        abort_all(node, vec![job], error).await
-                    }
-                }
-            }
-            finish(node, committed).await;
-        }
-        Ok(outcomes) => {
-            tracing::error!(
-                sent = batch.len(),
-                got = outcomes.len(),
-                "store answered a batch with the wrong count"
-            );
-            abort_all(
-                node,
-                batch,
-                ErrorBody::new(
-                    ErrorCode::Internal,
-                    "store answered the wrong number of outcomes",
-                ),
-            )
-            .await;
-        }
-        Err(error) => {
-            tracing::warn!(sales = batch.len(), error = %error, "batch not committed; holds kept");
-            abort_all(node, batch, error).await;
+    #[cfg(feature = "fault-injection")]
+    node.faults
+        .hit(super::faults::FaultPoint::WriterAfterCommit);
+    assert_eq!(outcomes.len(), batch.len(), "one outcome per sale");
+    let mut committed = Vec::with_capacity(batch.len());
+    if outcomes.iter().any(SaleOutcome::is_fenced) {
+        tracing::warn!("fenced: another node leads");
+        if let Some(cluster) = &node.cluster {
+            cluster.notify(crate::cluster::ClusterEvent::Fenced);
         }
     }
-}
-
-/// Turns committed sales sold: one worker job per show for the whole batch, the shows in
-/// parallel, then the answers.
-async fn finish(node: &Arc<Node>, committed: Vec<SaleJob>) {
-    let mut by_show: HashMap<u64, Vec<SaleJob>> = HashMap::new();
-    for job in committed {
-        by_show.entry(job.slot.show_id).or_default().push(job);
-    }
-    let shows = by_show.into_values().map(|jobs| finish_show(node, jobs));
-    futures::future::join_all(shows).await;
-}
-
-async fn finish_show(node: &Arc<Node>, jobs: Vec<SaleJob>) {
-    let Some(slot) = jobs.first().map(|j| j.slot.clone()) else {
-        return;
-    };
-    let holds: Vec<u64> = jobs.iter().map(|j| j.intent.hold_id).collect();
-    let sell_all = {
-        let holds = holds.clone();
-        move |state: &mut crate::domain::ShowState, now_ms: u64, lamport: u64| {
-            let mut results = Vec::with_capacity(holds.len());
-            let mut records = Vec::new();
-            for hold_id in &holds {
-                match state.apply(Command::Sell { hold_id: *hold_id }, now_ms, lamport) {
-                    Ok(mut r) => {
-                        records.append(&mut r);
-                        results.push(Ok(()));
-                    }
-                    Err(e) => results.push(Err(e)),
-                }
-            }
-            (results, records)
-        }
-    };
-    let results = match node.on_show(slot.clone(), sell_all.clone()).await {
-        Ok(results) => results,
-        Err(queue_full) => {
-            // The sales are durable: apply them without the queue rather than leave memory
-            // behind the store.
-            tracing::debug!(error = %queue_full, "sales completed outside the work queue");
-            let mut state = slot.state.lock();
-            let (results, records) = sell_all(&mut state, super::now_ms(), node.lamport.tick());
-            node.after_apply(&slot, &state, &records);
-            results
-        }
-    };
-    for (job, result) in jobs.into_iter().zip(results) {
-        let code = job.intent.booking.code.clone();
-        match result {
-            Ok(()) => {
-                node.metrics.seats_sold(job.intent.booking.seats.len());
-                let _ = job.reply.send(Ok(job.intent.booking));
-            }
-            Err(e) => {
-                // Durable but not applied in memory: a bug. The seats are sold in the store; the
-                // next start rebuilds them. Say so loudly.
+    for (job, outcome) in batch.into_iter().zip(outcomes) {
+        node.metrics.sale_outcome(outcome_name(&outcome));
+        match settlement(outcome, job.codes_tried) {
+            Settlement::Sell => committed.push(job),
+            Settlement::Resolve(why) => {
                 job.span.in_scope(|| {
-                    tracing::error!(code = %code, error = %e, "committed sale did not apply to the seat map");
+                    tracing::warn!(code = %job.intent.booking.code, why = %why, "sale outcome unknown; hold stays pinned, resolving from the store");
                 });
-                let _ = job.reply.send(Err(ErrorBody::new(
-                    ErrorCode::Internal,
-                    format!("sale {code} committed but not applied: {e}"),
-                )));
+                tokio::spawn(super::resolver::resolve(
+                    node.clone(),
+                    job.slot,
+                    job.intent,
+                    job.ticket,
+                ));
             }
+            Settlement::Recode => recode(node, job).await,
+            Settlement::Refuse(error) => refuse(node, job, error).await,
         }
     }
+    finish(node, committed).await;
 }
 
-fn refuse(job: SaleJob, why: String) {
-    job.span.in_scope(|| {
-        tracing::error!(code = %job.intent.booking.code, why = %why, "DATABASE REFUSED A SALE AS A DOUBLE SALE; hold kept, sale refused");
-    });
-    unpin(&job.slot, job.intent.hold_id);
-    let _ = job.reply.send(Err(ErrorBody::new(
-        ErrorCode::Conflict,
-        format!("sale refused by the database: {why}"),
-    )));
+/// What the node does with one sale after the store answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// Committed: sell the seats, answer the booking.
+    Sell,
+    /// Definitely not committed: unpin the hold, answer this error.
+    Refuse(ErrorBody),
+    /// The booking code is another show's: unpin, pin with a fresh code, queue again.
+    Recode,
+    /// Unknown: keep the hold pinned, answer `OutcomeUnknown`, read the store until it knows.
+    Resolve(String),
 }
 
-async fn abort_all(_node: &Arc<Node>, batch: Vec<SaleJob>, error: ErrorBody) {
-    for job in batch {
-        job.span.in_scope(|| {
-            tracing::info!(
-                code = error.code.name(),
-                hold_id = job.intent.hold_id,
-                "sale not committed; hold kept"
-            )
-        });
-        unpin(&job.slot, job.intent.hold_id);
-        let _ = job.reply.send(Err(error.clone()));
+/// The one mapping from a store outcome to what the node does (the deterministic simulation
+/// drives it too). `codes_tried` counts the booking codes this sale has used.
+pub fn settlement(outcome: SaleOutcome, codes_tried: u32) -> Settlement {
+    match outcome {
+        SaleOutcome::Committed => Settlement::Sell,
+        SaleOutcome::Unknown(why) => Settlement::Resolve(why),
+        SaleOutcome::Conflict(SaleConflict::CodeTaken) if codes_tried < SALE_CODES_MAX => {
+            Settlement::Recode
+        }
+        SaleOutcome::Conflict(conflict) => Settlement::Refuse(conflict_error(conflict)),
+        SaleOutcome::NotCommitted(why) => Settlement::Refuse(ErrorBody::new(
+            ErrorCode::Unavailable,
+            format!("the sale was not committed ({why}); retry with the same key"),
+        )),
     }
 }
 
-/// Unpinning touches one hold under the show's lock for a moment; it cannot wait for the queue.
-fn unpin(slot: &ShowSlot, hold_id: u64) {
-    slot.state.lock().abort_sale(hold_id);
+fn outcome_name(outcome: &SaleOutcome) -> &'static str {
+    match outcome {
+        SaleOutcome::Committed => "committed",
+        SaleOutcome::Conflict(_) => "conflict",
+        SaleOutcome::NotCommitted(_) => "not_committed",
+        SaleOutcome::Unknown(_) => "unknown",
+    }
+}
+
+/// The store's outcomes for `records`; a store that does not answer within the node's store
+/// timeout leaves every sale unknown (its COMMIT may be on its way).
+async fn commit_records(node: &Arc<Node>, records: &[SaleRecord]) -> Vec<SaleOutcome> {
+    let limit = std::time::Duration::from_millis(node.config.store_timeout_ms);
+    match tokio::time::timeout(limit, node.store.commit_sales(records)).await {
+        Ok(outcomes) => outcomes,
+        Err(_) => records
+            .iter()
+            .map(|_| {
+                SaleOutcome::Unknown(format!(
+                    "the store did not answer within store_timeout_ms = {}",
+                    node.config.store_timeout_ms
+                ))
+            })
+            .collect(),
+    }
+}
+
+/// The wire error for a sale the database refused.
+fn conflict_error(conflict: SaleConflict) -> ErrorBody {
+    match conflict {
+        SaleConflict::SeatTaken(why) => {
+            tracing::error!(why = %why, "DATABASE REFUSED A SALE AS A DOUBLE SALE; memory disagreed with the store");
+            ErrorBody::new(
+                ErrorCode::Conflict,
+                format!("sale refused by the database: {why}"),
+            )
+        }
+        SaleConflict::KeyTaken { existing_code } => ErrorBody::new(
+            ErrorCode::Conflict,
+            format!("this idempotency key already confirmed booking {existing_code}"),
+        ),
+        SaleConflict::CodeTaken => ErrorBody::new(
+            ErrorCode::Internal,
+            "no free booking code was found; retry with the same key",
+        ),
+        SaleConflict::Invalid(why) => ErrorBody::new(
+            ErrorCode::InvalidArgument,
+            format!("the database refused the sale: {why}"),
+        ),
+    }
+}
+
+/// Unpins a refused sale's hold and answers its confirm with `error`.
+async fn refuse(node: &Arc<Node>, job: SaleJob, error: ErrorBody) {
+    job.span.in_scope(|| {
+        tracing::info!(
+            code = error.code.name(),
+            hold_id = job.intent.hold_id,
+            "sale not committed; hold kept"
+        );
+    });
+    let unpinned = super::resolver::settle(node, &job.slot, &job.intent, SaleResult::Failed).await;
+    // `settle` answers a failed sale with a generic error; the confirm gets the precise one,
+    // unless unpinning itself went wrong.
+    let answer = match unpinned {
+        Err(e) if e.code == ErrorCode::Internal => Err(e),
+        _ => Err(error),
+    };
+    job.ticket.settle(answer);
+}
+
+/// The database refused the booking code (another show's booking has it): unpin, pin again with a
+/// fresh code, and queue the sale again.
+async fn recode(node: &Arc<Node>, job: SaleJob) {
+    let SaleJob {
+        slot,
+        intent,
+        ticket,
+        codes_tried,
+        span,
+    } = job;
+    let unpinned = super::resolver::settle(node, &slot, &intent, SaleResult::Failed).await;
+    if let Some(e) = unpinned.err().filter(|e| e.code == ErrorCode::Internal) {
+        ticket.settle(Err(e));
+        return;
+    }
+    let request = SaleRequest {
+        hold_id: intent.hold_id,
+        terminal_id: intent.booking.terminal_id,
+        payment: intent.booking.payment.clone(),
+        idempotency_key: intent.idempotency_key.clone(),
+        code: booking_code(rand::random()),
+        node_id: intent.booking.node_id,
+    };
+    let begun = node
+        .submit(slot.clone(), ShowInput::BeginSale(request))
+        .await
+        .and_then(|r| r.map_err(|e| e.to_wire()));
+    let intent = match begun.map(|out| out.sale) {
+        Ok(Some(intent)) => intent,
+        Ok(None) => {
+            ticket.settle(Err(ErrorBody::new(
+                ErrorCode::Internal,
+                "a begun sale has no intent",
+            )));
+            return;
+        }
+        Err(e) => {
+            ticket.settle(Err(e));
+            return;
+        }
+    };
+    let job = SaleJob {
+        slot,
+        intent,
+        ticket,
+        codes_tried: codes_tried + 1,
+        span,
+    };
+    if let Err(e) = node.sales.try_send(job) {
+        let job = match e {
+            mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) => job,
+        };
+        let error = ErrorBody::new(
+            ErrorCode::Overloaded,
+            "too many sales waiting; retry with the same key",
+        );
+        refuse(node, job, error).await;
+    }
+}
+
+/// Turns committed sales sold, one show at a time in parallel, then answers them.
+async fn finish(node: &Arc<Node>, committed: Vec<SaleJob>) {
+    let sales = committed.into_iter().map(|job| async move {
+        let result =
+            super::resolver::settle(node, &job.slot, &job.intent, SaleResult::Committed).await;
+        if let Err(e) = &result {
+            // Durable but not applied in memory: a bug. The pin stays; the next start (or the
+            // pin audit, once the ticket is orphaned) rebuilds it from the store.
+            job.span.in_scope(|| {
+                tracing::error!(code = %job.intent.booking.code, error = %e, "committed sale did not apply to the seat map");
+            });
+            drop(job.ticket);
+            return;
+        }
+        job.ticket.settle(result);
+    });
+    futures::future::join_all(sales).await;
 }
