@@ -761,7 +761,7 @@ fn replay_rebuilds_the_same_state() {
 }
 
 #[test]
-fn a_retry_after_a_failed_commit_resends_the_same_booking() {
+fn a_pinned_sale_blocks_release_expiry_and_retries_until_its_outcome_is_known() {
     let mut state = new_state();
     state
         .apply(
@@ -784,20 +784,36 @@ fn a_retry_after_a_failed_commit_resends_the_same_booking() {
     let first = state
         .begin_sale(1, 1, payment.clone(), "k".into(), booking_code(1), 10, 2, 1)
         .expect("first");
-    // The commit's outcome is unknown: the hold is unpinned, its seats stay held.
+    // While the commit is in flight (or its outcome unknown) the hold is pinned: no expiry, no
+    // release, no second attempt.
+    assert!(matches!(
+        state.apply(
+            Command::Release {
+                hold_id: 1,
+                terminal_id: 1
+            },
+            11,
+            3
+        ),
+        Err(DomainError::SaleInProgress(1))
+    ));
+    assert!(state
+        .apply(Command::Expire, u64::MAX, 3)
+        .expect("expire")
+        .is_empty());
+    assert!(matches!(
+        state.begin_sale(1, 1, payment.clone(), "k".into(), booking_code(2), 12, 3, 1),
+        Err(DomainError::SaleInProgress(1))
+    ));
+    // Definitely not committed: the hold is unpinned, its seats stay held, and a retry is a new
+    // attempt with a fresh code.
     state.abort_sale(1);
     assert!(state.hold(1).expect("still held").sale.is_none());
     let retry = state
-        .begin_sale(1, 1, payment.clone(), "k".into(), booking_code(2), 20, 3, 1)
+        .begin_sale(1, 1, payment, "k".into(), booking_code(2), 20, 4, 1)
         .expect("retry");
-    assert_eq!(retry, first, "the retry must re-send the identical booking");
-    state.abort_sale(1);
-    let mut other = payment;
-    other.reference = Some("another card".into());
-    assert!(matches!(
-        state.begin_sale(1, 1, other, "k".into(), booking_code(3), 30, 4, 1),
-        Err(DomainError::KeyReused(_))
-    ));
+    assert_eq!(retry.booking.seats, first.booking.seats);
+    assert_ne!(retry.booking.code, first.booking.code);
 }
 
 #[test]

@@ -12,10 +12,13 @@ use super::{now_ms, Node, StartError};
 use crate::domain::{DurableShow, ShowInput};
 use crate::store::{StoreError, StoredBooking};
 
+/// A stored confirm key and what it sold: ((terminal, key), (booking code, hold)).
+type StoredKey = ((u64, String), (String, Option<u64>));
+
 /// The store's facts, grouped by show, and the hold each stored confirm key came from.
 struct Facts {
     shows: HashMap<ShowId, DurableShow>,
-    keys: Vec<((u64, String), (String, Option<u64>))>,
+    keys: Vec<StoredKey>,
     bookings: usize,
 }
 
@@ -121,7 +124,7 @@ impl Node {
 
     /// Which hold each stored confirm key sold (where the store knows), so that a key reused for
     /// another hold is a `Conflict` after a restart too.
-    fn remember_hold_keys(&self, keys: Vec<((u64, String), (String, Option<u64>))>) {
+    fn remember_hold_keys(&self, keys: Vec<StoredKey>) {
         let mut index = self.confirm_keys.lock();
         for (key, (code, hold_id)) in keys {
             let entry = index.entry(key).or_insert((code.clone(), hold_id));
