@@ -429,7 +429,23 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         model.expire(now_ms);
         check_invariants(&state, &model, now_ms)?;
+        check_snapshot_round_trip(&state)?;
     }
+    Ok(())
+}
+
+/// A follower installing this state's snapshot gets the same seats and the same snapshot back.
+fn check_snapshot_round_trip(state: &ShowState) -> Result<(), TestCaseError> {
+    let snapshot = state.snapshot();
+    let copy = ShowState::from_snapshot(
+        state.layout().clone(),
+        state.pricing().clone(),
+        HoldLimits::default(),
+        &snapshot,
+    )
+    .map_err(|e| TestCaseError::fail(format!("snapshot does not install: {e}")))?;
+    prop_assert_eq!(copy.slots(), state.slots());
+    prop_assert_eq!(copy.snapshot(), snapshot);
     Ok(())
 }
 
@@ -884,5 +900,85 @@ fn a_snapshot_rebuilds_the_same_seats() {
         Some(BookingStatus::Refunded)
     );
     assert_eq!(copy.hold_for_key(1, "h").map(|h| h.id), Some(1));
+    assert_eq!(copy.snapshot(), snapshot);
+}
+
+fn hold_seats(
+    state: &mut ShowState,
+    hold_id: u64,
+    terminal: u64,
+    seats: Vec<SeatId>,
+    key: Option<&str>,
+) -> Result<Vec<cinebook_server::domain::EventRecord>, DomainError> {
+    state.apply(
+        Command::Hold {
+            hold_id,
+            terminal_id: terminal,
+            spec: HoldSpec::Seats(seats),
+            idempotency_key: key.map(str::to_owned),
+        },
+        0,
+        hold_id,
+    )
+}
+
+fn sell(state: &mut ShowState, hold_id: u64, terminal: u64, code: &str) -> String {
+    let due = state.hold_info(state.hold(hold_id).expect("hold")).total;
+    let payment = Payment {
+        method: PaymentMethod::Card,
+        amount: due,
+        reference: None,
+    };
+    let intent = state
+        .begin_sale(
+            hold_id,
+            terminal,
+            payment,
+            format!("k{hold_id}"),
+            code.into(),
+            0,
+            1,
+            1,
+        )
+        .expect("begin");
+    state.apply(Command::Sell { hold_id }, 0, 2).expect("sell");
+    intent.booking.code
+}
+
+#[test]
+fn a_snapshot_with_a_seat_sold_cancelled_then_blocked_installs() {
+    let mut leader = new_state();
+    hold_seats(&mut leader, 1, 1, vec![5], None).expect("hold");
+    let code = sell(&mut leader, 1, 1, "AAAA-AAAA");
+    leader
+        .apply(
+            Command::Cancel {
+                code: code.clone(),
+                refund: false,
+            },
+            0,
+            3,
+        )
+        .expect("cancel");
+    leader
+        .apply(
+            Command::Block {
+                seats: vec![5],
+                blocked: true,
+            },
+            0,
+            4,
+        )
+        .expect("block");
+    let snapshot = leader.snapshot();
+    let copy = ShowState::from_snapshot(
+        leader.layout().clone(),
+        leader.pricing().clone(),
+        HoldLimits::default(),
+        &snapshot,
+    )
+    .expect("a sold, cancelled, then blocked seat must install");
+    assert_eq!(copy.slots(), leader.slots());
+    assert_eq!(copy.slots()[5], SlotState::Blocked);
     assert_eq!(copy.snapshot(), snapshot);
 }

@@ -717,6 +717,11 @@ impl ShowState {
     }
 
     /// Rebuilds a show from a snapshot, through the same `evolve` as every event.
+    ///
+    /// Order matters: bookings first (each sold, then cancelled if it was, in sale order, so a
+    /// seat sold, cancelled and sold again ends sold), then the blocked seats (a seat may be
+    /// blocked after its booking was cancelled), then the open holds (on seats that are free
+    /// once every booking and block is in place).
     pub fn from_snapshot(
         layout: Arc<Layout>,
         pricing: Pricing,
@@ -724,10 +729,6 @@ impl ShowState {
         snapshot: &ShowSnapshot,
     ) -> Result<Self, DomainError> {
         let mut state = ShowState::new(snapshot.show_id, layout, pricing, limits);
-        state.evolve(&Event::Blocked {
-            seats: snapshot.blocked.clone(),
-            blocked: true,
-        })?;
         for entry in &snapshot.bookings {
             let mut booking = entry.booking.clone();
             let status = booking.status;
@@ -745,6 +746,10 @@ impl ShowState {
                 })?;
             }
         }
+        state.evolve(&Event::Blocked {
+            seats: snapshot.blocked.clone(),
+            blocked: true,
+        })?;
         for hold in &snapshot.holds {
             state.evolve(&Event::Held {
                 hold_id: hold.hold_id,
