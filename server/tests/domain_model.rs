@@ -982,3 +982,23 @@ fn a_snapshot_with_a_seat_sold_cancelled_then_blocked_installs() {
     assert_eq!(copy.slots()[5], SlotState::Blocked);
     assert_eq!(copy.snapshot(), snapshot);
 }
+
+#[test]
+fn a_hold_key_retried_gets_its_hold_and_reused_for_other_seats_is_refused() {
+    let mut state = new_state();
+    hold_seats(&mut state, 1, 1, vec![10, 11], Some("cart")).expect("first hold");
+    // The same request again (a retry after a lost answer): the original hold, nothing new.
+    let retry =
+        hold_seats(&mut state, 2, 1, vec![11, 10], Some("cart")).expect("a retry is idempotent");
+    assert!(retry.is_empty(), "a retry changes nothing: {retry:?}");
+    assert_eq!(state.hold_for_key(1, "cart").map(|h| h.id), Some(1));
+    assert!(state.hold(2).is_none());
+    // The same key for other seats is a different request.
+    assert_eq!(
+        hold_seats(&mut state, 3, 1, vec![12], Some("cart")),
+        Err(DomainError::KeyReused("cart".into()))
+    );
+    assert!(state.hold(3).is_none());
+    // Another terminal's key space is its own.
+    hold_seats(&mut state, 4, 2, vec![12], Some("cart")).expect("another terminal");
+}

@@ -202,7 +202,8 @@ impl ShowState {
         self.holds.values()
     }
 
-    /// The open hold a terminal made with this idempotency key.
+    /// The open hold a terminal made with this idempotency key. A `Command::Hold` retried with
+    /// the key and the same selection applies no event; this is the hold it answers with.
     pub fn hold_for_key(&self, terminal_id: TerminalId, key: &str) -> Option<&Hold> {
         let id = self.hold_keys.get(&(terminal_id, key.to_owned()))?;
         self.holds.get(id)
@@ -387,8 +388,14 @@ impl ShowState {
             )));
         }
         if let Some(key) = &idempotency_key {
-            if self.hold_keys.contains_key(&(terminal_id, key.clone())) {
-                return Err(DomainError::KeyReused(key.clone()));
+            if let Some(existing) = self.hold_for_key(terminal_id, key) {
+                // A retry of the request that made the hold gets it back (the caller reads it
+                // with `hold_for_key`); the same key for another selection is another request.
+                return if self.selects(existing, &spec) {
+                    Ok(Vec::new())
+                } else {
+                    Err(DomainError::KeyReused(key.clone()))
+                };
             }
         }
         let open = self
@@ -420,6 +427,37 @@ impl ShowState {
             created_at_ms: now_ms,
             idempotency_key,
         }])
+    }
+
+    /// Whether `spec` asks for what `hold` holds: the same seats (by id or label, in any order),
+    /// or, for best-available, as many seats of the same category. The hold's seats are the
+    /// selection its idempotency key was used with; they survive replication and snapshots,
+    /// so a retry is recognised on a new leader too.
+    fn selects(&self, hold: &Hold, spec: &HoldSpec) -> bool {
+        let mut held = hold.seats.clone();
+        held.sort_unstable();
+        let mut asked: Vec<SeatId> = match spec {
+            HoldSpec::Seats(ids) => ids.clone(),
+            HoldSpec::Labels(labels) => {
+                let ids: Vec<SeatId> = labels
+                    .iter()
+                    .filter_map(|l| self.layout.by_label(l))
+                    .collect();
+                if ids.len() != labels.len() {
+                    return false;
+                }
+                ids
+            }
+            HoldSpec::Best { count, category } => {
+                let category = category.unwrap_or(Category::Standard);
+                return held.len() == *count as usize
+                    && held
+                        .iter()
+                        .all(|id| self.layout.seat(*id).map(|s| s.category) == Some(category));
+            }
+        };
+        asked.sort_unstable();
+        asked == held
     }
 
     fn resolve_seats(&self, spec: HoldSpec) -> Result<Vec<SeatId>, DomainError> {

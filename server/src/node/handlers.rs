@@ -369,7 +369,12 @@ async fn hold(
         HoldSpec::Best { category, .. } => slot.free(category.unwrap_or(Category::Standard)),
         _ => slot.free_total(),
     };
-    if wanted > 0 && free < wanted && slot.next_deadline_ms() > now_ms() {
+    // A keyed request may be the retry of a hold that took the last seats: the show decides.
+    if idempotency_key.is_none()
+        && wanted > 0
+        && free < wanted
+        && slot.next_deadline_ms() > now_ms()
+    {
         return Err(ErrorBody::new(
             ErrorCode::SoldOut,
             format!("{wanted} seats wanted, {free} free"),
@@ -378,11 +383,7 @@ async fn hold(
     let hold_id = node.next_hold_id();
     let terminal_id = caller.terminal_id;
     node.on_show(slot, move |state, now, lamport| {
-        if let Some(key) = &idempotency_key {
-            if let Some(existing) = state.hold_for_key(terminal_id, key) {
-                return (Ok(Reply::Held(state.hold_info(existing))), Vec::new());
-            }
-        }
+        let key = idempotency_key.clone();
         let command = Command::Hold {
             hold_id,
             terminal_id,
@@ -391,7 +392,12 @@ async fn hold(
         };
         match state.apply(command, now, lamport) {
             Ok(records) => {
-                let info = state.hold(hold_id).map(|h| state.hold_info(h));
+                // A retry with the same key and selection made no hold: it gets the original.
+                let hold = state.hold(hold_id).or_else(|| {
+                    key.as_deref()
+                        .and_then(|k| state.hold_for_key(terminal_id, k))
+                });
+                let info = hold.map(|h| state.hold_info(h));
                 (
                     info.map(Reply::Held)
                         .ok_or_else(|| ErrorBody::new(ErrorCode::Internal, "hold vanished")),
