@@ -9,7 +9,8 @@ use cinebook_protocol::types::{
     BookingStatus, Category, Money, Payment, PaymentMethod, Price, Screen, Seat, SeatId, Show,
 };
 use cinebook_server::domain::{
-    booking_code, Command, DomainError, HoldLimits, HoldSpec, Layout, Pricing, ShowState, SlotState,
+    CodeGenerator, Command, DomainError, HoldLimits, HoldSpec, Layout, Pricing, SeededCodes,
+    ShowState, SlotState,
 };
 use proptest::prelude::*;
 
@@ -329,7 +330,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     terminal,
                     payment,
                     format!("k{id}"),
-                    booking_code(entropy),
+                    &mut SeededCodes::new(entropy),
                     now_ms,
                     lamport,
                     1,
@@ -675,7 +676,7 @@ fn a_wrong_payment_is_refused_and_comp_is_free() {
         reference: None,
     };
     assert!(matches!(
-        state.begin_sale(1, 1, wrong, "k".into(), booking_code(1), 0, 2, 1),
+        state.begin_sale(1, 1, wrong, "k".into(), &mut SeededCodes::new(1), 0, 2, 1),
         Err(DomainError::InvalidArgument(_))
     ));
     let comp = Payment {
@@ -687,7 +688,7 @@ fn a_wrong_payment_is_refused_and_comp_is_free() {
         reference: None,
     };
     let intent = state
-        .begin_sale(1, 1, comp, "k".into(), booking_code(1), 0, 2, 1)
+        .begin_sale(1, 1, comp, "k".into(), &mut SeededCodes::new(1), 0, 2, 1)
         .expect("comp");
     assert_eq!(intent.booking.total.amount_minor, 0);
     assert_eq!(
@@ -748,7 +749,7 @@ fn replay_rebuilds_the_same_state() {
                 reference: None,
             },
             "k".into(),
-            booking_code(5),
+            &mut SeededCodes::new(5),
             0,
             3,
             1,
@@ -798,20 +799,38 @@ fn a_retry_after_a_failed_commit_resends_the_same_booking() {
         reference: None,
     };
     let first = state
-        .begin_sale(1, 1, payment.clone(), "k".into(), booking_code(1), 10, 2, 1)
+        .begin_sale(
+            1,
+            1,
+            payment.clone(),
+            "k".into(),
+            &mut SeededCodes::new(1),
+            10,
+            2,
+            1,
+        )
         .expect("first");
     // The commit's outcome is unknown: the hold is unpinned, its seats stay held.
     state.abort_sale(1);
     assert!(state.hold(1).expect("still held").sale.is_none());
     let retry = state
-        .begin_sale(1, 1, payment.clone(), "k".into(), booking_code(2), 20, 3, 1)
+        .begin_sale(
+            1,
+            1,
+            payment.clone(),
+            "k".into(),
+            &mut SeededCodes::new(2),
+            20,
+            3,
+            1,
+        )
         .expect("retry");
     assert_eq!(retry, first, "the retry must re-send the identical booking");
     state.abort_sale(1);
     let mut other = payment;
     other.reference = Some("another card".into());
     assert!(matches!(
-        state.begin_sale(1, 1, other, "k".into(), booking_code(3), 30, 4, 1),
+        state.begin_sale(1, 1, other, "k".into(), &mut SeededCodes::new(3), 30, 4, 1),
         Err(DomainError::KeyReused(_))
     ));
 }
@@ -854,7 +873,7 @@ fn a_snapshot_rebuilds_the_same_seats() {
                 reference: None,
             },
             "k".into(),
-            booking_code(9),
+            &mut SeededCodes::new(9),
             0,
             3,
             1,
@@ -922,7 +941,12 @@ fn hold_seats(
     )
 }
 
-fn sell(state: &mut ShowState, hold_id: u64, terminal: u64, code: &str) -> String {
+fn sell(
+    state: &mut ShowState,
+    hold_id: u64,
+    terminal: u64,
+    codes: &mut dyn CodeGenerator,
+) -> String {
     let due = state.hold_info(state.hold(hold_id).expect("hold")).total;
     let payment = Payment {
         method: PaymentMethod::Card,
@@ -935,7 +959,7 @@ fn sell(state: &mut ShowState, hold_id: u64, terminal: u64, code: &str) -> Strin
             terminal,
             payment,
             format!("k{hold_id}"),
-            code.into(),
+            codes,
             0,
             1,
             1,
@@ -949,7 +973,7 @@ fn sell(state: &mut ShowState, hold_id: u64, terminal: u64, code: &str) -> Strin
 fn a_snapshot_with_a_seat_sold_cancelled_then_blocked_installs() {
     let mut leader = new_state();
     hold_seats(&mut leader, 1, 1, vec![5], None).expect("hold");
-    let code = sell(&mut leader, 1, 1, "AAAA-AAAA");
+    let code = sell(&mut leader, 1, 1, &mut SeededCodes::new(1));
     leader
         .apply(
             Command::Cancel {
@@ -1001,4 +1025,67 @@ fn a_hold_key_retried_gets_its_hold_and_reused_for_other_seats_is_refused() {
     assert!(state.hold(3).is_none());
     // Another terminal's key space is its own.
     hold_seats(&mut state, 4, 2, vec![12], Some("cart")).expect("another terminal");
+}
+
+#[test]
+fn a_booking_code_in_use_on_the_show_is_never_answered() {
+    let mut state = new_state();
+    hold_seats(&mut state, 1, 1, vec![1], None).expect("hold");
+    let first = sell(&mut state, 1, 1, &mut SeededCodes::new(42));
+    hold_seats(&mut state, 2, 1, vec![2], None).expect("hold");
+    let due = state.hold_info(state.hold(2).expect("hold")).total;
+    let payment = Payment {
+        method: PaymentMethod::Card,
+        amount: due,
+        reference: None,
+    };
+    // The same seed: the first candidate is the code booking 1 already has.
+    let mut repeating = SeededCodes::new(42);
+    let mut expected = SeededCodes::new(42);
+    assert_eq!(expected.next_code(), first, "the seed repeats the code");
+    let intent = state
+        .begin_sale(2, 1, payment, "k2".into(), &mut repeating, 0, 3, 1)
+        .expect("a colliding code must not reach the customer");
+    assert_ne!(intent.booking.code, first);
+    assert_eq!(
+        intent.booking.code,
+        expected.next_code(),
+        "the next candidate"
+    );
+    state
+        .apply(Command::Sell { hold_id: 2 }, 0, 4)
+        .expect("sold");
+    assert_eq!(state.bookings().count(), 2);
+}
+
+/// A generator that only ever proposes one code.
+struct Stuck(String);
+
+impl CodeGenerator for Stuck {
+    fn next_code(&mut self) -> String {
+        self.0.clone()
+    }
+}
+
+#[test]
+fn a_generator_that_only_repeats_is_an_error_not_a_loop() {
+    let mut state = new_state();
+    hold_seats(&mut state, 1, 1, vec![1], None).expect("hold");
+    let first = sell(&mut state, 1, 1, &mut SeededCodes::new(3));
+    hold_seats(&mut state, 2, 1, vec![2], None).expect("hold");
+    let due = state.hold_info(state.hold(2).expect("hold")).total;
+    let payment = Payment {
+        method: PaymentMethod::Card,
+        amount: due,
+        reference: None,
+    };
+    let result = state.begin_sale(2, 1, payment, "k2".into(), &mut Stuck(first), 0, 3, 1);
+    assert!(
+        matches!(result, Err(DomainError::CodesExhausted(_))),
+        "{result:?}"
+    );
+    assert!(
+        state.hold(2).expect("hold").sale.is_none(),
+        "nothing pinned"
+    );
 }

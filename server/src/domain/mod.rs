@@ -25,15 +25,15 @@
 //!   hold or booking back, never a second one.
 
 mod best_available;
-mod code;
+pub mod code;
 mod error;
 mod events;
 mod layout;
 mod show_state;
 
 pub use best_available::pick_best;
-pub use code::booking_code;
+pub use code::{booking_code, CodeGenerator, RandomCodes, SeededCodes};
 pub use error::DomainError;
 pub use events::{Command, Event, EventRecord, HoldSpec};
 pub use layout::{Layout, Pricing};
-pub use show_state::{Hold, HoldLimits, SaleIntent, ShowState, SlotState};
+pub use show_state::{Hold, HoldLimits, SaleIntent, ShowState, SlotState, CODE_CANDIDATES_MAX};

@@ -10,7 +10,13 @@ use cinebook_protocol::types::{
     SeatState, ShowId, TerminalId,
 };
 
-use super::{pick_best, Command, DomainError, Event, EventRecord, HoldSpec, Layout, Pricing};
+use super::{
+    pick_best, CodeGenerator, Command, DomainError, Event, EventRecord, HoldSpec, Layout, Pricing,
+};
+
+/// Candidate booking codes [`ShowState::begin_sale`] tries before giving up. With 23^16 codes a
+/// second candidate is already a once-in-10^13 event; more than a few means a broken generator.
+pub const CODE_CANDIDATES_MAX: u32 = 8;
 
 /// Limits on holds. Every one is explicit; defaults suit a cinema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -610,7 +616,9 @@ impl ShowState {
     // ---- the two-step sale -------------------------------------------------------------------
 
     /// Validates a confirm and pins the hold: the returned intent is what the database must
-    /// commit before [`Command::Sell`]. The code comes from the caller (randomness is plumbing).
+    /// commit before [`Command::Sell`]. Candidate codes come from the caller's generator
+    /// (randomness is plumbing); one already in use on this show is skipped, up to
+    /// [`CODE_CANDIDATES_MAX`] candidates. A retry of an aborted attempt re-sends its code.
     #[allow(clippy::too_many_arguments)]
     pub fn begin_sale(
         &mut self,
@@ -618,7 +626,7 @@ impl ShowState {
         terminal_id: TerminalId,
         payment: Payment,
         idempotency_key: String,
-        code: String,
+        codes: &mut dyn CodeGenerator,
         now_ms: u64,
         lamport: u64,
         node_id: u32,
@@ -628,11 +636,6 @@ impl ShowState {
             .contains_key(&(terminal_id, idempotency_key.clone()))
         {
             return Err(DomainError::KeyReused(idempotency_key));
-        }
-        if self.booking_index.contains_key(&code) {
-            return Err(DomainError::InvalidArgument(format!(
-                "booking code {code} is in use"
-            )));
         }
         let hold = self.owned_hold(hold_id, terminal_id)?;
         if hold.sale.is_some() {
@@ -672,6 +675,7 @@ impl ShowState {
                 price_minor,
             });
         }
+        let code = self.free_code(codes)?;
         let price_total: i64 = seats.iter().map(|s| s.price_minor).sum();
         let charged = if payment.method == PaymentMethod::Comp {
             0
@@ -707,6 +711,14 @@ impl ShowState {
             hold.sale = Some(Box::new(intent.clone()));
         }
         Ok(intent)
+    }
+
+    /// The first candidate code not in use on this show.
+    fn free_code(&self, codes: &mut dyn CodeGenerator) -> Result<String, DomainError> {
+        (0..CODE_CANDIDATES_MAX)
+            .map(|_| codes.next_code())
+            .find(|code| !self.booking_index.contains_key(code))
+            .ok_or(DomainError::CodesExhausted(CODE_CANDIDATES_MAX))
     }
 
     /// Unpins a hold whose sale could not be committed: its seats stay held until its deadline,

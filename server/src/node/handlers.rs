@@ -10,7 +10,7 @@ use cinebook_protocol::{ErrorBody, ErrorCode, Reply, Request};
 use tokio::sync::oneshot;
 
 use super::{auth, now_ms, Catalog, Node, ShowSlot};
-use crate::domain::{booking_code, Command, DomainError, HoldSpec};
+use crate::domain::{Command, DomainError, HoldSpec, RandomCodes};
 use crate::store::CancelRecord;
 
 /// Who is asking.
@@ -469,7 +469,6 @@ async fn confirm(
         )
     })?;
     let node_id = node.config.node_id;
-    let entropy: u64 = rand::random();
     let intent = node
         .on_show(slot.clone(), move |state, now, lamport| {
             let result = state
@@ -478,7 +477,7 @@ async fn confirm(
                     terminal_id,
                     payment,
                     key,
-                    booking_code(entropy),
+                    &mut RandomCodes,
                     now,
                     lamport,
                     node_id,
