@@ -45,6 +45,7 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
         };
         return Err(ErrorBody::new(ErrorCode::NotLeader { leader }, message));
     }
+    super::validate::request(&request)?;
     match request {
         Request::Ping { nonce } => Ok(Reply::Pong {
             nonce,

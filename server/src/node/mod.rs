@@ -7,12 +7,14 @@
 //! - [`sweeper`]: expires holds within `sweep_interval_ms` of their deadline.
 //! - [`handlers`]: one function per request.
 //! - [`catalog`], [`shows`], [`auth`]: the catalog snapshot, the per-show slots, the role matrix.
+//! - [`validate`]: the width of every string a request carries, checked before it is queued.
 
 pub mod auth;
 pub mod catalog;
 pub mod handlers;
 pub mod shows;
 pub mod sweeper;
+pub mod validate;
 pub mod workers;
 pub mod writer;
 
