@@ -107,6 +107,12 @@ pub enum Error {
         /// The server's message.
         message: String,
     },
+    /// The show's sales window is closed for this terminal's role.
+    #[error("sales closed: {message}")]
+    SalesClosed {
+        /// The server's message.
+        message: String,
+    },
 
     /// No address was given to connect to.
     #[error("no server address given")]
@@ -196,6 +202,7 @@ impl Error {
             Error::Overloaded { .. } => "Overloaded",
             Error::Conflict { .. } => "Conflict",
             Error::Internal { .. } => "Internal",
+            Error::SalesClosed { .. } => "SalesClosed",
             Error::NoAddress => "NoAddress",
             Error::Connect { .. } => "Connect",
             Error::ConnectTimeout { .. } => "ConnectTimeout",
@@ -226,6 +233,7 @@ impl Error {
                 | Error::Overloaded { .. }
                 | Error::Conflict { .. }
                 | Error::Internal { .. }
+                | Error::SalesClosed { .. }
         )
     }
 
@@ -278,6 +286,7 @@ impl From<ErrorBody> for Error {
             ErrorCode::Overloaded => Error::Overloaded { message },
             ErrorCode::Conflict => Error::Conflict { message },
             ErrorCode::Internal => Error::Internal { message },
+            ErrorCode::SalesClosed => Error::SalesClosed { message },
         }
     }
 }
@@ -311,6 +320,7 @@ mod tests {
             ErrorCode::Overloaded,
             ErrorCode::Conflict,
             ErrorCode::Internal,
+            ErrorCode::SalesClosed,
         ];
         for code in codes {
             let name = code.name();

@@ -46,6 +46,9 @@ pub enum ErrorCode {
     Conflict,
     /// (13) A bug on the server; it has been logged.
     Internal,
+    /// (14) The show's sales window is closed for this caller: kiosks (and the web) sell until
+    /// the show starts, the box office until `box_office_late_min` after.
+    SalesClosed,
 }
 
 impl ErrorCode {
@@ -66,6 +69,7 @@ impl ErrorCode {
             ErrorCode::Overloaded => "Overloaded",
             ErrorCode::Conflict => "Conflict",
             ErrorCode::Internal => "Internal",
+            ErrorCode::SalesClosed => "SalesClosed",
         }
     }
 

@@ -10,7 +10,7 @@ use cinebook_protocol::types::{
 };
 use cinebook_server::domain::{
     CodeGenerator, Command, DomainError, HoldLimits, HoldSpec, Layout, Pricing, SeededCodes,
-    ShowState, SlotState,
+    ShowState, SlotState, SALES_NEVER_CLOSE,
 };
 use proptest::prelude::*;
 
@@ -194,6 +194,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                         terminal_id: terminal,
                         spec: HoldSpec::Seats(seats.clone()),
                         idempotency_key: None,
+                        sales_close_at_ms: SALES_NEVER_CLOSE,
                     },
                     now_ms,
                     lamport,
@@ -237,6 +238,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                             category: Some(category),
                         },
                         idempotency_key: None,
+                        sales_close_at_ms: SALES_NEVER_CLOSE,
                     },
                     now_ms,
                     lamport,
@@ -331,6 +333,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     payment,
                     format!("k{id}"),
                     &mut SeededCodes::new(entropy),
+                    SALES_NEVER_CLOSE,
                     now_ms,
                     lamport,
                     1,
@@ -538,6 +541,7 @@ fn best_available_avoids_orphans_and_prefers_the_centre() {
                     category: None,
                 },
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             1,
@@ -579,6 +583,7 @@ fn wheelchair_places_only_when_asked() {
                     category: None,
                 },
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             1,
@@ -598,6 +603,7 @@ fn wheelchair_places_only_when_asked() {
                     category: Some(Category::Wheelchair),
                 },
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             1,
@@ -634,6 +640,7 @@ fn no_adjacent_block_says_why() {
                     category: None,
                 },
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             2,
@@ -662,6 +669,7 @@ fn a_wrong_payment_is_refused_and_comp_is_free() {
                 terminal_id: 1,
                 spec: HoldSpec::Seats(vec![9, 10]),
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             1,
@@ -676,7 +684,17 @@ fn a_wrong_payment_is_refused_and_comp_is_free() {
         reference: None,
     };
     assert!(matches!(
-        state.begin_sale(1, 1, wrong, "k".into(), &mut SeededCodes::new(1), 0, 2, 1),
+        state.begin_sale(
+            1,
+            1,
+            wrong,
+            "k".into(),
+            &mut SeededCodes::new(1),
+            SALES_NEVER_CLOSE,
+            0,
+            2,
+            1
+        ),
         Err(DomainError::InvalidArgument(_))
     ));
     let comp = Payment {
@@ -688,7 +706,17 @@ fn a_wrong_payment_is_refused_and_comp_is_free() {
         reference: None,
     };
     let intent = state
-        .begin_sale(1, 1, comp, "k".into(), &mut SeededCodes::new(1), 0, 2, 1)
+        .begin_sale(
+            1,
+            1,
+            comp,
+            "k".into(),
+            &mut SeededCodes::new(1),
+            SALES_NEVER_CLOSE,
+            0,
+            2,
+            1,
+        )
         .expect("comp");
     assert_eq!(intent.booking.total.amount_minor, 0);
     assert_eq!(
@@ -718,6 +746,7 @@ fn replay_rebuilds_the_same_state() {
                         category: None,
                     },
                     idempotency_key: Some("a".into()),
+                    sales_close_at_ms: SALES_NEVER_CLOSE,
                 },
                 0,
                 1,
@@ -732,6 +761,7 @@ fn replay_rebuilds_the_same_state() {
                     terminal_id: 2,
                     spec: HoldSpec::Seats(vec![30, 31]),
                     idempotency_key: None,
+                    sales_close_at_ms: SALES_NEVER_CLOSE,
                 },
                 0,
                 2,
@@ -750,6 +780,7 @@ fn replay_rebuilds_the_same_state() {
             },
             "k".into(),
             &mut SeededCodes::new(5),
+            SALES_NEVER_CLOSE,
             0,
             3,
             1,
@@ -787,6 +818,7 @@ fn a_retry_after_a_failed_commit_resends_the_same_booking() {
                 terminal_id: 1,
                 spec: HoldSpec::Seats(vec![12, 13]),
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             1,
@@ -805,6 +837,7 @@ fn a_retry_after_a_failed_commit_resends_the_same_booking() {
             payment.clone(),
             "k".into(),
             &mut SeededCodes::new(1),
+            SALES_NEVER_CLOSE,
             10,
             2,
             1,
@@ -820,6 +853,7 @@ fn a_retry_after_a_failed_commit_resends_the_same_booking() {
             payment.clone(),
             "k".into(),
             &mut SeededCodes::new(2),
+            SALES_NEVER_CLOSE,
             20,
             3,
             1,
@@ -830,7 +864,17 @@ fn a_retry_after_a_failed_commit_resends_the_same_booking() {
     let mut other = payment;
     other.reference = Some("another card".into());
     assert!(matches!(
-        state.begin_sale(1, 1, other, "k".into(), &mut SeededCodes::new(3), 30, 4, 1),
+        state.begin_sale(
+            1,
+            1,
+            other,
+            "k".into(),
+            &mut SeededCodes::new(3),
+            SALES_NEVER_CLOSE,
+            30,
+            4,
+            1
+        ),
         Err(DomainError::KeyReused(_))
     ));
 }
@@ -845,6 +889,7 @@ fn a_snapshot_rebuilds_the_same_seats() {
                 terminal_id: 1,
                 spec: HoldSpec::Seats(vec![3, 4]),
                 idempotency_key: Some("h".into()),
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             1,
@@ -857,6 +902,7 @@ fn a_snapshot_rebuilds_the_same_seats() {
                 terminal_id: 2,
                 spec: HoldSpec::Seats(vec![20]),
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             2,
@@ -874,6 +920,7 @@ fn a_snapshot_rebuilds_the_same_seats() {
             },
             "k".into(),
             &mut SeededCodes::new(9),
+            SALES_NEVER_CLOSE,
             0,
             3,
             1,
@@ -935,6 +982,7 @@ fn hold_seats(
             terminal_id: terminal,
             spec: HoldSpec::Seats(seats),
             idempotency_key: key.map(str::to_owned),
+            sales_close_at_ms: SALES_NEVER_CLOSE,
         },
         0,
         hold_id,
@@ -960,6 +1008,7 @@ fn sell(
             payment,
             format!("k{hold_id}"),
             codes,
+            SALES_NEVER_CLOSE,
             0,
             1,
             1,
@@ -1044,7 +1093,17 @@ fn a_booking_code_in_use_on_the_show_is_never_answered() {
     let mut expected = SeededCodes::new(42);
     assert_eq!(expected.next_code(), first, "the seed repeats the code");
     let intent = state
-        .begin_sale(2, 1, payment, "k2".into(), &mut repeating, 0, 3, 1)
+        .begin_sale(
+            2,
+            1,
+            payment,
+            "k2".into(),
+            &mut repeating,
+            SALES_NEVER_CLOSE,
+            0,
+            3,
+            1,
+        )
         .expect("a colliding code must not reach the customer");
     assert_ne!(intent.booking.code, first);
     assert_eq!(
@@ -1079,7 +1138,17 @@ fn a_generator_that_only_repeats_is_an_error_not_a_loop() {
         amount: due,
         reference: None,
     };
-    let result = state.begin_sale(2, 1, payment, "k2".into(), &mut Stuck(first), 0, 3, 1);
+    let result = state.begin_sale(
+        2,
+        1,
+        payment,
+        "k2".into(),
+        &mut Stuck(first),
+        SALES_NEVER_CLOSE,
+        0,
+        3,
+        1,
+    );
     assert!(
         matches!(result, Err(DomainError::CodesExhausted(_))),
         "{result:?}"
@@ -1088,4 +1157,76 @@ fn a_generator_that_only_repeats_is_an_error_not_a_loop() {
         state.hold(2).expect("hold").sale.is_none(),
         "nothing pinned"
     );
+}
+
+#[test]
+fn holds_and_new_sales_stop_when_the_window_closes_but_a_retry_is_resent() {
+    let mut state = new_state();
+    let hold = |state: &mut ShowState, hold_id, close| {
+        state.apply(
+            Command::Hold {
+                hold_id,
+                terminal_id: 1,
+                spec: HoldSpec::Seats(vec![hold_id as SeatId]),
+                idempotency_key: None,
+                sales_close_at_ms: close,
+            },
+            1_000,
+            hold_id,
+        )
+    };
+    assert_eq!(
+        hold(&mut state, 1, 1_000),
+        Err(DomainError::SalesClosed {
+            closes_at_ms: 1_000
+        })
+    );
+    assert_eq!(
+        state.free_total() as usize,
+        state.layout().len(),
+        "nothing held"
+    );
+    hold(&mut state, 2, 1_001).expect("open until 1,001");
+    let due = state.hold_info(state.hold(2).expect("hold")).total;
+    let payment = Payment {
+        method: PaymentMethod::Card,
+        amount: due,
+        reference: None,
+    };
+    let mut codes = SeededCodes::new(1);
+    let first = state
+        .begin_sale(
+            2,
+            1,
+            payment.clone(),
+            "k".into(),
+            &mut codes,
+            1_001,
+            1_000,
+            3,
+            1,
+        )
+        .expect("open");
+    state.abort_sale(2);
+    // The window closed meanwhile: a new sale is refused, the unknown attempt is re-sent.
+    assert_eq!(
+        state.begin_sale(
+            2,
+            1,
+            payment.clone(),
+            "other".into(),
+            &mut codes,
+            1_001,
+            1_001,
+            4,
+            1
+        ),
+        Err(DomainError::SalesClosed {
+            closes_at_ms: 1_001
+        })
+    );
+    let retry = state
+        .begin_sale(2, 1, payment, "k".into(), &mut codes, 1_001, 1_001, 5, 1)
+        .expect("a retry of an attempt whose outcome is unknown is re-sent");
+    assert_eq!(retry, first);
 }

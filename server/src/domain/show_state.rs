@@ -334,7 +334,15 @@ impl ShowState {
                 terminal_id,
                 spec,
                 idempotency_key,
-            } => self.decide_hold(hold_id, terminal_id, spec, idempotency_key, now_ms),
+                sales_close_at_ms,
+            } => {
+                if now_ms >= sales_close_at_ms {
+                    return Err(DomainError::SalesClosed {
+                        closes_at_ms: sales_close_at_ms,
+                    });
+                }
+                self.decide_hold(hold_id, terminal_id, spec, idempotency_key, now_ms)
+            }
             Command::Renew {
                 hold_id,
                 terminal_id,
@@ -619,6 +627,9 @@ impl ShowState {
     /// commit before [`Command::Sell`]. Candidate codes come from the caller's generator
     /// (randomness is plumbing); one already in use on this show is skipped, up to
     /// [`CODE_CANDIDATES_MAX`] candidates. A retry of an aborted attempt re-sends its code.
+    /// A new sale at or after `sales_close_at_ms` is [`DomainError::SalesClosed`]; the retry of
+    /// an aborted attempt is not (its outcome may be committed already, and it is re-sent so the
+    /// store can say so).
     #[allow(clippy::too_many_arguments)]
     pub fn begin_sale(
         &mut self,
@@ -627,6 +638,7 @@ impl ShowState {
         payment: Payment,
         idempotency_key: String,
         codes: &mut dyn CodeGenerator,
+        sales_close_at_ms: u64,
         now_ms: u64,
         lamport: u64,
         node_id: u32,
@@ -657,6 +669,11 @@ impl ShowState {
                 hold.sale = Some(Box::new(intent.clone()));
             }
             return Ok(intent);
+        }
+        if now_ms >= sales_close_at_ms {
+            return Err(DomainError::SalesClosed {
+                closes_at_ms: sales_close_at_ms,
+            });
         }
         let mut seats = Vec::with_capacity(hold.seats.len());
         for id in &hold.seats {

@@ -383,6 +383,7 @@ async fn hold(
     }
     let hold_id = node.next_hold_id();
     let terminal_id = caller.terminal_id;
+    let sales_close_at_ms = super::sales_window::close_at_ms(node, caller.role, show_id);
     node.on_show(slot, move |state, now, lamport| {
         let key = idempotency_key.clone();
         let command = Command::Hold {
@@ -390,6 +391,7 @@ async fn hold(
             terminal_id,
             spec,
             idempotency_key,
+            sales_close_at_ms,
         };
         match state.apply(command, now, lamport) {
             Ok(records) => {
@@ -470,6 +472,7 @@ async fn confirm(
         )
     })?;
     let node_id = node.config.node_id;
+    let sales_close_at_ms = super::sales_window::close_at_ms(node, caller.role, slot.show_id);
     let intent = node
         .on_show(slot.clone(), move |state, now, lamport| {
             let result = state
@@ -479,6 +482,7 @@ async fn confirm(
                     payment,
                     key,
                     &mut RandomCodes,
+                    sales_close_at_ms,
                     now,
                     lamport,
                     node_id,

@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod handlers;
+pub mod sales_window;
 pub mod shows;
 pub mod sweeper;
 pub mod validate;
