@@ -255,9 +255,17 @@ node_of_addr() {
   done
   echo "?"
 }
+# The first show whose sales window is open (`cinebook shows` lists only those): the sample's
+# week starts today, so its first shows may already have started.
+open_show=""
 sell() {
   local label=$1 out hold code
-  out=$(cli hold 1 --best 2) || fail "$label: hold failed: $out"
+  if [ -z "$open_show" ]; then
+    out=$(cli shows) || fail "$label: shows failed: $out"
+    open_show=$(printf '%s\n' "$out" | json_field id)
+    [ -n "$open_show" ] || fail "$label: no show on sale in: $out"
+  fi
+  out=$(cli hold "$open_show" --best 2) || fail "$label: hold failed: $out"
   hold=$(printf '%s\n' "$out" | json_field hold_id)
   [ -n "$hold" ] || fail "$label: no hold id in: $out"
   out=$(cli confirm "$hold" --pay cash) || fail "$label: confirm failed: $out"

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use cinebook_protocol::types::{Category, Payment, PaymentMethod, SeatId};
 use cinebook_server::domain::{
-    booking_code, pick_best, Command, HoldLimits, HoldSpec, Layout, Pricing, ShowState,
+    pick_best, Command, HoldLimits, HoldSpec, Layout, Pricing, SeededCodes, ShowState,
 };
 use cinebook_server::testing::sample_catalog;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -52,6 +52,7 @@ fn hold_confirm(c: &mut Criterion) {
             let mut state = template.clone();
             let mut next = 0usize;
             let mut total = Duration::ZERO;
+            let mut codes = SeededCodes::new(1);
             for i in 0..iters {
                 if next == pairs.len() {
                     state = template.clone();
@@ -68,6 +69,7 @@ fn hold_confirm(c: &mut Criterion) {
                             terminal_id: 1,
                             spec: HoldSpec::Seats(seats),
                             idempotency_key: None,
+                            sales_close_at_ms: SALES_NEVER_CLOSE,
                         },
                         1_000,
                         i * 3,
@@ -88,7 +90,8 @@ fn hold_confirm(c: &mut Criterion) {
                         1,
                         payment,
                         format!("k{i}"),
-                        booking_code(i),
+                        &mut codes,
+                        SALES_NEVER_CLOSE,
                         1_001,
                         i * 3 + 1,
                         1,

@@ -107,6 +107,12 @@ pub enum Error {
         /// The server's message.
         message: String,
     },
+    /// The show's sales window is closed for this terminal's role.
+    #[error("sales closed: {message}")]
+    SalesClosed {
+        /// The server's message.
+        message: String,
+    },
     /// The server does not know yet whether a sale was committed (the database did not
     /// acknowledge it in time). Not a failure: the seats stay reserved; retried by the client
     /// with the same idempotency key until the call deadline.
@@ -204,6 +210,7 @@ impl Error {
             Error::Overloaded { .. } => "Overloaded",
             Error::Conflict { .. } => "Conflict",
             Error::Internal { .. } => "Internal",
+            Error::SalesClosed { .. } => "SalesClosed",
             Error::OutcomeUnknown { .. } => "OutcomeUnknown",
             Error::NoAddress => "NoAddress",
             Error::Connect { .. } => "Connect",
@@ -235,6 +242,7 @@ impl Error {
                 | Error::Overloaded { .. }
                 | Error::Conflict { .. }
                 | Error::Internal { .. }
+                | Error::SalesClosed { .. }
                 | Error::OutcomeUnknown { .. }
         )
     }
@@ -289,6 +297,7 @@ impl From<ErrorBody> for Error {
             ErrorCode::Overloaded => Error::Overloaded { message },
             ErrorCode::Conflict => Error::Conflict { message },
             ErrorCode::Internal => Error::Internal { message },
+            ErrorCode::SalesClosed => Error::SalesClosed { message },
             ErrorCode::OutcomeUnknown => Error::OutcomeUnknown { message },
         }
     }
@@ -323,6 +332,7 @@ mod tests {
             ErrorCode::Overloaded,
             ErrorCode::Conflict,
             ErrorCode::Internal,
+            ErrorCode::SalesClosed,
             ErrorCode::OutcomeUnknown,
         ];
         for code in codes {

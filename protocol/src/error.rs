@@ -46,7 +46,10 @@ pub enum ErrorCode {
     Conflict,
     /// (13) A bug on the server; it has been logged.
     Internal,
-    /// (14) The database did not confirm a sale in time: it may or may not be committed. Its
+    /// (14) The show's sales window is closed for this caller: kiosks (and the web) sell until
+    /// the show starts, the box office until `box_office_late_min` after.
+    SalesClosed,
+    /// (15) The database did not confirm a sale in time: it may or may not be committed. Its
     /// seats stay reserved while the node reads the store; a retry with the same idempotency
     /// key gets the booking or a definite answer. Never a failure.
     OutcomeUnknown,
@@ -70,6 +73,7 @@ impl ErrorCode {
             ErrorCode::Overloaded => "Overloaded",
             ErrorCode::Conflict => "Conflict",
             ErrorCode::Internal => "Internal",
+            ErrorCode::SalesClosed => "SalesClosed",
             ErrorCode::OutcomeUnknown => "OutcomeUnknown",
         }
     }

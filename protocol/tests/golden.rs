@@ -820,6 +820,7 @@ fn all_error_codes() -> Vec<ErrorCode> {
         ErrorCode::Overloaded,
         ErrorCode::Conflict,
         ErrorCode::Internal,
+        ErrorCode::SalesClosed,
         ErrorCode::OutcomeUnknown,
     ]
 }

@@ -53,6 +53,9 @@ pub struct Config {
     /// A terminal's token is checked against the store again after this long, so a revocation
     /// reaches every node within it.
     pub terminal_cache_ttl_ms: u64,
+    /// Minutes after a show's start during which the box office and admins may still hold and
+    /// confirm seats (`--box-office-late-min`); kiosks and the web stop at the start.
+    pub box_office_late_min: u64,
     /// Cluster membership; `None` for a single node that leads itself.
     pub cluster: Option<ClusterConfig>,
 }
@@ -82,6 +85,7 @@ impl Default for Config {
             sweep_interval_ms: 200,
             shutdown_grace_ms: 10_000,
             terminal_cache_ttl_ms: 5_000,
+            box_office_late_min: crate::domain::BOX_OFFICE_LATE_MIN_DEFAULT,
             cluster: None,
         }
     }

@@ -139,6 +139,10 @@ struct RunArgs {
     /// How long a hold lives, e.g. 10m, 90s, 500ms.
     #[arg(long, env = "CINEBOOK_HOLD_TTL", default_value = "10m", value_parser = parse_duration_ms)]
     hold_ttl: u64,
+    /// Minutes after a show's start during which the box office (and admins) may still sell it;
+    /// kiosks and the web stop at the start.
+    #[arg(long, env = "CINEBOOK_BOX_OFFICE_LATE_MIN", default_value_t = cinebook_server::domain::BOX_OFFICE_LATE_MIN_DEFAULT)]
+    box_office_late_min: u64,
     /// Largest frame payload in bytes.
     #[arg(long, env = "CINEBOOK_FRAME_MAX_BYTES", default_value_t = cinebook_protocol::FRAME_MAX_BYTES_DEFAULT)]
     frame_max_bytes: usize,
@@ -416,6 +420,7 @@ async fn run(args: RunArgs) -> Result<()> {
         max_connections: args.max_connections,
         frame_max_bytes: args.frame_max_bytes,
         writer_batch_max: args.writer_batch_max,
+        box_office_late_min: args.box_office_late_min,
         ..defaults
     };
     config.cluster = cluster_config(&args)?;

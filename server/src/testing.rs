@@ -382,7 +382,8 @@ pub fn sample_catalog() -> CatalogData {
             id: SAMPLE_SHOW_ID,
             movie_id: SAMPLE_MOVIE_ID,
             screen_id: SAMPLE_SCREEN_ID,
-            starts_at_ms: 1_767_225_600_000,
+            // 2100-01-01: far enough ahead that the sales window of the sample show is open.
+            starts_at_ms: 4_102_444_800_000,
             currency: SAMPLE_CURRENCY.into(),
             prices: Category::ALL.into_iter().map(price).collect(),
         }],

@@ -9,7 +9,8 @@ use cinebook_protocol::types::{
     BookingStatus, Category, Money, Payment, PaymentMethod, Price, Screen, Seat, SeatId, Show,
 };
 use cinebook_server::domain::{
-    booking_code, Command, DomainError, HoldLimits, HoldSpec, Layout, Pricing, ShowState, SlotState,
+    CodeGenerator, Command, DomainError, HoldLimits, HoldSpec, Layout, Pricing, SeededCodes,
+    ShowState, SlotState, SALES_NEVER_CLOSE,
 };
 use proptest::prelude::*;
 
@@ -193,6 +194,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                         terminal_id: terminal,
                         spec: HoldSpec::Seats(seats.clone()),
                         idempotency_key: None,
+                        sales_close_at_ms: SALES_NEVER_CLOSE,
                     },
                     now_ms,
                     lamport,
@@ -236,6 +238,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                             category: Some(category),
                         },
                         idempotency_key: None,
+                        sales_close_at_ms: SALES_NEVER_CLOSE,
                     },
                     now_ms,
                     lamport,
@@ -329,7 +332,8 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     terminal,
                     payment,
                     format!("k{id}"),
-                    booking_code(entropy),
+                    &mut SeededCodes::new(entropy),
+                    SALES_NEVER_CLOSE,
                     now_ms,
                     lamport,
                     1,
@@ -429,7 +433,23 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         model.expire(now_ms);
         check_invariants(&state, &model, now_ms)?;
+        check_snapshot_round_trip(&state)?;
     }
+    Ok(())
+}
+
+/// A follower installing this state's snapshot gets the same seats and the same snapshot back.
+fn check_snapshot_round_trip(state: &ShowState) -> Result<(), TestCaseError> {
+    let snapshot = state.snapshot();
+    let copy = ShowState::from_snapshot(
+        state.layout().clone(),
+        state.pricing().clone(),
+        HoldLimits::default(),
+        &snapshot,
+    )
+    .map_err(|e| TestCaseError::fail(format!("snapshot does not install: {e}")))?;
+    prop_assert_eq!(copy.slots(), state.slots());
+    prop_assert_eq!(copy.snapshot(), snapshot);
     Ok(())
 }
 
@@ -521,6 +541,7 @@ fn best_available_avoids_orphans_and_prefers_the_centre() {
                     category: None,
                 },
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             1,
@@ -562,6 +583,7 @@ fn wheelchair_places_only_when_asked() {
                     category: None,
                 },
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             1,
@@ -581,6 +603,7 @@ fn wheelchair_places_only_when_asked() {
                     category: Some(Category::Wheelchair),
                 },
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             1,
@@ -617,6 +640,7 @@ fn no_adjacent_block_says_why() {
                     category: None,
                 },
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             2,
@@ -645,6 +669,7 @@ fn a_wrong_payment_is_refused_and_comp_is_free() {
                 terminal_id: 1,
                 spec: HoldSpec::Seats(vec![9, 10]),
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             1,
@@ -659,7 +684,17 @@ fn a_wrong_payment_is_refused_and_comp_is_free() {
         reference: None,
     };
     assert!(matches!(
-        state.begin_sale(1, 1, wrong, "k".into(), booking_code(1), 0, 2, 1),
+        state.begin_sale(
+            1,
+            1,
+            wrong,
+            "k".into(),
+            &mut SeededCodes::new(1),
+            SALES_NEVER_CLOSE,
+            0,
+            2,
+            1
+        ),
         Err(DomainError::InvalidArgument(_))
     ));
     let comp = Payment {
@@ -671,7 +706,17 @@ fn a_wrong_payment_is_refused_and_comp_is_free() {
         reference: None,
     };
     let intent = state
-        .begin_sale(1, 1, comp, "k".into(), booking_code(1), 0, 2, 1)
+        .begin_sale(
+            1,
+            1,
+            comp,
+            "k".into(),
+            &mut SeededCodes::new(1),
+            SALES_NEVER_CLOSE,
+            0,
+            2,
+            1,
+        )
         .expect("comp");
     assert_eq!(intent.booking.total.amount_minor, 0);
     assert_eq!(
@@ -701,6 +746,7 @@ fn replay_rebuilds_the_same_state() {
                         category: None,
                     },
                     idempotency_key: Some("a".into()),
+                    sales_close_at_ms: SALES_NEVER_CLOSE,
                 },
                 0,
                 1,
@@ -715,6 +761,7 @@ fn replay_rebuilds_the_same_state() {
                     terminal_id: 2,
                     spec: HoldSpec::Seats(vec![30, 31]),
                     idempotency_key: None,
+                    sales_close_at_ms: SALES_NEVER_CLOSE,
                 },
                 0,
                 2,
@@ -732,7 +779,8 @@ fn replay_rebuilds_the_same_state() {
                 reference: None,
             },
             "k".into(),
-            booking_code(5),
+            &mut SeededCodes::new(5),
+            SALES_NEVER_CLOSE,
             0,
             3,
             1,
@@ -770,6 +818,7 @@ fn a_pinned_sale_blocks_release_expiry_and_retries_until_its_outcome_is_known() 
                 terminal_id: 1,
                 spec: HoldSpec::Seats(vec![12, 13]),
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             1,
@@ -782,7 +831,17 @@ fn a_pinned_sale_blocks_release_expiry_and_retries_until_its_outcome_is_known() 
         reference: None,
     };
     let first = state
-        .begin_sale(1, 1, payment.clone(), "k".into(), booking_code(1), 10, 2, 1)
+        .begin_sale(
+            1,
+            1,
+            payment.clone(),
+            "k".into(),
+            &mut SeededCodes::new(1),
+            SALES_NEVER_CLOSE,
+            10,
+            2,
+            1,
+        )
         .expect("first");
     // While the commit is in flight (or its outcome unknown) the hold is pinned: no expiry, no
     // release, no second attempt.
@@ -802,7 +861,17 @@ fn a_pinned_sale_blocks_release_expiry_and_retries_until_its_outcome_is_known() 
         .expect("expire")
         .is_empty());
     assert!(matches!(
-        state.begin_sale(1, 1, payment.clone(), "k".into(), booking_code(2), 12, 3, 1),
+        state.begin_sale(
+            1,
+            1,
+            payment.clone(),
+            "k".into(),
+            &mut SeededCodes::new(2),
+            SALES_NEVER_CLOSE,
+            12,
+            3,
+            1
+        ),
         Err(DomainError::SaleInProgress(1))
     ));
     // Definitely not committed: the hold is unpinned, its seats stay held, and a retry is a new
@@ -810,7 +879,17 @@ fn a_pinned_sale_blocks_release_expiry_and_retries_until_its_outcome_is_known() 
     state.abort_sale(1);
     assert!(state.hold(1).expect("still held").sale.is_none());
     let retry = state
-        .begin_sale(1, 1, payment, "k".into(), booking_code(2), 20, 4, 1)
+        .begin_sale(
+            1,
+            1,
+            payment,
+            "k".into(),
+            &mut SeededCodes::new(2),
+            SALES_NEVER_CLOSE,
+            20,
+            4,
+            1,
+        )
         .expect("retry");
     assert_eq!(retry.booking.seats, first.booking.seats);
     assert_ne!(retry.booking.code, first.booking.code);
@@ -826,6 +905,7 @@ fn a_snapshot_rebuilds_the_same_seats() {
                 terminal_id: 1,
                 spec: HoldSpec::Seats(vec![3, 4]),
                 idempotency_key: Some("h".into()),
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             1,
@@ -838,6 +918,7 @@ fn a_snapshot_rebuilds_the_same_seats() {
                 terminal_id: 2,
                 spec: HoldSpec::Seats(vec![20]),
                 idempotency_key: None,
+                sales_close_at_ms: SALES_NEVER_CLOSE,
             },
             0,
             2,
@@ -854,7 +935,8 @@ fn a_snapshot_rebuilds_the_same_seats() {
                 reference: None,
             },
             "k".into(),
-            booking_code(9),
+            &mut SeededCodes::new(9),
+            SALES_NEVER_CLOSE,
             0,
             3,
             1,
@@ -901,4 +983,255 @@ fn a_snapshot_rebuilds_the_same_seats() {
     );
     assert_eq!(copy.hold_for_key(1, "h").map(|h| h.id), Some(1));
     assert_eq!(copy.snapshot(), snapshot);
+}
+
+fn hold_seats(
+    state: &mut ShowState,
+    hold_id: u64,
+    terminal: u64,
+    seats: Vec<SeatId>,
+    key: Option<&str>,
+) -> Result<Vec<cinebook_server::domain::EventRecord>, DomainError> {
+    state.apply(
+        Command::Hold {
+            hold_id,
+            terminal_id: terminal,
+            spec: HoldSpec::Seats(seats),
+            idempotency_key: key.map(str::to_owned),
+            sales_close_at_ms: SALES_NEVER_CLOSE,
+        },
+        0,
+        hold_id,
+    )
+}
+
+fn sell(
+    state: &mut ShowState,
+    hold_id: u64,
+    terminal: u64,
+    codes: &mut dyn CodeGenerator,
+) -> String {
+    let due = state.hold_info(state.hold(hold_id).expect("hold")).total;
+    let payment = Payment {
+        method: PaymentMethod::Card,
+        amount: due,
+        reference: None,
+    };
+    let intent = state
+        .begin_sale(
+            hold_id,
+            terminal,
+            payment,
+            format!("k{hold_id}"),
+            codes,
+            SALES_NEVER_CLOSE,
+            0,
+            1,
+            1,
+        )
+        .expect("begin");
+    state.apply(Command::Sell { hold_id }, 0, 2).expect("sell");
+    intent.booking.code
+}
+
+#[test]
+fn a_snapshot_with_a_seat_sold_cancelled_then_blocked_installs() {
+    let mut leader = new_state();
+    hold_seats(&mut leader, 1, 1, vec![5], None).expect("hold");
+    let code = sell(&mut leader, 1, 1, &mut SeededCodes::new(1));
+    leader
+        .apply(
+            Command::Cancel {
+                code: code.clone(),
+                refund: false,
+            },
+            0,
+            3,
+        )
+        .expect("cancel");
+    leader
+        .apply(
+            Command::Block {
+                seats: vec![5],
+                blocked: true,
+            },
+            0,
+            4,
+        )
+        .expect("block");
+    let snapshot = leader.snapshot();
+    let copy = ShowState::from_snapshot(
+        leader.layout().clone(),
+        leader.pricing().clone(),
+        HoldLimits::default(),
+        &snapshot,
+    )
+    .expect("a sold, cancelled, then blocked seat must install");
+    assert_eq!(copy.slots(), leader.slots());
+    assert_eq!(copy.slots()[5], SlotState::Blocked);
+    assert_eq!(copy.snapshot(), snapshot);
+}
+
+#[test]
+fn a_hold_key_retried_gets_its_hold_and_reused_for_other_seats_is_refused() {
+    let mut state = new_state();
+    hold_seats(&mut state, 1, 1, vec![10, 11], Some("cart")).expect("first hold");
+    // The same request again (a retry after a lost answer): the original hold, nothing new.
+    let retry =
+        hold_seats(&mut state, 2, 1, vec![11, 10], Some("cart")).expect("a retry is idempotent");
+    assert!(retry.is_empty(), "a retry changes nothing: {retry:?}");
+    assert_eq!(state.hold_for_key(1, "cart").map(|h| h.id), Some(1));
+    assert!(state.hold(2).is_none());
+    // The same key for other seats is a different request.
+    assert_eq!(
+        hold_seats(&mut state, 3, 1, vec![12], Some("cart")),
+        Err(DomainError::KeyReused("cart".into()))
+    );
+    assert!(state.hold(3).is_none());
+    // Another terminal's key space is its own.
+    hold_seats(&mut state, 4, 2, vec![12], Some("cart")).expect("another terminal");
+}
+
+#[test]
+fn a_booking_code_in_use_on_the_show_is_never_answered() {
+    let mut state = new_state();
+    hold_seats(&mut state, 1, 1, vec![1], None).expect("hold");
+    let first = sell(&mut state, 1, 1, &mut SeededCodes::new(42));
+    hold_seats(&mut state, 2, 1, vec![2], None).expect("hold");
+    let due = state.hold_info(state.hold(2).expect("hold")).total;
+    let payment = Payment {
+        method: PaymentMethod::Card,
+        amount: due,
+        reference: None,
+    };
+    // The same seed: the first candidate is the code booking 1 already has.
+    let mut repeating = SeededCodes::new(42);
+    let mut expected = SeededCodes::new(42);
+    assert_eq!(expected.next_code(), first, "the seed repeats the code");
+    let intent = state
+        .begin_sale(
+            2,
+            1,
+            payment,
+            "k2".into(),
+            &mut repeating,
+            SALES_NEVER_CLOSE,
+            0,
+            3,
+            1,
+        )
+        .expect("a colliding code must not reach the customer");
+    assert_ne!(intent.booking.code, first);
+    assert_eq!(
+        intent.booking.code,
+        expected.next_code(),
+        "the next candidate"
+    );
+    state
+        .apply(Command::Sell { hold_id: 2 }, 0, 4)
+        .expect("sold");
+    assert_eq!(state.bookings().count(), 2);
+}
+
+/// A generator that only ever proposes one code.
+struct Stuck(String);
+
+impl CodeGenerator for Stuck {
+    fn next_code(&mut self) -> String {
+        self.0.clone()
+    }
+}
+
+#[test]
+fn a_generator_that_only_repeats_is_an_error_not_a_loop() {
+    let mut state = new_state();
+    hold_seats(&mut state, 1, 1, vec![1], None).expect("hold");
+    let first = sell(&mut state, 1, 1, &mut SeededCodes::new(3));
+    hold_seats(&mut state, 2, 1, vec![2], None).expect("hold");
+    let due = state.hold_info(state.hold(2).expect("hold")).total;
+    let payment = Payment {
+        method: PaymentMethod::Card,
+        amount: due,
+        reference: None,
+    };
+    let result = state.begin_sale(
+        2,
+        1,
+        payment,
+        "k2".into(),
+        &mut Stuck(first),
+        SALES_NEVER_CLOSE,
+        0,
+        3,
+        1,
+    );
+    assert!(
+        matches!(result, Err(DomainError::CodesExhausted(_))),
+        "{result:?}"
+    );
+    assert!(
+        state.hold(2).expect("hold").sale.is_none(),
+        "nothing pinned"
+    );
+}
+
+#[test]
+fn holds_and_new_sales_stop_when_the_window_closes_but_a_pinned_sale_stays_pinned() {
+    let mut state = new_state();
+    let hold = |state: &mut ShowState, hold_id, close| {
+        state.apply(
+            Command::Hold {
+                hold_id,
+                terminal_id: 1,
+                spec: HoldSpec::Seats(vec![hold_id as SeatId]),
+                idempotency_key: None,
+                sales_close_at_ms: close,
+            },
+            1_000,
+            hold_id,
+        )
+    };
+    assert_eq!(
+        hold(&mut state, 1, 1_000),
+        Err(DomainError::SalesClosed {
+            closes_at_ms: 1_000
+        })
+    );
+    assert_eq!(
+        state.free_total() as usize,
+        state.layout().len(),
+        "nothing held"
+    );
+    hold(&mut state, 2, 1_001).expect("open until 1,001");
+    let due = state.hold_info(state.hold(2).expect("hold")).total;
+    let payment = Payment {
+        method: PaymentMethod::Card,
+        amount: due,
+        reference: None,
+    };
+    let mut codes = SeededCodes::new(1);
+    let first = state
+        .begin_sale(
+            2,
+            1,
+            payment.clone(),
+            "k".into(),
+            &mut codes,
+            1_001,
+            1_000,
+            3,
+            1,
+        )
+        .expect("open");
+    // While its outcome is unknown the sale stays pinned whatever the window says: the store,
+    // not the clock, decides it (the node's resolver sends `SaleResult`).
+    assert_eq!(state.hold(2).and_then(|h| h.sale.as_deref()), Some(&first));
+    // Definitely not committed, and the window closed meanwhile: a retry is a new sale, refused.
+    state.abort_sale(2);
+    assert_eq!(
+        state.begin_sale(2, 1, payment, "k".into(), &mut codes, 1_001, 1_001, 5, 1),
+        Err(DomainError::SalesClosed {
+            closes_at_ms: 1_001
+        })
+    );
 }

@@ -564,3 +564,99 @@ async fn a_dribbled_preface_is_closed_after_the_frame_timeout() {
     );
     finish(node, seller).await;
 }
+
+/// Asserts `answer` is an `InvalidArgument` naming `field` and its limit.
+fn assert_too_long(answer: Result<Reply, cinebook_protocol::ErrorBody>, field: &str, limit: usize) {
+    let error = error_of(answer);
+    assert_eq!(error.code, ErrorCode::InvalidArgument, "{field}: {error:?}");
+    assert!(
+        error.message.contains(field) && error.message.contains(&limit.to_string()),
+        "the error names {field} and {limit}: {error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_long_strings_are_refused_before_they_reach_the_database() {
+    use cinebook_server::store::mysql::widths;
+    let (node, seller) = start().await;
+    let mut cashier = node.client(Role::BoxOffice, 0).await;
+    let hold = held(cashier.hold_seats(SHOW, &["P5", "P6"]).await);
+    let long_reference = Payment {
+        method: PaymentMethod::Card,
+        amount: hold.total.clone(),
+        reference: Some("r".repeat(widths::PAYMENT_REFERENCE + 1)),
+    };
+    assert_too_long(
+        cashier
+            .call(Request::Confirm {
+                hold_id: hold.hold_id,
+                payment: long_reference,
+                idempotency_key: "long-ref".into(),
+            })
+            .await,
+        "payment.reference",
+        widths::PAYMENT_REFERENCE,
+    );
+    assert_too_long(
+        cashier
+            .call(Request::Confirm {
+                hold_id: hold.hold_id,
+                payment: Payment {
+                    method: PaymentMethod::Card,
+                    amount: hold.total.clone(),
+                    reference: None,
+                },
+                idempotency_key: "k".repeat(widths::IDEMPOTENCY_KEY + 1),
+            })
+            .await,
+        "idempotency_key",
+        widths::IDEMPOTENCY_KEY,
+    );
+    // Nothing was queued: the hold is still there and sells.
+    let booking = support::booked(cashier.confirm(&hold, PaymentMethod::Card, "fine").await);
+    assert_too_long(
+        cashier
+            .call(Request::Cancel {
+                code: booking.code.clone(),
+                refund: true,
+                reason: "x".repeat(widths::REASON + 1),
+            })
+            .await,
+        "reason",
+        widths::REASON,
+    );
+    assert_too_long(
+        cashier
+            .call(Request::Hold {
+                show_id: SHOW,
+                selection: SeatSelection::Labels(vec!["P7".into()]),
+                idempotency_key: Some("h".repeat(widths::IDEMPOTENCY_KEY + 1)),
+            })
+            .await,
+        "idempotency_key",
+        widths::IDEMPOTENCY_KEY,
+    );
+    let mut admin = node.client(Role::Admin, 0).await;
+    assert_too_long(
+        admin
+            .call(Request::UpsertCity(cinebook_protocol::types::City {
+                id: 77,
+                name: "n".repeat(widths::NAME + 1),
+            }))
+            .await,
+        "city.name",
+        widths::NAME,
+    );
+    let still = support::booked(
+        cashier
+            .call(Request::GetBooking {
+                code: booking.code.clone(),
+            })
+            .await,
+    );
+    assert_eq!(
+        still.status,
+        cinebook_protocol::types::BookingStatus::Confirmed
+    );
+    finish(node, seller).await;
+}

@@ -165,3 +165,26 @@ async fn a_renewed_hold_outlives_its_first_deadline_and_a_released_one_is_pushed
     assert_eq!(causes[4], ChangeCause::Released);
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_key_reused_for_other_seats_is_a_conflict_and_a_retry_gets_the_hold() {
+    let node = TestNode::start().await;
+    let mut kiosk = node.client(Role::Kiosk, 0).await;
+    let hold_of = |labels: &[&str]| Request::Hold {
+        show_id: SHOW,
+        selection: SeatSelection::Labels(labels.iter().map(|l| l.to_string()).collect()),
+        idempotency_key: Some("cart-k".into()),
+    };
+    let first = held(kiosk.call(hold_of(&["D1", "D2"])).await);
+    let retry = held(kiosk.call(hold_of(&["D1", "D2"])).await);
+    assert_eq!(
+        retry.hold_id, first.hold_id,
+        "a retry gets the original hold"
+    );
+    let error = error_of(kiosk.call(hold_of(&["D5"])).await);
+    assert_eq!(error.code, ErrorCode::Conflict, "{error:?}");
+    let map = kiosk.seat_map(SHOW).await;
+    let d5 = map.seats.iter().find(|s| s.label == "D5").expect("D5").id;
+    assert_eq!(map.states[d5 as usize], SeatState::Free, "nothing was held");
+    node.stop().await;
+}

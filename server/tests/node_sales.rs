@@ -409,3 +409,61 @@ async fn pipelined_requests_on_one_show_are_answered_in_order() {
     }
     node.stop().await;
 }
+
+/// The sample show again under another id, starting at `starts_at_ms`.
+fn show_at(id: u64, starts_at_ms: u64) -> cinebook_protocol::types::Show {
+    let mut show = cinebook_server::testing::sample_catalog().shows[0].clone();
+    show.id = id;
+    show.starts_at_ms = starts_at_ms;
+    show
+}
+
+fn assert_sales_closed(answer: Result<Reply, cinebook_protocol::ErrorBody>, what: &str) {
+    match answer {
+        Err(error) => assert_eq!(error.code, ErrorCode::SalesClosed, "{what}: {error:?}"),
+        Ok(reply) => panic!("{what}: expected SalesClosed, got {reply:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_show_sells_until_its_window_closes_per_role() {
+    let node = TestNode::start().await;
+    let now = cinebook_server::node::now_ms();
+    let minute = 60_000;
+    let mut admin = node.client(Role::Admin, 0).await;
+    for show in [
+        show_at(5101, now - 10 * minute),
+        show_at(5102, now - 20 * minute),
+        show_at(5103, now + 1_500),
+    ] {
+        assert!(matches!(
+            admin.call(Request::UpsertShow(show)).await,
+            Ok(Reply::Done)
+        ));
+    }
+    let mut kiosk = node.client(Role::Kiosk, 0).await;
+    let mut cashier = node.client(Role::BoxOffice, 0).await;
+    // Started ten minutes ago: kiosks stopped at the start, the box office sells for 15 minutes.
+    assert_sales_closed(
+        kiosk.hold_seats(5101, &["A1"]).await,
+        "kiosk after the start",
+    );
+    let hold = held(cashier.hold_seats(5101, &["A1"]).await);
+    booked(cashier.confirm(&hold, PaymentMethod::Cash, "late-1").await);
+    // Started twenty minutes ago: closed for everyone.
+    assert_sales_closed(
+        cashier.hold_seats(5102, &["A1"]).await,
+        "box office after 15 min",
+    );
+    assert_sales_closed(admin.hold_seats(5102, &["A1"]).await, "admin after 15 min");
+    // A kiosk's hold made before the start cannot be confirmed after it.
+    let hold = held(kiosk.hold_seats(5103, &["A2"]).await);
+    tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
+    assert_sales_closed(
+        kiosk
+            .confirm(&hold, PaymentMethod::Card, "late-kiosk")
+            .await,
+        "kiosk confirm after the start",
+    );
+    node.stop().await;
+}

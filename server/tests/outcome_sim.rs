@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use cinebook_protocol::types::{BookingStatus, Money, Payment, PaymentMethod, SeatState};
 use cinebook_server::domain::{
-    booking_code, Command, DurableShow, HoldLimits, HoldSpec, Layout, Pricing, SaleIntent,
-    SaleRequest, SaleResult, ShowInput, ShowState,
+    Command, DurableShow, HoldLimits, HoldSpec, Layout, Pricing, SaleIntent, SaleRequest,
+    SaleResult, ShowInput, ShowState, SALES_NEVER_CLOSE,
 };
 use cinebook_server::node::resolver::{resolution, Resolution};
 use cinebook_server::node::writer::{settlement, Settlement};
@@ -123,6 +123,7 @@ impl Sim {
                 category: None,
             },
             idempotency_key: None,
+            sales_close_at_ms: SALES_NEVER_CLOSE,
         };
         let _ = self.input(ShowInput::Command(command));
     }
@@ -165,7 +166,8 @@ impl Sim {
                 reference: None,
             },
             idempotency_key: format!("key-{hold_id}"),
-            code: booking_code(self.rng.random()),
+            code_seed: self.rng.random(),
+            sales_close_at_ms: SALES_NEVER_CLOSE,
             node_id: 1,
         };
         if let Ok(output) = self.input(ShowInput::BeginSale(request)) {

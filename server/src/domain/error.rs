@@ -67,6 +67,15 @@ pub enum DomainError {
     /// A category with no price for this show.
     #[error("{} seats are not on sale for this show", .0.name())]
     NotOnSale(Category),
+    /// The show's sales window is closed for this caller.
+    #[error("sales for this show closed at {closes_at_ms} (ms since the epoch)")]
+    SalesClosed {
+        /// When the caller's window closed.
+        closes_at_ms: u64,
+    },
+    /// Every candidate booking code was in use on the show (a broken code generator).
+    #[error("{0} candidate booking codes were all in use")]
+    CodesExhausted(u32),
     /// A replayed event does not fit the state (a bug or a gap in the stream).
     #[error("event does not apply: {0}")]
     BadEvent(String),
@@ -91,7 +100,8 @@ impl DomainError {
             DomainError::BookingNotConfirmed(_)
             | DomainError::Limit(_)
             | DomainError::KeyReused(_) => ErrorCode::Conflict,
-            DomainError::BadEvent(_) => ErrorCode::Internal,
+            DomainError::BadEvent(_) | DomainError::CodesExhausted(_) => ErrorCode::Internal,
+            DomainError::SalesClosed { .. } => ErrorCode::SalesClosed,
         };
         ErrorBody::new(code, self.to_string())
     }

@@ -31,6 +31,9 @@ pub enum Command {
         spec: HoldSpec,
         /// Optional idempotency key (see [`super::ShowState::hold_for_key`]).
         idempotency_key: Option<String>,
+        /// The caller's sales window closes at this time ([`super::sales_close_at_ms`]); at or
+        /// after it the hold is refused with [`super::DomainError::SalesClosed`].
+        sales_close_at_ms: u64,
     },
     /// Push a hold's deadline to `now + ttl`, capped by the ceiling.
     Renew {

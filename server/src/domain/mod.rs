@@ -21,21 +21,25 @@
 //!   [`ShowState::abort_sale`] unpins the hold, whose seats stay held).
 //! - A cancellation frees a sold booking's seats; with a refund it is recorded as one. Either way
 //!   it is not a release.
+//! - Sales close per show and role ([`sales_close_at_ms`]): the caller passes the closing time
+//!   in, `Hold` and `begin_sale` compare it with `now_ms`.
 //! - Idempotency keys: a hold or confirm retried with the same (terminal, key) gets the original
 //!   hold or booking back, never a second one.
 
 mod best_available;
-mod code;
+pub mod code;
 mod error;
 mod events;
 mod layout;
+mod sales_window;
 mod show_core;
 mod show_state;
 
 pub use best_available::pick_best;
-pub use code::booking_code;
+pub use code::{booking_code, CodeGenerator, RandomCodes, SeededCodes};
 pub use error::DomainError;
 pub use events::{Command, Event, EventRecord, HoldSpec};
 pub use layout::{Layout, Pricing};
+pub use sales_window::{sales_close_at_ms, BOX_OFFICE_LATE_MIN_DEFAULT, SALES_NEVER_CLOSE};
 pub use show_core::{DurableShow, SaleRequest, SaleResult, ShowInput, ShowOutput};
-pub use show_state::{Hold, HoldLimits, SaleIntent, ShowState, SlotState};
+pub use show_state::{Hold, HoldLimits, SaleIntent, ShowState, SlotState, CODE_CANDIDATES_MAX};

@@ -18,7 +18,10 @@
 use cinebook_protocol::cluster::ShowSnapshot;
 use cinebook_protocol::types::{Booking, BookingStatus, HoldId, HoldInfo, Payment, SeatId};
 
-use super::{Command, DomainError, Event, EventRecord, Pricing, SaleIntent, ShowState, SlotState};
+use super::{
+    Command, DomainError, Event, EventRecord, Pricing, SaleIntent, SeededCodes, ShowState,
+    SlotState,
+};
 
 /// A confirm, as the show core validates it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +34,11 @@ pub struct SaleRequest {
     pub payment: Payment,
     /// The confirm's idempotency key.
     pub idempotency_key: String,
-    /// A fresh booking code (randomness is plumbing).
-    pub code: String,
+    /// Seeds the booking-code candidates ([`SeededCodes`]): randomness is plumbing, so the
+    /// caller draws the seed and the same seed gives the same codes.
+    pub code_seed: u64,
+    /// When the caller's sales window closes ([`super::sales_close_at_ms`]).
+    pub sales_close_at_ms: u64,
     /// This node, stamped on the booking.
     pub node_id: u32,
 }
@@ -119,10 +125,24 @@ impl ShowState {
         match input {
             ShowInput::Command(command) => {
                 let hold_id = command_hold(&command);
+                // A hold retried with its key makes no new hold: the output names the original.
+                let retried = match &command {
+                    Command::Hold {
+                        terminal_id,
+                        idempotency_key: Some(key),
+                        ..
+                    } => Some((*terminal_id, key.clone())),
+                    _ => None,
+                };
                 let records = self.apply(command, now_ms, lamport)?;
+                let hold = hold_id.and_then(|id| self.hold_view(id)).or_else(|| {
+                    let (terminal_id, key) = retried?;
+                    self.hold_for_key(terminal_id, &key)
+                        .map(|h| self.hold_info(h))
+                });
                 Ok(ShowOutput {
                     records,
-                    hold: hold_id.and_then(|id| self.hold_view(id)),
+                    hold,
                     ..ShowOutput::default()
                 })
             }
@@ -133,7 +153,8 @@ impl ShowState {
                     request.terminal_id,
                     request.payment,
                     request.idempotency_key,
-                    request.code,
+                    &mut SeededCodes::new(request.code_seed),
+                    request.sales_close_at_ms,
                     now_ms,
                     lamport,
                     request.node_id,

@@ -10,7 +10,13 @@ use cinebook_protocol::types::{
     SeatState, ShowId, TerminalId,
 };
 
-use super::{pick_best, Command, DomainError, Event, EventRecord, HoldSpec, Layout, Pricing};
+use super::{
+    pick_best, CodeGenerator, Command, DomainError, Event, EventRecord, HoldSpec, Layout, Pricing,
+};
+
+/// Candidate booking codes [`ShowState::begin_sale`] tries before giving up. With 23^16 codes a
+/// second candidate is already a once-in-10^13 event; more than a few means a broken generator.
+pub const CODE_CANDIDATES_MAX: u32 = 8;
 
 /// Limits on holds. Every one is explicit; defaults suit a cinema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,7 +210,8 @@ impl ShowState {
         self.holds.values()
     }
 
-    /// The open hold a terminal made with this idempotency key.
+    /// The open hold a terminal made with this idempotency key. A `Command::Hold` retried with
+    /// the key and the same selection applies no event; this is the hold it answers with.
     pub fn hold_for_key(&self, terminal_id: TerminalId, key: &str) -> Option<&Hold> {
         let id = self.hold_keys.get(&(terminal_id, key.to_owned()))?;
         self.holds.get(id)
@@ -329,7 +336,15 @@ impl ShowState {
                 terminal_id,
                 spec,
                 idempotency_key,
-            } => self.decide_hold(hold_id, terminal_id, spec, idempotency_key, now_ms),
+                sales_close_at_ms,
+            } => {
+                if now_ms >= sales_close_at_ms {
+                    return Err(DomainError::SalesClosed {
+                        closes_at_ms: sales_close_at_ms,
+                    });
+                }
+                self.decide_hold(hold_id, terminal_id, spec, idempotency_key, now_ms)
+            }
             Command::Renew {
                 hold_id,
                 terminal_id,
@@ -389,8 +404,14 @@ impl ShowState {
             )));
         }
         if let Some(key) = &idempotency_key {
-            if self.hold_keys.contains_key(&(terminal_id, key.clone())) {
-                return Err(DomainError::KeyReused(key.clone()));
+            if let Some(existing) = self.hold_for_key(terminal_id, key) {
+                // A retry of the request that made the hold gets it back (the caller reads it
+                // with `hold_for_key`); the same key for another selection is another request.
+                return if self.selects(existing, &spec) {
+                    Ok(Vec::new())
+                } else {
+                    Err(DomainError::KeyReused(key.clone()))
+                };
             }
         }
         let open = self
@@ -422,6 +443,37 @@ impl ShowState {
             created_at_ms: now_ms,
             idempotency_key,
         }])
+    }
+
+    /// Whether `spec` asks for what `hold` holds: the same seats (by id or label, in any order),
+    /// or, for best-available, as many seats of the same category. The hold's seats are the
+    /// selection its idempotency key was used with; they survive replication and snapshots,
+    /// so a retry is recognised on a new leader too.
+    fn selects(&self, hold: &Hold, spec: &HoldSpec) -> bool {
+        let mut held = hold.seats.clone();
+        held.sort_unstable();
+        let mut asked: Vec<SeatId> = match spec {
+            HoldSpec::Seats(ids) => ids.clone(),
+            HoldSpec::Labels(labels) => {
+                let ids: Vec<SeatId> = labels
+                    .iter()
+                    .filter_map(|l| self.layout.by_label(l))
+                    .collect();
+                if ids.len() != labels.len() {
+                    return false;
+                }
+                ids
+            }
+            HoldSpec::Best { count, category } => {
+                let category = category.unwrap_or(Category::Standard);
+                return held.len() == *count as usize
+                    && held
+                        .iter()
+                        .all(|id| self.layout.seat(*id).map(|s| s.category) == Some(category));
+            }
+        };
+        asked.sort_unstable();
+        asked == held
     }
 
     fn resolve_seats(&self, spec: HoldSpec) -> Result<Vec<SeatId>, DomainError> {
@@ -574,7 +626,12 @@ impl ShowState {
     // ---- the two-step sale -------------------------------------------------------------------
 
     /// Validates a confirm and pins the hold: the returned intent is what the database must
-    /// commit before [`Command::Sell`]. The code comes from the caller (randomness is plumbing).
+    /// commit before [`Command::Sell`]. Candidate codes come from the caller's generator
+    /// (randomness is plumbing); one already in use on this show is skipped, up to
+    /// [`CODE_CANDIDATES_MAX`] candidates. A retry of an aborted attempt re-sends its code.
+    /// A new sale at or after `sales_close_at_ms` is [`DomainError::SalesClosed`]; the retry of
+    /// an aborted attempt is not (its outcome may be committed already, and it is re-sent so the
+    /// store can say so).
     #[allow(clippy::too_many_arguments)]
     pub fn begin_sale(
         &mut self,
@@ -582,7 +639,8 @@ impl ShowState {
         terminal_id: TerminalId,
         payment: Payment,
         idempotency_key: String,
-        code: String,
+        codes: &mut dyn CodeGenerator,
+        sales_close_at_ms: u64,
         now_ms: u64,
         lamport: u64,
         node_id: u32,
@@ -593,17 +651,17 @@ impl ShowState {
         {
             return Err(DomainError::KeyReused(idempotency_key));
         }
-        if self.booking_index.contains_key(&code) {
-            return Err(DomainError::InvalidArgument(format!(
-                "booking code {code} is in use"
-            )));
-        }
         let hold = self.owned_hold(hold_id, terminal_id)?;
         if hold.sale.is_some() {
             return Err(DomainError::SaleInProgress(hold_id));
         }
         if hold.expires_at_ms <= now_ms {
             return Err(DomainError::HoldExpired(hold_id));
+        }
+        if now_ms >= sales_close_at_ms {
+            return Err(DomainError::SalesClosed {
+                closes_at_ms: sales_close_at_ms,
+            });
         }
         let mut seats = Vec::with_capacity(hold.seats.len());
         for id in &hold.seats {
@@ -622,6 +680,7 @@ impl ShowState {
                 price_minor,
             });
         }
+        let code = self.free_code(codes)?;
         let price_total: i64 = seats.iter().map(|s| s.price_minor).sum();
         let charged = if payment.method == PaymentMethod::Comp {
             0
@@ -657,6 +716,14 @@ impl ShowState {
             hold.sale = Some(Box::new(intent.clone()));
         }
         Ok(intent)
+    }
+
+    /// The first candidate code not in use on this show.
+    fn free_code(&self, codes: &mut dyn CodeGenerator) -> Result<String, DomainError> {
+        (0..CODE_CANDIDATES_MAX)
+            .map(|_| codes.next_code())
+            .find(|code| !self.booking_index.contains_key(code))
+            .ok_or(DomainError::CodesExhausted(CODE_CANDIDATES_MAX))
     }
 
     /// Unpins a hold whose sale is definitely not committed: its seats stay held until its
@@ -703,6 +770,11 @@ impl ShowState {
     }
 
     /// Rebuilds a show from a snapshot, through the same `evolve` as every event.
+    ///
+    /// Order matters: bookings first (each sold, then cancelled if it was, in sale order, so a
+    /// seat sold, cancelled and sold again ends sold), then the blocked seats (a seat may be
+    /// blocked after its booking was cancelled), then the open holds (on seats that are free
+    /// once every booking and block is in place).
     pub fn from_snapshot(
         layout: Arc<Layout>,
         pricing: Pricing,
@@ -710,10 +782,6 @@ impl ShowState {
         snapshot: &ShowSnapshot,
     ) -> Result<Self, DomainError> {
         let mut state = ShowState::new(snapshot.show_id, layout, pricing, limits);
-        state.evolve(&Event::Blocked {
-            seats: snapshot.blocked.clone(),
-            blocked: true,
-        })?;
         for entry in &snapshot.bookings {
             let mut booking = entry.booking.clone();
             let status = booking.status;
@@ -731,6 +799,10 @@ impl ShowState {
                 })?;
             }
         }
+        state.evolve(&Event::Blocked {
+            seats: snapshot.blocked.clone(),
+            blocked: true,
+        })?;
         for hold in &snapshot.holds {
             state.evolve(&Event::Held {
                 hold_id: hold.hold_id,

@@ -10,9 +10,7 @@ use cinebook_protocol::{ErrorBody, ErrorCode, Reply, Request};
 
 use super::outcomes::{self, Registration};
 use super::{auth, now_ms, Catalog, Node, ShowSlot};
-use crate::domain::{
-    booking_code, Command, DomainError, HoldSpec, SaleRequest, SaleResult, ShowInput,
-};
+use crate::domain::{Command, DomainError, HoldSpec, SaleRequest, SaleResult, ShowInput};
 
 /// Who is asking.
 #[derive(Debug, Clone)]
@@ -46,6 +44,7 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
         };
         return Err(ErrorBody::new(ErrorCode::NotLeader { leader }, message));
     }
+    super::validate::request(&request)?;
     match request {
         Request::Ping { nonce } => Ok(Reply::Pong {
             nonce,
@@ -367,7 +366,12 @@ async fn hold(
         HoldSpec::Best { category, .. } => slot.free(category.unwrap_or(Category::Standard)),
         _ => slot.free_total(),
     };
-    if wanted > 0 && free < wanted && slot.next_deadline_ms() > now_ms() {
+    // A keyed request may be the retry of a hold that took the last seats: the show decides.
+    if idempotency_key.is_none()
+        && wanted > 0
+        && free < wanted
+        && slot.next_deadline_ms() > now_ms()
+    {
         return Err(ErrorBody::new(
             ErrorCode::SoldOut,
             format!("{wanted} seats wanted, {free} free"),
@@ -375,18 +379,15 @@ async fn hold(
     }
     let hold_id = node.next_hold_id();
     let terminal_id = caller.terminal_id;
-    if let Some(key) = &idempotency_key {
-        let state = slot.read();
-        if let Some(existing) = state.hold_for_key(terminal_id, key) {
-            return Ok(Reply::Held(state.hold_info(existing)));
-        }
-    }
+    let sales_close_at_ms = super::sales_window::close_at_ms(node, caller.role, show_id);
     let command = Command::Hold {
         hold_id,
         terminal_id,
         spec,
         idempotency_key,
+        sales_close_at_ms,
     };
+    // A retry with the same key and selection makes no hold: the output names the original.
     let output = node
         .submit(slot, ShowInput::Command(command))
         .await?
@@ -470,7 +471,8 @@ async fn confirm(
         terminal_id,
         payment,
         idempotency_key: key,
-        code: booking_code(rand::random()),
+        code_seed: rand::random(),
+        sales_close_at_ms: super::sales_window::close_at_ms(node, caller.role, slot.show_id),
         node_id: node.config.node_id,
     };
     let begun = match node

@@ -7,6 +7,7 @@
 //! - [`sweeper`]: expires holds within `sweep_interval_ms` of their deadline.
 //! - [`handlers`]: one function per request.
 //! - [`catalog`], [`shows`], [`auth`]: the catalog snapshot, the per-show slots, the role matrix.
+//! - [`validate`]: the width of every string a request carries, checked before it is queued.
 
 mod apply;
 pub mod auth;
@@ -18,8 +19,10 @@ pub mod handlers;
 pub mod outcomes;
 mod recovery;
 pub mod resolver;
+pub mod sales_window;
 pub mod shows;
 pub mod sweeper;
+pub mod validate;
 pub mod workers;
 pub mod writer;
 

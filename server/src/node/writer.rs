@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 
 use super::outcomes::SaleTicket;
 use super::{Node, ShowSlot};
-use crate::domain::{booking_code, SaleIntent, SaleRequest, SaleResult, ShowInput};
+use crate::domain::{SaleIntent, SaleRequest, SaleResult, ShowInput};
 use crate::store::{SaleConflict, SaleOutcome, SaleRecord};
 
 /// One sale waiting for the database.
@@ -255,7 +255,9 @@ async fn recode(node: &Arc<Node>, job: SaleJob) {
         terminal_id: intent.booking.terminal_id,
         payment: intent.booking.payment.clone(),
         idempotency_key: intent.idempotency_key.clone(),
-        code: booking_code(rand::random()),
+        code_seed: rand::random(),
+        // The window was open when the sale began; a fresh code must not lose it now.
+        sales_close_at_ms: crate::domain::SALES_NEVER_CLOSE,
         node_id: intent.booking.node_id,
     };
     let begun = node

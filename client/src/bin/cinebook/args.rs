@@ -56,7 +56,7 @@ pub enum Command {
         #[arg(long, value_name = "C")]
         city: Option<String>,
     },
-    /// List shows.
+    /// List shows whose sales are open (started at most 15 minutes ago, the box office's window).
     Shows {
         /// City id or name.
         #[arg(long, value_name = "C")]
@@ -67,6 +67,9 @@ pub enum Command {
         /// Only shows starting on this local day.
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<String>,
+        /// Also list shows whose sales window has closed (started or ended).
+        #[arg(long)]
+        all: bool,
     },
     /// Draw a show's seat map.
     Seats {

@@ -65,12 +65,18 @@ pub async fn run(client: &Client, command: Command, out: Out) -> anyhow::Result<
     match command {
         Command::Cities => cities(client, out).await,
         Command::Movies { city } => movies(client, city.as_deref(), out).await,
-        Command::Shows { city, movie, date } => {
+        Command::Shows {
+            city,
+            movie,
+            date,
+            all,
+        } => {
             shows(
                 client,
                 city.as_deref(),
                 movie.as_deref(),
                 date.as_deref(),
+                all,
                 out,
             )
             .await
@@ -198,6 +204,7 @@ async fn shows(
     city: Option<&str>,
     movie: Option<&str>,
     date: Option<&str>,
+    all: bool,
     out: Out,
 ) -> anyhow::Result<()> {
     let mut filter = ShowFilter::default();
@@ -205,6 +212,9 @@ async fn shows(
         let (from, to) = when::parse_day(date).map_err(CliError::usage)?;
         filter.from_ms = Some(from);
         filter.to_ms = Some(to);
+    }
+    if !all {
+        filter.from_ms = Some(sales_open_from_ms(filter.from_ms, when::now_ms()));
     }
     if let Some(city) = city {
         filter.city_id = Some(resolve_city(client, city).await?.id);
@@ -216,6 +226,18 @@ async fn shows(
     shows.sort_by_key(|s| (s.show.starts_at_ms, s.show.id));
     let json: Vec<ShowOut> = shows.iter().map(ShowOut::from).collect();
     out.print(&json, || show_table(&shows))
+}
+
+/// How long after its start the server's box office still sells a show by default
+/// (`cinebook-server --box-office-late-min`, 15): `cinebook shows` lists shows started at most
+/// this long ago unless `--all` is given.
+pub const BOX_OFFICE_LATE_MS: u64 = 15 * 60 * 1000;
+
+/// The earliest start `cinebook shows` lists without `--all`: no show whose sales window has
+/// closed at `now_ms`, and none before the `--date` day's start.
+pub fn sales_open_from_ms(from_ms: Option<u64>, now_ms: u64) -> u64 {
+    let open = now_ms.saturating_sub(BOX_OFFICE_LATE_MS);
+    from_ms.map_or(open, |from| from.max(open))
 }
 
 pub fn show_table(shows: &[ShowSummary]) -> String {
@@ -511,6 +533,21 @@ pub fn free_summary(map: &cinebook_client::types::SeatMap) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shows_lists_only_open_sales_windows_unless_all() {
+        let now = 10 * 3_600_000;
+        // Started 20 minutes ago: closed even for the box office; 10 minutes ago: still open.
+        let from = sales_open_from_ms(None, now);
+        assert!(now - 20 * 60_000 < from && from <= now - 10 * 60_000);
+        // A --date day that is over lists nothing; a later day keeps its own start.
+        assert_eq!(sales_open_from_ms(Some(0), now), from);
+        assert_eq!(sales_open_from_ms(Some(now + 1), now), now + 1);
+        let all =
+            <crate::args::Cli as clap::Parser>::try_parse_from(["cinebook", "shows", "--all"])
+                .expect("--all");
+        assert!(matches!(all.command, Command::Shows { all: true, .. }));
+    }
 
     #[test]
     fn comps_are_free_and_others_pay_the_total() {

@@ -10,7 +10,7 @@ pub const OTHER: u8 = 1;
 pub const USAGE: u8 = 2;
 /// The show, hold, booking, city or movie does not exist.
 pub const NOT_FOUND: u8 = 3;
-/// Seats unavailable, sold out, hold expired, or a conflicting request.
+/// Seats unavailable, sold out, hold expired, sales closed, or a conflicting request.
 pub const UNAVAILABLE_SEATS: u8 = 4;
 /// Missing or unknown token, or the terminal's role does not allow it.
 pub const AUTH: u8 = 5;
@@ -24,7 +24,7 @@ Exit codes:
   1  other error (including a request whose outcome is unknown)
   2  usage error: bad command line or invalid argument
   3  not found: show, hold, booking, city or movie
-  4  seats unavailable, sold out, hold expired, or conflict
+  4  seats unavailable, sold out, hold expired, sales closed, or conflict
   5  authentication or permission: missing/unknown token, role not allowed
   6  server unavailable: unreachable, overloaded, or timed out (safe to retry)";
 
@@ -65,7 +65,8 @@ pub fn code_of(error: &Error) -> u8 {
         Error::SeatUnavailable { .. }
         | Error::SoldOut { .. }
         | Error::HoldExpired { .. }
-        | Error::Conflict { .. } => UNAVAILABLE_SEATS,
+        | Error::Conflict { .. }
+        | Error::SalesClosed { .. } => UNAVAILABLE_SEATS,
         Error::Unauthenticated { .. } | Error::Forbidden { .. } => AUTH,
         Error::InvalidArgument { .. } => USAGE,
         Error::Unavailable { .. }
