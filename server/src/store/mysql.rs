@@ -1266,12 +1266,11 @@ impl MysqlStore {
                 .iter()
                 .flat_map(|seat| [Value::from(block.show_id), Value::from(*seat)])
                 .collect();
+            // Not INSERT IGNORE: that would also ignore the foreign key of an unknown show.
             let sql = if block.blocked {
-                literal_insert_sql(
-                    "INSERT IGNORE INTO blocked_seats (show_id, seat_id)",
-                    2,
-                    &values,
-                )
+                let insert =
+                    literal_insert_sql("INSERT INTO blocked_seats (show_id, seat_id)", 2, &values);
+                format!("{insert} ON DUPLICATE KEY UPDATE seat_id = seat_id")
             } else {
                 let seats: Vec<String> = block.seats.iter().map(|s| s.to_string()).collect();
                 format!(
