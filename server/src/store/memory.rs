@@ -7,7 +7,7 @@
 //! - catalog references must exist (a theater's city, a screen's theater, a show's movie and
 //!   screen, a sale's show), otherwise [`StoreError::NotFound`] (or a `Conflict` outcome for a
 //!   sale);
-//! - [`Store::commit_sales`] runs the shared [`group_commit`](super::group_commit) algorithm:
+//! - [`Store::commit_sales`] runs the shared [`group_commit`] algorithm:
 //!   each offending sale is a [`SaleOutcome::Conflict`], the others commit; a sale identical to
 //!   one already committed (a retried commit) is `Committed`;
 //! - [`Store::commit_cancel`] only from `confirmed`; the seats become free and the booking keeps
