@@ -5,9 +5,7 @@
 //! `mysql://root@127.0.0.1:3306`), creates a uniquely named database and panics with a clear
 //! message when MySQL cannot be reached: a test that needs MySQL fails, it never skips.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cinebook_protocol::types::{
@@ -18,7 +16,12 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
 
 use crate::store::mysql::{MysqlLimits, MysqlStore};
+
+mod mysql_proxy;
 use crate::store::{CatalogData, SaleRecord, Store};
+#[cfg(test)]
+use mysql_proxy::with_address;
+pub use mysql_proxy::{MysqlProxy, ProxyFault};
 
 /// The environment variable naming the MySQL server tests use (a URL without a database).
 pub const TEST_MYSQL_URL_ENV: &str = "CINEBOOK_TEST_MYSQL_URL";
@@ -205,99 +208,6 @@ impl Drop for TestDatabase {
     }
 }
 
-/// A TCP proxy in front of the test MySQL server that a test can cut and restore, to see a
-/// node or store survive "MySQL went away" without restarting the real server.
-///
-/// While cut, every proxied connection is closed and new ones are closed on accept.
-#[derive(Debug)]
-pub struct MysqlProxy {
-    addr: SocketAddr,
-    up: Arc<AtomicBool>,
-    cuts: tokio::sync::watch::Sender<u64>,
-    accept_task: tokio::task::JoinHandle<()>,
-}
-
-/// `url` with its `host:port` replaced by `addr`.
-fn with_address(url: &str, addr: SocketAddr) -> String {
-    let authority_start = url.find("://").map_or(0, |i| i + 3);
-    let authority_end = url[authority_start..]
-        .find(['/', '?'])
-        .map_or(url.len(), |i| i + authority_start);
-    let host_start = url[authority_start..authority_end]
-        .rfind('@')
-        .map_or(authority_start, |i| i + authority_start + 1);
-    format!("{}{addr}{}", &url[..host_start], &url[authority_end..])
-}
-
-impl MysqlProxy {
-    /// Starts a proxy on an ephemeral loopback port forwarding to the server of `db`. Panics
-    /// when it cannot listen or `db`'s URL has no usable address.
-    pub async fn start(db: &TestDatabase) -> MysqlProxy {
-        let opts = Opts::from_url(&db.url).expect("test database URL");
-        let target = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("proxy listen on 127.0.0.1:0");
-        let addr = listener.local_addr().expect("proxy address");
-        let up = Arc::new(AtomicBool::new(true));
-        let (cuts, _) = tokio::sync::watch::channel(0u64);
-        let accept_up = Arc::clone(&up);
-        let accept_cuts = cuts.clone();
-        let accept_task = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !accept_up.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                let target = target.clone();
-                let mut cut = accept_cuts.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        MysqlProxy {
-            addr,
-            up,
-            cuts,
-            accept_task,
-        }
-    }
-
-    /// The URL of `db` through this proxy. It sets `prefer_socket=false`: otherwise the
-    /// driver, seeing a loopback address, would switch to MySQL's Unix socket and bypass the
-    /// proxy.
-    pub fn url(&self, db: &TestDatabase) -> String {
-        let url = with_address(&db.url, self.addr);
-        let separator = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{separator}prefer_socket=false")
-    }
-
-    /// Closes every proxied connection and refuses new ones until [`MysqlProxy::restore`].
-    pub fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.cuts.send_modify(|n| *n += 1);
-    }
-
-    /// Accepts connections again.
-    pub fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
-
-impl Drop for MysqlProxy {
-    fn drop(&mut self) {
-        self.accept_task.abort();
-        self.cuts.send_modify(|n| *n += 1);
-    }
-}
-
 /// Id of the sample city.
 pub const SAMPLE_CITY_ID: u64 = 1;
 /// Id of the sample theater.
@@ -474,6 +384,11 @@ pub mod contract {
 
     use super::{sample_catalog, sample_sale, seed_catalog, SAMPLE_CURRENCY, SAMPLE_SHOW_ID};
     use crate::store::{CancelRecord, SaleOutcome, SaleRecord, Store, StoreError};
+
+    mod outcomes;
+    pub use outcomes::{
+        blocked_seats_round_trip, hold_ids_and_keys_round_trip, sale_conflicts_are_classified,
+    };
 
     fn cancel(
         code: &str,
@@ -1149,7 +1064,7 @@ mod tests {
 
     #[test]
     fn urls_get_their_address_replaced() {
-        let addr: SocketAddr = "127.0.0.1:4000".parse().expect("addr");
+        let addr: std::net::SocketAddr = "127.0.0.1:4000".parse().expect("addr");
         assert_eq!(
             with_address("mysql://root@127.0.0.1:3306/db?x=1", addr),
             "mysql://root@127.0.0.1:4000/db?x=1"

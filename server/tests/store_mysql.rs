@@ -13,6 +13,9 @@ use cinebook_server::testing::{
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, Row};
 
+#[path = "store_mysql/outcomes.rs"]
+mod outcomes;
+
 /// A direct connection to the test database, to check what MySQL really holds.
 async fn sql(db: &TestDatabase) -> Conn {
     let opts = Opts::from_url(&db.url).expect("test database URL");
@@ -49,6 +52,9 @@ contract_test!(terminals);
 contract_test!(sale_of_unknown_show_is_rejected);
 contract_test!(overlong_values_are_rejected);
 contract_test!(catalog_changes);
+contract_test!(sale_conflicts_are_classified);
+contract_test!(hold_ids_and_keys_round_trip);
+contract_test!(blocked_seats_round_trip);
 
 #[tokio::test]
 async fn migrate_twice_is_idempotent() {

@@ -35,6 +35,9 @@ contract_test!(terminals);
 contract_test!(sale_of_unknown_show_is_rejected);
 contract_test!(overlong_values_are_rejected);
 contract_test!(catalog_changes);
+contract_test!(sale_conflicts_are_classified);
+contract_test!(hold_ids_and_keys_round_trip);
+contract_test!(blocked_seats_round_trip);
 
 #[tokio::test]
 async fn double_sale_is_isolated() {

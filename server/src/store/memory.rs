@@ -7,7 +7,7 @@
 //! - catalog references must exist (a theater's city, a screen's theater, a show's movie and
 //!   screen, a sale's show), otherwise [`StoreError::NotFound`] (or a `Conflict` outcome for a
 //!   sale);
-//! - [`Store::commit_sales`] runs the shared [`group_commit`](super::group_commit) algorithm:
+//! - [`Store::commit_sales`] runs the shared [`group_commit`] algorithm:
 //!   each offending sale is a [`SaleOutcome::Conflict`], the others commit; a sale identical to
 //!   one already committed (a retried commit) is `Committed`;
 //! - [`Store::commit_cancel`] only from `confirmed`; the seats become free and the booking keeps
@@ -978,6 +978,9 @@ mod tests {
     contract_test!(sale_of_unknown_show_is_rejected);
     contract_test!(overlong_values_are_rejected);
     contract_test!(catalog_changes);
+    contract_test!(sale_conflicts_are_classified);
+    contract_test!(hold_ids_and_keys_round_trip);
+    contract_test!(blocked_seats_round_trip);
 
     #[tokio::test]
     async fn double_sale_is_isolated() {

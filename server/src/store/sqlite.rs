@@ -11,7 +11,7 @@
 //!   has tickets for. [`SqliteStore::open`] reads both settings back and refuses to start when
 //!   SQLite did not take them.
 //! - **Group commit**: [`Store::commit_sales`] runs the shared
-//!   [`group_commit`](super::group_commit) algorithm: the whole batch in one `BEGIN IMMEDIATE`
+//!   [`group_commit`] algorithm: the whole batch in one `BEGIN IMMEDIATE`
 //!   transaction, so a batch costs one fsync however many sales it carries; a row the database
 //!   refuses (a seat already sold: `booking_seats` has PRIMARY KEY (show_id, seat_id)) does not
 //!   poison the batch, only the offenders are reported as [`SaleOutcome::Conflict`]. A failed
@@ -44,7 +44,7 @@ use parking_lot::Mutex;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Transaction};
 use rusqlite::{Row, TransactionBehavior};
 
-// The audit text is the same in both SQL stores: one definition, in mysql.rs.
+// The audit text is the same in both SQL stores: one definition, in audit.rs.
 use super::audit::{self, audit_detail, sale_detail};
 use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
 use super::mysql::{parse_status, status_name, Migration, REPORT_DEFAULT_CURRENCY};
