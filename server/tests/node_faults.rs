@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use cinebook_protocol::types::{PaymentMethod, Role, SeatState};
 use cinebook_protocol::{ErrorCode, Reply};
 use cinebook_server::node::faults::FaultPoint;
-use cinebook_server::testing::MysqlProxy;
+use cinebook_server::testing::{MysqlProxy, ProxyFault};
 use mysql_async::prelude::Queryable;
 use support::{held, mysql_store, prepare_database, test_config, TestClient, TestNode, SHOW};
 
@@ -77,8 +77,33 @@ async fn settle(node: &TestNode, within: Duration) -> (Vec<SeatState>, BTreeMap<
     }
 }
 
+/// How MariaDB goes away in the middle of the sellers' commits.
+#[derive(Debug, Clone, Copy)]
+enum Outage {
+    /// Every connection cut, none accepted, for 4 s.
+    Cut,
+    /// A COMMIT reaches MariaDB, no answer comes back for 4 s (the SIGSTOP).
+    StallAtCommit,
+    /// A COMMIT reaches MariaDB, every connection is closed before its answer.
+    DropAtCommit,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_that_stops_answering_mid_commit_never_makes_a_ghost_sale() {
+async fn a_commit_whose_answer_is_stalled_past_every_timeout_never_makes_a_ghost_sale() {
+    sixteen_sellers_through(Outage::StallAtCommit).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_answer_is_lost_with_the_connection_never_makes_a_ghost_sale() {
+    sixteen_sellers_through(Outage::DropAtCommit).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_cut_off_mid_sale_never_makes_a_ghost_sale() {
+    sixteen_sellers_through(Outage::Cut).await;
+}
+
+async fn sixteen_sellers_through(outage: Outage) {
     let (db, tokens) = prepare_database().await;
     let proxy = MysqlProxy::start(&db).await;
     let store = mysql_store(&proxy.url(&db)).await;
@@ -114,16 +139,26 @@ async fn a_database_that_stops_answering_mid_commit_never_makes_a_ghost_sale() {
                     Err(e) if e.code == ErrorCode::OutcomeUnknown => {}
                     Err(_) => told.failed.push(hold.seats.clone()),
                 }
+                // A cashier's pace: the row of 20 seats lasts through the outage.
+                tokio::time::sleep(Duration::from_millis(150)).await;
             }
             told
         }));
     }
-    // Let sales flow, then cut every connection to MariaDB (answers in flight, COMMITs'
-    // included, are lost) and keep it away for longer than every timeout.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    proxy.cut();
+    // Let sales flow, then take MariaDB away for longer than every timeout.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    match outage {
+        Outage::Cut => proxy.cut(),
+        Outage::StallAtCommit => proxy.arm(b"COMMIT", ProxyFault::Stall),
+        Outage::DropAtCommit => proxy.arm(b"COMMIT", ProxyFault::Drop),
+    }
     tokio::time::sleep(Duration::from_millis(4_000)).await;
+    assert!(
+        !proxy.is_armed(),
+        "{outage:?}: no COMMIT passed while armed"
+    );
     proxy.restore();
+    proxy.resume();
     let mut sold = BTreeMap::new();
     let mut failed = Vec::new();
     for seller in sellers {
