@@ -7,7 +7,8 @@
 //! the store (which fails now and then); and crashes, after which the show is rebuilt from the
 //! store alone. It drives the real show core ([`ShowState::handle`]), the real outcome mapping of
 //! the writer ([`settlement`]) and of the resolver ([`resolution`]), and the real recovery
-//! ([`ShowInput::Durable`]). After quiescence it checks that memory equals the store seat for
+//! and take-over ([`ShowInput::Durable`], after a crash or on a follower that takes over from its
+//! replicated snapshot). After quiescence it checks that memory equals the store seat for
 //! seat, that every sale a client was told succeeded is stored, that every sale a client was told
 //! failed is not, and that no hold is left pinned.
 //!
@@ -106,6 +107,7 @@ impl Sim {
             55..=64 => self.pass_time(),
             65..=84 => self.commit_batch(),
             85..=95 => self.resolve_one(),
+            96..=97 => self.failover(),
             _ => self.crash(),
         }
     }
@@ -302,6 +304,36 @@ impl Sim {
         assert!(
             output.diverged.is_empty(),
             "recovery diverged: {:?}",
+            output.diverged
+        );
+    }
+
+    /// The leader dies and a follower takes over: the follower has the leader's holds (from its
+    /// replicated snapshot; pins are not replicated) but nothing of its queued or unknown sales.
+    /// Take-over brings it in line with the store.
+    fn failover(&mut self) {
+        self.log.push(format!(
+            "failover with {} queued, {} resolving",
+            self.queue.len(),
+            self.resolving.len()
+        ));
+        self.queue.clear();
+        self.resolving.clear();
+        let snapshot = self.state.snapshot();
+        let mut follower = fresh_state();
+        follower
+            .handle(
+                ShowInput::Snapshot(Box::new(snapshot)),
+                self.now_ms,
+                self.lamport,
+            )
+            .expect("the follower installs the snapshot");
+        self.state = follower;
+        let durable = self.durable();
+        let output = self.input(ShowInput::Durable(durable)).expect("take-over");
+        assert!(
+            output.diverged.is_empty(),
+            "take-over diverged: {:?}",
             output.diverged
         );
     }
