@@ -75,6 +75,9 @@ pub enum ShowInput {
         /// What the store said.
         result: SaleResult,
     },
+    /// The store committed the sales pinned on these holds (one group-commit batch of this
+    /// show): sell each. The output's `sold` says, per hold, whether it applied.
+    Committed(Vec<HoldId>),
     /// An event from the leader's stream; one already applied is skipped, a gap is an error.
     Replicated(EventRecord),
     /// The leader's whole show replaces this one.
@@ -99,6 +102,9 @@ pub struct ShowOutput {
     pub hold: Option<HoldInfo>,
     /// Whether the whole state was replaced (a snapshot): subscribers must re-fetch.
     pub replaced: bool,
+    /// For [`ShowInput::Committed`]: each hold, and why its sale did not apply (a bug: it is
+    /// durable), in order.
+    pub sold: Vec<(HoldId, Option<DomainError>)>,
     /// For [`ShowInput::Durable`]: stored facts that did not fit this show (each skipped, the
     /// rest applied). Empty unless memory or the store is wrong.
     pub diverged: Vec<String>,
@@ -166,6 +172,19 @@ impl ShowState {
                 })
             }
             ShowInput::SaleResult { hold_id, result } => self.sale_result(hold_id, result, lamport),
+            ShowInput::Committed(holds) => {
+                let mut output = ShowOutput::default();
+                for hold_id in holds {
+                    match self.apply(Command::Sell { hold_id }, 0, lamport) {
+                        Ok(mut records) => {
+                            output.records.append(&mut records);
+                            output.sold.push((hold_id, None));
+                        }
+                        Err(e) => output.sold.push((hold_id, Some(e))),
+                    }
+                }
+                Ok(output)
+            }
             ShowInput::Replicated(record) => {
                 if record.seq <= self.seq() {
                     return Ok(ShowOutput::default());

@@ -299,19 +299,58 @@ async fn recode(node: &Arc<Node>, job: SaleJob) {
 
 /// Turns committed sales sold, one show at a time in parallel, then answers them.
 async fn finish(node: &Arc<Node>, committed: Vec<SaleJob>) {
-    let sales = committed.into_iter().map(|job| async move {
-        let result =
-            super::resolver::settle(node, &job.slot, &job.intent, SaleResult::Committed).await;
-        if let Err(e) = &result {
-            // Durable but not applied in memory: a bug. The pin stays; the next start (or the
-            // pin audit, once the ticket is orphaned) rebuilds it from the store.
-            job.span.in_scope(|| {
-                tracing::error!(code = %job.intent.booking.code, error = %e, "committed sale did not apply to the seat map");
-            });
-            drop(job.ticket);
-            return;
+    let mut by_show: std::collections::HashMap<u64, Vec<SaleJob>> = Default::default();
+    for job in committed {
+        by_show.entry(job.slot.show_id).or_default().push(job);
+    }
+    let shows = by_show.into_values().map(|jobs| finish_show(node, jobs));
+    futures::future::join_all(shows).await;
+}
+
+/// Sells one show's committed sales with one input, then answers each.
+async fn finish_show(node: &Arc<Node>, jobs: Vec<SaleJob>) {
+    let Some(slot) = jobs.first().map(|j| j.slot.clone()) else {
+        return;
+    };
+    let input = ShowInput::Committed(jobs.iter().map(|j| j.intent.hold_id).collect());
+    let applied = match node.submit(slot.clone(), input.clone()).await {
+        Ok(applied) => applied,
+        Err(queue) => {
+            // Durable already: apply without the queue rather than leave memory behind.
+            tracing::debug!(error = %queue, "committed sales applied outside the work queue");
+            let (node, slot) = (node.clone(), slot.clone());
+            tokio::task::spawn_blocking(move || node.apply_input(&slot, input))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(crate::domain::DomainError::BadEvent(
+                        "applying committed sales panicked".into(),
+                    ))
+                })
         }
-        job.ticket.settle(result);
-    });
-    futures::future::join_all(sales).await;
+    };
+    let sold = match applied {
+        Ok(output) => output.sold,
+        Err(e) => jobs
+            .iter()
+            .map(|j| (j.intent.hold_id, Some(e.clone())))
+            .collect(),
+    };
+    assert_eq!(sold.len(), jobs.len(), "one result per committed sale");
+    for (job, (_, failure)) in jobs.into_iter().zip(sold) {
+        match failure {
+            None => {
+                node.metrics.seats_sold(job.intent.booking.seats.len());
+                let booking = job.intent.booking.clone();
+                job.ticket.settle(Ok(booking));
+            }
+            Some(e) => {
+                // Durable but not applied in memory: a bug. The pin stays; the ticket is
+                // orphaned, so the pin audit settles it from the store.
+                job.span.in_scope(|| {
+                    tracing::error!(code = %job.intent.booking.code, error = %e, "committed sale did not apply to the seat map");
+                });
+                drop(job.ticket);
+            }
+        }
+    }
 }
