@@ -137,12 +137,7 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
         Request::UpsertMovie(movie) => admin_write(node, node.store.upsert_movie(&movie)).await,
         Request::UpsertScreen(screen) => {
             crate::domain::Layout::new(&screen).map_err(|e| invalid(e.to_string()))?;
-            if screen_has_sales(node, screen.id) {
-                return Err(ErrorBody::new(
-                    ErrorCode::Conflict,
-                    "a show on this screen has sold or held seats; its layout cannot change",
-                ));
-            }
+            super::layout_change::check_screen(node, &screen)?;
             admin_write(node, node.store.upsert_screen(&screen)).await
         }
         Request::UpsertShow(show) => {
@@ -153,16 +148,7 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             {
                 return Err(invalid("a show needs an existing screen and movie"));
             }
-            if let Some(existing) = catalog.shows.get(&show.id) {
-                if existing.screen_id != show.screen_id
-                    && screen_has_sales(node, existing.screen_id)
-                {
-                    return Err(ErrorBody::new(
-                        ErrorCode::Conflict,
-                        "a show with sold seats cannot move to another screen",
-                    ));
-                }
-            }
+            super::layout_change::check_show(node, &show)?;
             admin_write(node, node.store.upsert_show(&show)).await
         }
         Request::BlockSeats {
@@ -262,28 +248,6 @@ async fn admin_write(
     node.install_catalog(Catalog::build(data));
     node.catalog_changed();
     Ok(Reply::Done)
-}
-
-fn screen_has_sales(node: &Node, screen_id: u64) -> bool {
-    let catalog = node.catalog();
-    catalog
-        .shows
-        .values()
-        .filter(|s| s.screen_id == screen_id)
-        .any(|s| {
-            node.show(s.id).is_some_and(|slot| {
-                let state = slot.state.lock();
-                state.free_total() as usize + blocked(&state) != state.layout().len()
-            })
-        })
-}
-
-fn blocked(state: &crate::domain::ShowState) -> usize {
-    state
-        .slots()
-        .iter()
-        .filter(|s| matches!(s, crate::domain::SlotState::Blocked))
-        .count()
 }
 
 /// A show's listing line.

@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod handlers;
+pub mod layout_change;
 pub mod sales_window;
 pub mod shows;
 pub mod sweeper;
@@ -259,7 +260,8 @@ impl Node {
         Ok(())
     }
 
-    /// Replaces the catalog snapshot, creating show slots for new shows and updating prices.
+    /// Replaces the catalog snapshot, creating show slots for new shows and updating prices and
+    /// (for untouched shows) layouts.
     pub fn install_catalog(&self, catalog: Catalog) {
         let mut shows = self.shows.write();
         for show in catalog.shows.values() {
@@ -268,7 +270,7 @@ impl Node {
                 continue;
             };
             if let Some(slot) = shows.get(&show.id) {
-                slot.state.lock().set_pricing(pricing);
+                layout_change::install(slot, &catalog, show, pricing);
                 continue;
             }
             let Ok(layout) = catalog.layout(show.screen_id) else {
