@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod catalog_write;
 pub mod handlers;
 pub mod layout_change;
 pub mod sales_window;
@@ -426,13 +427,11 @@ impl Node {
         self.replication.subscribe()
     }
 
-    /// Tells followers that the catalog changed.
+    /// Tells followers that the catalog changed (a send without receivers is a no-op).
     pub(crate) fn catalog_changed(&self) {
-        if self.cluster.is_some() {
-            let _ = self
-                .replication
-                .send(Arc::new(ReplicationItem::CatalogChanged));
-        }
+        let _ = self
+            .replication
+            .send(Arc::new(ReplicationItem::CatalogChanged));
     }
 
     /// Reloads the catalog from the store (a follower told of a change).
