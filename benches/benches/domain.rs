@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use cinebook_protocol::types::{Category, Payment, PaymentMethod, SeatId};
 use cinebook_server::domain::{
     pick_best, Command, HoldLimits, HoldSpec, Layout, Pricing, SeededCodes, ShowState,
+    SALES_NEVER_CLOSE,
 };
 use cinebook_server::testing::sample_catalog;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};

@@ -577,6 +577,7 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         Just(ErrorCode::Overloaded),
         Just(ErrorCode::Conflict),
         Just(ErrorCode::Internal),
+        Just(ErrorCode::SalesClosed),
     ]
 }
 
@@ -659,6 +660,7 @@ variant_name!(reply_variant, Reply: [
 variant_name!(error_variant, ErrorCode: [
     BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, NotFound, InvalidArgument,
     SeatUnavailable, HoldExpired, SoldOut, NotLeader, Unavailable, Overloaded, Conflict, Internal,
+    SalesClosed,
 ]);
 variant_name!(push_variant, Push: [
     SeatsChanged, Resync, ShuttingDown, Replicated, Snapshot, Heartbeat, CatalogChanged,
@@ -698,7 +700,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 33 + 22 + 14 + 7);
+    assert_eq!(wanted.len(), 33 + 22 + 15 + 7);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }
