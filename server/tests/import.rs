@@ -459,3 +459,102 @@ fn the_import_command_line() {
     assert!(!ok, "--seatmap needs --screen");
     assert!(err.contains("--screen"), "{err}");
 }
+
+/// catalog-v1.json with screen sc-1's first row one seat shorter.
+fn v1_with_a_shorter_row() -> Vec<u8> {
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&fixture("catalog-v1.json")).expect("fixture json");
+    let seats = &mut doc["screens"][0]["rows"][0]["seats"];
+    let n = seats.as_u64().expect("seats");
+    *seats = serde_json::json!(n - 1);
+    serde_json::to_vec(&doc).expect("json")
+}
+
+#[tokio::test]
+async fn a_sync_never_changes_the_layout_under_a_blocked_seat_and_tells_followers() {
+    use cinebook_server::domain::{Command, ShowInput};
+    let (_dir, store) = fresh().await;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let http = Fixtures::start();
+    http.serve("/catalog.json", fixture("catalog-v1.json"));
+    let config = Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        workers: 1,
+        ..Config::default()
+    };
+    let server = Server::bind(config, store.clone()).await.expect("node");
+    let node = server.node();
+    sync::sync_once(&node, &http.url("/catalog.json"))
+        .await
+        .expect("sync v1");
+    let s1 = show_id_on(&node, "s-1").await;
+    let seats = node.show(s1).expect("slot").read().layout().len();
+    node.submit(
+        node.show(s1).expect("slot"),
+        ShowInput::Command(Command::Block {
+            seats: vec![3],
+            blocked: true,
+        }),
+    )
+    .await
+    .expect("queued")
+    .expect("block");
+    let mut changes = node.replication_subscribe();
+    http.serve("/catalog.json", v1_with_a_shorter_row());
+    let report = sync::sync_once(&node, &http.url("/catalog.json"))
+        .await
+        .expect("sync with a blocked seat");
+    assert!(
+        report.flagged.iter().any(|l| l.contains("layout kept")),
+        "{report}"
+    );
+    let stored = store.load_catalog().await.expect("catalog");
+    assert_eq!(
+        stored.screens[0].seats.len(),
+        seats,
+        "the store kept the layout"
+    );
+    assert_eq!(node.show(s1).expect("slot").read().layout().len(), seats);
+
+    // Unblocked, nobody has touched the screen's shows: the sync applies it, memory included,
+    // and followers are told.
+    node.submit(
+        node.show(s1).expect("slot"),
+        ShowInput::Command(Command::Block {
+            seats: vec![3],
+            blocked: false,
+        }),
+    )
+    .await
+    .expect("queued")
+    .expect("unblock");
+    let report = sync::sync_once(&node, &http.url("/catalog.json"))
+        .await
+        .expect("sync, untouched");
+    assert!(report.applied && report.flagged.is_empty(), "{report}");
+    assert_eq!(
+        node.show(s1).expect("slot").read().layout().len(),
+        seats - 1
+    );
+    let told = tokio::time::timeout(std::time::Duration::from_secs(1), changes.recv()).await;
+    assert!(
+        matches!(
+            told.as_ref().map(|r| r.as_ref().map(|item| &**item)),
+            Ok(Ok(
+                cinebook_server::cluster::replication::ReplicationItem::CatalogChanged
+            ))
+        ),
+        "followers get CatalogChanged: {told:?}"
+    );
+}
+
+async fn show_id_on(node: &cinebook_server::node::Node, ext: &str) -> ShowId {
+    node.store
+        .load_external_ids()
+        .await
+        .expect("ids")
+        .into_iter()
+        .find(|e| e.kind == ExternalKind::Show && e.external_id == ext)
+        .unwrap_or_else(|| panic!("show {ext} is not mapped"))
+        .internal_id
+}

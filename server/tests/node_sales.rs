@@ -467,3 +467,44 @@ async fn a_show_sells_until_its_window_closes_per_role() {
     );
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layout_change_applies_to_an_untouched_show_and_is_refused_under_sales() {
+    let node = TestNode::start().await;
+    let mut admin = node.client(Role::Admin, 0).await;
+    let mut kiosk = node.client(Role::Kiosk, 0).await;
+    let screen = cinebook_server::testing::sample_catalog().screens[0].clone();
+    let mut smaller = screen.clone();
+    smaller.seats.pop();
+    // Nobody touched the show: the new layout is served at once.
+    assert!(matches!(
+        admin.call(Request::UpsertScreen(smaller.clone())).await,
+        Ok(Reply::Done)
+    ));
+    let map = kiosk.seat_map(SHOW).await;
+    assert_eq!(
+        map.seats.len(),
+        screen.seats.len() - 1,
+        "the new layout is in memory"
+    );
+    assert_eq!(map.states.len(), screen.seats.len() - 1);
+    // A sold seat fixes the layout; a rename that keeps the seats is still fine.
+    let hold = held(kiosk.hold_seats(SHOW, &["A1"]).await);
+    booked(kiosk.confirm(&hold, PaymentMethod::Card, "layout-1").await);
+    let answer = admin.call(Request::UpsertScreen(screen.clone())).await;
+    assert!(
+        matches!(&answer, Err(e) if e.code == ErrorCode::Conflict),
+        "{answer:?}"
+    );
+    let mut renamed = smaller.clone();
+    renamed.name = "Saal Neu".into();
+    assert!(matches!(
+        admin.call(Request::UpsertScreen(renamed)).await,
+        Ok(Reply::Done)
+    ));
+    assert_eq!(
+        kiosk.seat_map(SHOW).await.seats.len(),
+        screen.seats.len() - 1
+    );
+    node.stop().await;
+}

@@ -73,6 +73,9 @@ pub enum DomainError {
         /// When the caller's window closed.
         closes_at_ms: u64,
     },
+    /// The show has held, sold or blocked seats or bookings: its layout cannot change.
+    #[error("show {0} has held, sold or blocked seats or bookings; its layout cannot change")]
+    LayoutLocked(u64),
     /// Every candidate booking code was in use on the show (a broken code generator).
     #[error("{0} candidate booking codes were all in use")]
     CodesExhausted(u32),
@@ -99,7 +102,8 @@ impl DomainError {
             DomainError::SaleInProgress(_) => ErrorCode::Unavailable,
             DomainError::BookingNotConfirmed(_)
             | DomainError::Limit(_)
-            | DomainError::KeyReused(_) => ErrorCode::Conflict,
+            | DomainError::KeyReused(_)
+            | DomainError::LayoutLocked(_) => ErrorCode::Conflict,
             DomainError::BadEvent(_) | DomainError::CodesExhausted(_) => ErrorCode::Internal,
             DomainError::SalesClosed { .. } => ErrorCode::SalesClosed,
         };

@@ -15,11 +15,13 @@
 //! - unknown (no answer to `COMMIT`) → *no input at all*: the hold stays pinned — it can neither
 //!   expire nor be released — until the node has read the store and sends one of the two above.
 
+use std::sync::Arc;
+
 use cinebook_protocol::cluster::ShowSnapshot;
 use cinebook_protocol::types::{Booking, BookingStatus, HoldId, HoldInfo, Payment, SeatId};
 
 use super::{
-    Command, DomainError, Event, EventRecord, Pricing, SaleIntent, SeededCodes, ShowState,
+    Command, DomainError, Event, EventRecord, Layout, Pricing, SaleIntent, SeededCodes, ShowState,
     SlotState,
 };
 
@@ -87,6 +89,9 @@ pub enum ShowInput {
     Durable(DurableShow),
     /// New prices from the catalog; bookings keep the prices they were sold at.
     Pricing(Pricing),
+    /// A new layout for a show with no held, sold or blocked seat and no booking (refused
+    /// otherwise): the show starts over on it, keeping its sequence number.
+    Relayout(Arc<Layout>),
     /// Time passed: expire every due hold that is not pinned.
     Tick,
 }
@@ -208,6 +213,13 @@ impl ShowState {
             ShowInput::Pricing(pricing) => {
                 self.set_pricing(pricing);
                 Ok(ShowOutput::default())
+            }
+            ShowInput::Relayout(layout) => {
+                self.relayout(layout)?;
+                Ok(ShowOutput {
+                    replaced: true,
+                    ..ShowOutput::default()
+                })
             }
             ShowInput::Tick => {
                 if self.next_deadline_ms().is_none_or(|at| at > now_ms) {

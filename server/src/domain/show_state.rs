@@ -180,6 +180,25 @@ impl ShowState {
         self.pricing = pricing;
     }
 
+    /// Whether the layout is fixed: a seat is held, sold or blocked, or a booking of any status
+    /// exists (recovery replays cancelled bookings onto the layout too).
+    pub fn layout_locked(&self) -> bool {
+        !self.bookings.is_empty() || self.slots.iter().any(|s| *s != SlotState::Free)
+    }
+
+    /// Replaces the layout of a show nobody has touched (see [`ShowState::layout_locked`]):
+    /// every seat of the new layout is free. The sequence number goes on (subscribers and
+    /// followers resynchronise). Refused with [`DomainError::LayoutLocked`] otherwise.
+    pub fn relayout(&mut self, layout: Arc<Layout>) -> Result<(), DomainError> {
+        if self.layout_locked() {
+            return Err(DomainError::LayoutLocked(self.show_id));
+        }
+        let seq = self.seq;
+        *self = ShowState::new(self.show_id, layout, self.pricing.clone(), self.limits);
+        self.seq = seq;
+        Ok(())
+    }
+
     /// Every seat's state.
     pub fn slots(&self) -> &[SlotState] {
         &self.slots

@@ -78,16 +78,30 @@ pub async fn import_document(
     doc: &Document,
     options: Options,
 ) -> Result<Report, ImportError> {
+    import_document_with(store, doc, options, |_| {}).await
+}
+
+/// [`import_document`], with `hold_back` taking rows out of the plan (and flagging them in its
+/// report) just before it is applied: a running node keeps out layout changes of shows whose
+/// seats are held, sold or blocked in memory (`node::layout_change::hold_back`).
+pub async fn import_document_with(
+    store: &dyn Store,
+    doc: &Document,
+    options: Options,
+    hold_back: impl FnOnce(&mut Plan),
+) -> Result<Report, ImportError> {
     let current = Current::load(store).await?;
     let progress = bar(doc.items(), options, "planning");
     let planned = plan::plan(doc, &current, progress.as_ref());
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
+    let mut planned = planned?;
+    hold_back(&mut planned);
     let Plan {
         changes,
         mut report,
-    } = planned?;
+    } = planned;
     if options.dry_run || changes.is_empty() {
         return Ok(report);
     }

@@ -1,25 +1,28 @@
 //! Scheduled sync (`cinebook-server --sync-from URL --sync-every 15m`): the running node imports
-//! from the URL with the import's rules and, when something changed, installs the new catalog
-//! (`Node::install_catalog`) so that it is served without a restart.
+//! from the URL with the import's rules, through the same serialised write path as admin writes
+//! (`Node::write_catalog`): planned and applied while no other catalog write runs, layout
+//! changes of shows with held, sold or blocked seats kept out and flagged, and, when something
+//! changed, the catalog reloaded, installed (served without a restart) and announced to
+//! followers (`CatalogChanged`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{import_from, ImportError, Options, Report};
-use crate::node::{Catalog, Node};
+use super::{import_document_with, parse_document, source, ImportError, Options, Report};
+use crate::node::{layout_change, Node};
 
 /// Shortest sync interval accepted.
 pub const SYNC_EVERY_MIN: Duration = Duration::from_secs(1);
 
-/// Syncs once: imports `from` into the node's store and, when it changed the catalog, installs
-/// the catalog on the node.
+/// Syncs once: imports `from` into the node's store through `Node::write_catalog` and, when it
+/// changed the catalog, installs it on the node and tells followers.
 pub async fn sync_once(node: &Node, from: &str) -> Result<Report, ImportError> {
-    let report = import_from(node.store.as_ref(), from, Options::default()).await?;
-    if report.applied {
-        let data = node.store.load_catalog().await?;
-        node.install_catalog(Catalog::build(data));
-    }
-    Ok(report)
+    // Fetched and validated outside the lock: only planning and writing are serialised.
+    let doc = parse_document(&source::read(from).await?)?;
+    let import = import_document_with(node.store.as_ref(), &doc, Options::default(), |plan| {
+        layout_change::hold_back(node, plan)
+    });
+    node.write_catalog(import, |report| report.applied).await
 }
 
 /// Syncs now and then every `every` until the node shuts down. Failures are logged and retried
@@ -49,4 +52,55 @@ pub fn spawn(node: Arc<Node>, from: String, every: Duration) -> tokio::task::Joi
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::sync_once;
+    use crate::config::Config;
+    use crate::node::Node;
+    use crate::store::memory::MemoryStore;
+    use crate::store::Store;
+
+    const V1: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/import/catalog-v1.json"
+    );
+
+    #[tokio::test]
+    async fn a_sync_waits_for_an_admin_write_in_progress_and_installs_after_it() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            workers: 1,
+            ..Config::default()
+        };
+        let (node, background) = Node::start(config, store).await.expect("node");
+        // An admin write holds the catalog lock (write, reload, install, notify).
+        let admin = node.catalog_writes.lock().await;
+        let sync = tokio::spawn({
+            let node = node.clone();
+            async move { sync_once(&node, V1).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!sync.is_finished(), "the sync waits for the admin write");
+        let stored = node.store.load_catalog().await.expect("catalog");
+        assert!(stored.shows.is_empty(), "and writes nothing meanwhile");
+        drop(admin);
+        let report = tokio::time::timeout(Duration::from_secs(10), sync)
+            .await
+            .expect("the sync finishes")
+            .expect("no panic")
+            .expect("sync");
+        assert!(report.applied);
+        assert_eq!(
+            node.catalog().shows.len(),
+            3,
+            "installed after the admin write"
+        );
+        node.stop_background(background).await;
+    }
 }

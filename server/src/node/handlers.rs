@@ -132,20 +132,19 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
                 .await
                 .map(Reply::ShiftReport)
         }
-        Request::UpsertCity(city) => admin_write(node, node.store.upsert_city(&city)).await,
-        Request::UpsertTheater(theater) => {
-            admin_write(node, node.store.upsert_theater(&theater)).await
+        Request::UpsertCity(city) => {
+            admin_write(node, || Ok(()), node.store.upsert_city(&city)).await
         }
-        Request::UpsertMovie(movie) => admin_write(node, node.store.upsert_movie(&movie)).await,
+        Request::UpsertTheater(theater) => {
+            admin_write(node, || Ok(()), node.store.upsert_theater(&theater)).await
+        }
+        Request::UpsertMovie(movie) => {
+            admin_write(node, || Ok(()), node.store.upsert_movie(&movie)).await
+        }
         Request::UpsertScreen(screen) => {
             crate::domain::Layout::new(&screen).map_err(|e| invalid(e.to_string()))?;
-            if screen_has_sales(node, screen.id) {
-                return Err(ErrorBody::new(
-                    ErrorCode::Conflict,
-                    "a show on this screen has sold or held seats; its layout cannot change",
-                ));
-            }
-            admin_write(node, node.store.upsert_screen(&screen)).await
+            let check = || super::layout_change::check_screen(node, &screen);
+            admin_write(node, check, node.store.upsert_screen(&screen)).await
         }
         Request::UpsertShow(show) => {
             crate::domain::Pricing::new(&show).map_err(|e| invalid(e.to_string()))?;
@@ -155,17 +154,8 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             {
                 return Err(invalid("a show needs an existing screen and movie"));
             }
-            if let Some(existing) = catalog.shows.get(&show.id) {
-                if existing.screen_id != show.screen_id
-                    && screen_has_sales(node, existing.screen_id)
-                {
-                    return Err(ErrorBody::new(
-                        ErrorCode::Conflict,
-                        "a show with sold seats cannot move to another screen",
-                    ));
-                }
-            }
-            admin_write(node, node.store.upsert_show(&show)).await
+            let check = || super::layout_change::check_show(node, &show);
+            admin_write(node, check, node.store.upsert_show(&show)).await
         }
         Request::BlockSeats {
             show_id,
@@ -246,40 +236,22 @@ fn show_slot(node: &Node, show_id: ShowId) -> Result<Arc<ShowSlot>, ErrorBody> {
         .ok_or_else(|| not_found(format_args!("show {show_id}")))
 }
 
+/// An admin catalog write through the node's one serialised write path; `check` runs under
+/// its lock, just before the write.
 async fn admin_write(
     node: &Arc<Node>,
+    check: impl FnOnce() -> Result<(), ErrorBody>,
     write: impl std::future::Future<Output = Result<(), crate::store::StoreError>>,
 ) -> Answer {
-    // Write, reload and install one at a time: with two in flight, the reload that read the
-    // catalog first could be installed last and drop the other's change from the snapshot.
-    let _serial = node.catalog_writes.lock().await;
-    node.store_call(write).await?;
-    let data = node.store_call(node.store.load_catalog()).await?;
-    node.install_catalog(Catalog::build(data));
-    node.catalog_changed();
+    node.write_catalog(
+        async {
+            check()?;
+            node.store_call(write).await
+        },
+        |_| true,
+    )
+    .await?;
     Ok(Reply::Done)
-}
-
-fn screen_has_sales(node: &Node, screen_id: u64) -> bool {
-    let catalog = node.catalog();
-    catalog
-        .shows
-        .values()
-        .filter(|s| s.screen_id == screen_id)
-        .any(|s| {
-            node.show(s.id).is_some_and(|slot| {
-                let state = slot.read();
-                state.free_total() as usize + blocked(&state) != state.layout().len()
-            })
-        })
-}
-
-fn blocked(state: &crate::domain::ShowState) -> usize {
-    state
-        .slots()
-        .iter()
-        .filter(|s| matches!(s, crate::domain::SlotState::Blocked))
-        .count()
 }
 
 /// A show's listing line.

@@ -12,10 +12,12 @@
 mod apply;
 pub mod auth;
 pub mod catalog;
+pub mod catalog_write;
 pub mod durable;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
 pub mod handlers;
+pub mod layout_change;
 pub mod outcomes;
 mod recovery;
 pub mod resolver;
@@ -223,7 +225,8 @@ impl Node {
         let _ = tokio::task::spawn_blocking(move || background.workers.stop(&work)).await;
     }
 
-    /// Replaces the catalog snapshot, creating show slots for new shows and updating prices.
+    /// Replaces the catalog snapshot, creating show slots for new shows and updating prices and
+    /// (for untouched shows) layouts.
     pub fn install_catalog(&self, catalog: Catalog) {
         let mut shows = self.shows.write();
         for show in catalog.shows.values() {
@@ -232,9 +235,7 @@ impl Node {
                 continue;
             };
             if let Some(slot) = shows.get(&show.id) {
-                if let Err(e) = self.apply_input(slot, ShowInput::Pricing(pricing)) {
-                    tracing::error!(show_id = show.id, error = %e, "new prices not applied");
-                }
+                layout_change::install(self, slot, &catalog, show, pricing);
                 continue;
             }
             let Ok(layout) = catalog.layout(show.screen_id) else {
@@ -338,13 +339,11 @@ impl Node {
         self.replication.subscribe()
     }
 
-    /// Tells followers that the catalog changed.
+    /// Tells followers that the catalog changed (a send without receivers is a no-op).
     pub(crate) fn catalog_changed(&self) {
-        if self.cluster.is_some() {
-            let _ = self
-                .replication
-                .send(Arc::new(ReplicationItem::CatalogChanged));
-        }
+        let _ = self
+            .replication
+            .send(Arc::new(ReplicationItem::CatalogChanged));
     }
 
     /// Reloads the catalog from the store (a follower told of a change).
