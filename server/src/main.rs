@@ -85,7 +85,7 @@ enum TerminalCommand {
         /// Terminal name, such as "box-office-1".
         #[arg(long)]
         name: String,
-        /// Role: kiosk, box-office, admin or node.
+        /// Role: kiosk, box-office or admin (nodes authenticate with the cluster secret).
         #[arg(long)]
         role: String,
         #[command(flatten)]
@@ -373,8 +373,11 @@ async fn terminal(command: TerminalCommand) -> Result<()> {
     match command {
         TerminalCommand::Add { name, role, store } => {
             let Some(role) = Role::parse(&role).filter(|r| *r != Role::Guest) else {
-                bail!("unknown role {role:?}: use kiosk, box-office, admin or node");
+                bail!("unknown role {role:?}: use kiosk, box-office or admin");
             };
+            if let Err(e) = cinebook_server::cluster::peer_auth::check_terminal_role(role) {
+                bail!("{}", e.message);
+            }
             let store = open_store(&store).await?;
             let token = auth::new_token();
             let id = store

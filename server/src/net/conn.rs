@@ -21,6 +21,7 @@ use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
 use tracing::Instrument;
 
 use super::subscriptions::Subscriptions;
+use crate::cluster::{claims, peer_auth};
 use crate::metrics::RequestTimer;
 use crate::node::handlers::{self, Caller};
 use crate::node::{now_ms, Node};
@@ -105,6 +106,7 @@ async fn serve_inner(node: Arc<Node>, mut stream: TcpStream) -> Result<(), Proto
             node.config.in_flight_per_connection_max.max(1),
         )),
         caller: None,
+        peer_challenge: None,
         subscriptions: Subscriptions::default(),
         lanes: Lanes::default(),
         node,
@@ -259,6 +261,8 @@ struct Connection {
     out: mpsc::Sender<Envelope>,
     in_flight: Arc<Semaphore>,
     caller: Option<Caller>,
+    /// A `PeerChallenge` sent and not yet answered (used once).
+    peer_challenge: Option<peer_auth::PendingChallenge>,
     subscriptions: Subscriptions,
     lanes: Lanes,
 }
@@ -373,19 +377,42 @@ impl Connection {
                 timer.finish(&self.node.metrics, name, &answer);
                 self.reply(request_id, answer).await;
             }
+            (
+                Request::PeerHello {
+                    version,
+                    node_id,
+                    nonce,
+                },
+                _,
+            ) => {
+                // A new PeerHello replaces any challenge still pending on this connection.
+                self.peer_challenge = None;
+                let answer = peer_auth::challenge(&self.node, version, node_id, nonce).map(
+                    |(pending, reply)| {
+                        self.peer_challenge = Some(pending);
+                        reply
+                    },
+                );
+                timer.finish(&self.node.metrics, name, &answer);
+                self.reply(request_id, answer).await;
+            }
+            (Request::PeerProof { proof }, _) => {
+                let answer = peer_auth::accept(&self.node, self.peer_challenge.take(), &proof).map(
+                    |(caller, welcome)| {
+                        self.caller = Some(caller);
+                        welcome
+                    },
+                );
+                timer.finish(&self.node.metrics, name, &answer);
+                self.reply(request_id, answer).await;
+            }
             (_, None) => {
                 self.send_error(request_id, ErrorCode::Unauthenticated, "send Hello first")
                     .await
             }
             (Request::Follow { node_id, positions }, Some(caller)) => {
-                if caller.role != Role::Node {
-                    return self
-                        .send_error(
-                            request_id,
-                            ErrorCode::Forbidden,
-                            "only cluster nodes may follow",
-                        )
-                        .await;
+                if let Err(e) = claims::check_follow(&self.node, caller, node_id) {
+                    return self.reply(request_id, Err(e)).await;
                 }
                 let Some(epoch) = self
                     .node
@@ -497,15 +524,16 @@ impl Connection {
             None => Caller {
                 role: Role::Guest,
                 terminal_id: 0,
-            },
-            Some(token) if self.node.is_cluster_secret(&token) => Caller {
-                role: Role::Node,
-                terminal_id: 0,
+                peer_node_id: None,
             },
             Some(token) => match self.node.authenticate(&token).await? {
+                // Only the challenge-response gives the node role (an older version could
+                // store node terminals).
+                Some(t) if t.role == Role::Node => return Err(peer_auth::node_terminal_hello()),
                 Some(t) => Caller {
                     role: t.role,
                     terminal_id: t.id,
+                    peer_node_id: None,
                 },
                 None => {
                     return Err(ErrorBody::new(
