@@ -51,6 +51,8 @@ pub struct Config {
     pub terminal_cache_ttl_ms: u64,
     /// Cluster membership; `None` for a single node that leads itself.
     pub cluster: Option<ClusterConfig>,
+    /// TLS on the client port (`--tls-cert`, `--tls-key`); `None` is plain TCP.
+    pub tls: Option<crate::net::tls::TlsFiles>,
 }
 
 impl Default for Config {
@@ -78,6 +80,7 @@ impl Default for Config {
             shutdown_grace_ms: 10_000,
             terminal_cache_ttl_ms: 5_000,
             cluster: None,
+            tls: None,
         }
     }
 }

@@ -171,6 +171,23 @@ struct RunArgs {
     /// this address, e.g. 0.0.0.0:9100. Off without it.
     #[arg(long, env = "CINEBOOK_METRICS_LISTEN", value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
+    /// Serve the client port over TLS with this certificate chain (PEM, leaf first); needs
+    /// --tls-key. Peers then talk to this node over TLS too.
+    #[arg(
+        long,
+        env = "CINEBOOK_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(
+        long,
+        env = "CINEBOOK_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
 }
 
 fn cluster_config(args: &RunArgs) -> Result<Option<ClusterConfig>> {
@@ -422,6 +439,12 @@ async fn run(args: RunArgs) -> Result<()> {
         ..defaults
     };
     config.cluster = cluster_config(&args)?;
+    if let (Some(cert_path), Some(key_path)) = (args.tls_cert.clone(), args.tls_key.clone()) {
+        config.tls = Some(cinebook_server::net::tls::TlsFiles {
+            cert_path,
+            key_path,
+        });
+    }
     config.hold.hold_ttl_ms = args.hold_ttl;
     config.hold.hold_lifetime_max_ms = config.hold.hold_lifetime_max_ms.max(args.hold_ttl);
     let store = open_store(&args.store).await?;

@@ -14,13 +14,13 @@ use cinebook_protocol::{
 };
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
 use tracing::Instrument;
 
 use super::subscriptions::Subscriptions;
+use super::tls::Stream;
 use crate::cluster::{claims, peer_auth};
 use crate::metrics::RequestTimer;
 use crate::node::handlers::{self, Caller};
@@ -76,7 +76,7 @@ impl Lanes {
 pub const SUBSCRIPTIONS_PER_CONNECTION_MAX: usize = 64;
 
 /// Serves one accepted connection to the end.
-pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
+pub async fn serve(node: Arc<Node>, stream: Stream, peer: SocketAddr) {
     let span = tracing::info_span!("conn", %peer);
     async move {
         if let Err(e) = serve_inner(node, stream).await {
@@ -87,13 +87,12 @@ pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
     .await
 }
 
-async fn serve_inner(node: Arc<Node>, mut stream: TcpStream) -> Result<(), ProtocolError> {
-    let _ = stream.set_nodelay(true);
+async fn serve_inner(node: Arc<Node>, mut stream: Stream) -> Result<(), ProtocolError> {
     let leftover = match read_preface(&node, &mut stream).await? {
         Some(leftover) => leftover,
         None => return Ok(()),
     };
-    let (read, write) = stream.into_split();
+    let (read, write) = tokio::io::split(stream);
     let mut reader = FramedRead::new(
         read,
         TimedCodec::new(FrameCodec::with_max(node.config.frame_max_bytes)),
@@ -119,10 +118,7 @@ async fn serve_inner(node: Arc<Node>, mut stream: TcpStream) -> Result<(), Proto
 }
 
 /// Reads and answers the preface. `None` means the connection was refused and is done.
-async fn read_preface(
-    node: &Node,
-    stream: &mut TcpStream,
-) -> Result<Option<Vec<u8>>, ProtocolError> {
+async fn read_preface(node: &Node, stream: &mut Stream) -> Result<Option<Vec<u8>>, ProtocolError> {
     // The whole preface must arrive within frame_timeout_ms, not each of its bytes.
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(node.config.frame_timeout_ms);
@@ -178,7 +174,7 @@ async fn read_preface(
     }
 }
 
-async fn write_frames(node: Arc<Node>, write: OwnedWriteHalf, mut rx: mpsc::Receiver<Envelope>) {
+async fn write_frames(node: Arc<Node>, write: WriteHalf<Stream>, mut rx: mpsc::Receiver<Envelope>) {
     let mut sink = FramedWrite::new(write, FrameCodec::with_max(node.config.frame_max_bytes));
     while let Some(envelope) = rx.recv().await {
         let mut result = sink.feed(&envelope).await;
@@ -268,7 +264,7 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(mut self, reader: &mut FramedRead<OwnedReadHalf, TimedCodec>) {
+    async fn run(mut self, reader: &mut FramedRead<ReadHalf<Stream>, TimedCodec>) {
         let idle = Duration::from_millis(self.node.config.idle_timeout_ms);
         let frame_timeout = Duration::from_millis(self.node.config.frame_timeout_ms);
         let mut tick = tokio::time::interval(Duration::from_millis(250));
