@@ -188,6 +188,16 @@ struct RunArgs {
         requires = "tls_cert"
     )]
     tls_key: Option<PathBuf>,
+    /// With --tls-cert in a cluster: the CA certificate(s) (PEM) the peers' certificates chain
+    /// to, checked against the host of each --peers address. Default: --tls-cert itself (every
+    /// node shares one certificate, or the file holds the CA too).
+    #[arg(
+        long,
+        env = "CINEBOOK_TLS_CA",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_ca: Option<PathBuf>,
 }
 
 fn cluster_config(args: &RunArgs) -> Result<Option<ClusterConfig>> {
@@ -440,6 +450,13 @@ async fn run(args: RunArgs) -> Result<()> {
     };
     config.cluster = cluster_config(&args)?;
     if let (Some(cert_path), Some(key_path)) = (args.tls_cert.clone(), args.tls_key.clone()) {
+        if let Some(cluster) = &mut config.cluster {
+            let ca = args.tls_ca.as_ref().unwrap_or(&cert_path);
+            cluster.tls = Some(
+                cinebook_server::net::tls::peer_connector(ca)
+                    .with_context(|| format!("--tls-ca {}", ca.display()))?,
+            );
+        }
         config.tls = Some(cinebook_server::net::tls::TlsFiles {
             cert_path,
             key_path,

@@ -13,6 +13,7 @@ use cinebook_protocol::types::{NodeRole, Role};
 use cinebook_protocol::{ErrorCode, Reply, Request, PEER_PROOF_BYTES, PROTOCOL_VERSION};
 use cinebook_server::cluster::peer::{PeerConnection, PeerError, PeerIdentity};
 use cinebook_server::cluster::{peer_auth, ClusterConfig};
+use cinebook_server::net::tls::{self, TlsFiles};
 use cinebook_server::store::EpochState;
 use support::{error_of, held, test_config, TestClient, TestNode, SHOW};
 
@@ -25,17 +26,27 @@ fn free_addr() -> SocketAddr {
 
 /// Node 2 of a two-node cluster whose node 1 is not running: it elects itself and leads.
 async fn lone_leader() -> (TestNode, BTreeMap<u32, SocketAddr>) {
+    lone_leader_with(None).await
+}
+
+/// [`lone_leader`], serving TLS with these files when given.
+async fn lone_leader_with(tls: Option<TlsFiles>) -> (TestNode, BTreeMap<u32, SocketAddr>) {
     let addrs: BTreeMap<u32, SocketAddr> = [(1, free_addr()), (2, free_addr())].into();
     let peers = addrs.iter().map(|(id, a)| (*id, a.to_string())).collect();
+    let mut cluster = ClusterConfig::new(peers, SECRET.into());
+    if let Some(files) = &tls {
+        cluster.tls = Some(tls::peer_connector(&files.cert_path).expect("peer TLS"));
+    }
     let config = cinebook_server::Config {
         listen: addrs[&2],
         node_id: 2,
-        cluster: Some(ClusterConfig::new(peers, SECRET.into())),
+        cluster: Some(cluster),
+        tls,
         ..test_config()
     };
     let node = TestNode::start_with(config, None).await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while node_role(node.addr()).await != Some(NodeRole::Leader) {
+    while node.server.node.node_role() != NodeRole::Leader {
         assert!(Instant::now() < deadline, "node 2 did not take the lead");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -149,7 +160,11 @@ async fn a_minted_node_token_cannot_follow_nor_depose_the_leader() {
 
 /// Peer 1 of the lone leader's cluster, authenticated by the challenge-response.
 async fn as_peer_1(node: &TestNode, secret: &str) -> Result<PeerConnection, PeerError> {
-    let me = PeerIdentity { node_id: 1, secret };
+    let me = PeerIdentity {
+        node_id: 1,
+        secret,
+        tls: None,
+    };
     PeerConnection::open(&node.addr().to_string(), me, 2, 1).await
 }
 
@@ -277,5 +292,37 @@ async fn the_cluster_secret_as_a_hello_token_is_no_credential() {
     let mut client = TestClient::connect_raw(node.addr()).await;
     let answer = hello(&mut client, SECRET).await;
     assert_eq!(error_of(answer).code, ErrorCode::Unauthenticated);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_talk_over_tls_when_the_cluster_serves_tls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+    let certified = rcgen::generate_simple_self_signed(names).expect("certificate");
+    let files = TlsFiles {
+        cert_path: dir.path().join("node.pem"),
+        key_path: dir.path().join("node.key"),
+    };
+    std::fs::write(&files.cert_path, certified.cert.pem()).expect("cert");
+    std::fs::write(&files.key_path, certified.signing_key.serialize_pem()).expect("key");
+    let (node, _) = lone_leader_with(Some(files.clone())).await;
+    let connector = tls::peer_connector(&files.cert_path).expect("connector");
+    let me = PeerIdentity {
+        node_id: 1,
+        secret: SECRET,
+        tls: Some(&connector),
+    };
+    let mut peer = PeerConnection::open(&node.addr().to_string(), me, 2, 1)
+        .await
+        .expect("peer 1 over TLS");
+    let status = peer.call(Request::NodeStatus { node_id: 1 }, 2).await;
+    assert!(
+        matches!(status, Ok((Reply::NodeStatus { node_id: 2, .. }, _))),
+        "{status:?}"
+    );
+    // Without TLS the node tells the peer it needs TLS; the handshake never starts.
+    let plain = as_peer_1(&node, SECRET).await;
+    assert!(plain.is_err(), "a plain peer was served: {plain:?}");
     node.stop().await;
 }

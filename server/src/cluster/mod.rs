@@ -42,6 +42,8 @@ pub struct ClusterConfig {
     pub replication_buffer_max: usize,
     /// A peer call (connect + hello + one request) gives up after this long.
     pub peer_call_timeout_ms: u64,
+    /// TLS to the peers (when the nodes serve TLS); `None` is plain TCP.
+    pub tls: Option<crate::net::tls::PeerConnector>,
 }
 
 impl ClusterConfig {
@@ -50,6 +52,7 @@ impl ClusterConfig {
         peer::PeerIdentity {
             node_id,
             secret: &self.secret,
+            tls: self.tls.as_ref(),
         }
     }
 
@@ -62,6 +65,7 @@ impl ClusterConfig {
             backlog_events_max: 1024,
             replication_buffer_max: 65_536,
             peer_call_timeout_ms: 250,
+            tls: None,
         }
     }
 }

@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use super::peer_auth;
+use crate::net::tls::Stream;
 
 /// Why a peer call failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,8 @@ pub struct PeerIdentity<'a> {
     pub node_id: u32,
     /// The cluster secret.
     pub secret: &'a str,
+    /// TLS to the peers, if the cluster runs TLS.
+    pub tls: Option<&'a crate::net::tls::PeerConnector>,
 }
 
 impl std::fmt::Debug for PeerIdentity<'_> {
@@ -50,10 +53,17 @@ impl std::fmt::Debug for PeerIdentity<'_> {
 }
 
 /// An authenticated connection to a peer.
-#[derive(Debug)]
 pub struct PeerConnection {
-    framed: Framed<TcpStream, FrameCodec>,
+    framed: Framed<Stream, FrameCodec>,
     next_id: u64,
+}
+
+impl std::fmt::Debug for PeerConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerConnection")
+            .field("next_id", &self.next_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PeerConnection {
@@ -64,10 +74,12 @@ impl PeerConnection {
         peer_id: u32,
         lamport: u64,
     ) -> Result<Self, PeerError> {
-        let mut stream = TcpStream::connect(addr)
+        let tcp = TcpStream::connect(addr)
             .await
             .map_err(|e| PeerError::Unreachable(e.to_string()))?;
-        let _ = stream.set_nodelay(true);
+        let mut stream = crate::net::tls::connect_peer(me.tls, addr, tcp)
+            .await
+            .map_err(PeerError::Unreachable)?;
         stream
             .write_all(&preface::encode(PROTOCOL_VERSION))
             .await

@@ -148,3 +148,55 @@ async fn refuse_plain(node: &Node, mut tcp: TcpStream) {
 
 /// A refused plain client's bytes read at most before the socket is closed.
 const REFUSE_DRAIN_BYTES_MAX: usize = 64 * 1024;
+
+/// How a node opens TLS to its peers when the cluster runs TLS: the CA their certificates
+/// chain to, checked against the host name of each peer's `--peers` address.
+#[derive(Clone)]
+pub struct PeerConnector(tokio_rustls::TlsConnector);
+
+impl std::fmt::Debug for PeerConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PeerConnector")
+    }
+}
+
+/// A connector trusting the CA certificate(s) in `ca_file` (PEM).
+pub fn peer_connector(ca_file: &Path) -> Result<PeerConnector, TlsSetupError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_file).map_err(|e| file_error(ca_file, e))? {
+        roots
+            .add(cert.map_err(|e| file_error(ca_file, e))?)
+            .map_err(|e| file_error(ca_file, e))?;
+    }
+    if roots.is_empty() {
+        return Err(file_error(ca_file, "no CERTIFICATE in the file"));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(PeerConnector(tokio_rustls::TlsConnector::from(Arc::new(
+        config,
+    ))))
+}
+
+/// Wraps a connection to the peer at `addr` in TLS when the cluster runs TLS.
+pub async fn connect_peer(
+    connector: Option<&PeerConnector>,
+    addr: &str,
+    tcp: TcpStream,
+) -> Result<Stream, String> {
+    let _ = tcp.set_nodelay(true);
+    let Some(connector) = connector else {
+        return Ok(Box::new(tcp));
+    };
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("peer name {host:?}: {e}"))?;
+    match connector.0.connect(name, tcp).await {
+        Ok(tls) => Ok(Box::new(tls)),
+        Err(e) => Err(format!("TLS to {addr}: {e}")),
+    }
+}
