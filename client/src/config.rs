@@ -28,6 +28,8 @@ pub struct ClientConfig {
     /// Server pushes buffered per connection for slow subscribers; a subscriber that falls
     /// further behind re-fetches its seat map instead of missing changes.
     pub push_buffer_len: usize,
+    /// TLS to the server (`cinebook --tls`, `--tls-ca FILE`); `None` is plain TCP.
+    pub tls: Option<crate::TlsOptions>,
 }
 
 impl Default for ClientConfig {
@@ -43,6 +45,7 @@ impl Default for ClientConfig {
             redirects_max: 4,
             frame_max_bytes: cinebook_protocol::FRAME_MAX_BYTES_DEFAULT,
             push_buffer_len: 4_096,
+            tls: None,
         }
     }
 }

@@ -12,8 +12,10 @@ use cinebook_protocol::{
 };
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
+
+use crate::tls::Stream;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -121,7 +123,7 @@ impl Conn {
         config: &ClientConfig,
         clock: Arc<LamportClock>,
     ) -> Result<Arc<Conn>> {
-        let mut stream = TcpStream::connect(addr).await.map_err(|e| Error::Connect {
+        let tcp = TcpStream::connect(addr).await.map_err(|e| Error::Connect {
             addr: addr.to_string(),
             message: e.to_string(),
         })?;
@@ -129,14 +131,15 @@ impl Conn {
             addr: addr.to_string(),
             message: e.to_string(),
         };
-        stream.set_nodelay(true).map_err(lost)?;
+        tcp.set_nodelay(true).map_err(lost)?;
+        let mut stream = crate::tls::connect(addr, config.tls.as_ref(), tcp).await?;
         stream
             .write_all(&preface::encode(PROTOCOL_VERSION))
             .await
             .map_err(lost)?;
         read_server_preface(&mut stream, addr).await?;
 
-        let (read_half, write_half) = stream.into_split();
+        let (read_half, write_half) = tokio::io::split(stream);
         let shared = Arc::new(Shared {
             addr: addr.to_string(),
             pending: Mutex::new(Pending::default()),
@@ -258,7 +261,7 @@ impl Conn {
     }
 }
 
-async fn read_server_preface(stream: &mut TcpStream, addr: &str) -> Result<()> {
+async fn read_server_preface(stream: &mut Stream, addr: &str) -> Result<()> {
     let mut received = [0u8; PREFACE_LEN];
     let mut len = 0;
     while len < PREFACE_LEN {
@@ -287,7 +290,7 @@ async fn read_server_preface(stream: &mut TcpStream, addr: &str) -> Result<()> {
 }
 
 async fn write_loop(
-    mut sink: FramedWrite<OwnedWriteHalf, FrameCodec>,
+    mut sink: FramedWrite<WriteHalf<Stream>, FrameCodec>,
     mut queue: mpsc::Receiver<Envelope>,
     shared: Arc<Shared>,
 ) {
@@ -317,7 +320,7 @@ async fn write_loop(
 }
 
 async fn read_loop(
-    mut frames: FramedRead<OwnedReadHalf, FrameCodec>,
+    mut frames: FramedRead<ReadHalf<Stream>, FrameCodec>,
     shared: Arc<Shared>,
     clock: Arc<LamportClock>,
     pushes: broadcast::Sender<Push>,
@@ -342,6 +345,11 @@ async fn read_loop(
         clock.observe(envelope.lamport);
         match envelope.body {
             Body::Reply(reply) => shared.complete(envelope.request_id, Ok(reply)),
+            // Request id 0: about the connection (such as "this port requires TLS"); the server
+            // closes it next, so its message is the reason every waiting call is given.
+            Body::Error(error) if envelope.request_id == 0 => {
+                break format!("{}: {}", error.code.name(), error.message)
+            }
             Body::Error(error) => shared.complete(envelope.request_id, Err(error.into())),
             Body::Push(push) => {
                 if matches!(push, Push::ShuttingDown { .. }) {

@@ -80,6 +80,7 @@ mod config;
 mod conn;
 mod error;
 mod subscription;
+mod tls;
 mod welcome;
 
 pub use api::{NewTerminal, Pong};
@@ -88,6 +89,7 @@ pub use client::Client;
 pub use config::ClientConfig;
 pub use error::{Error, Result};
 pub use subscription::{SeatUpdate, Subscription};
+pub use tls::TlsOptions;
 pub use welcome::Welcome;
 
 /// The protocol's domain types (shows, seats, holds, bookings), re-exported for convenience.

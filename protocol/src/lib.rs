@@ -56,4 +56,4 @@ pub use preface::{
 };
 pub use push::Push;
 pub use reply::Reply;
-pub use request::Request;
+pub use request::{Request, PEER_NONCE_BYTES, PEER_PROOF_BYTES};

@@ -114,4 +114,15 @@ pub enum Reply {
         /// Its epoch.
         epoch: u64,
     },
+    /// (22) Answer to `PeerHello`: the answering node's own nonce and its proof that it knows
+    /// the cluster secret (over both nonces), so the connecting node can tell a real peer from
+    /// an impostor before it trusts anything it says.
+    PeerChallenge {
+        /// The answering node's id.
+        node_id: u32,
+        /// Fresh random bytes; the connecting node's `PeerProof` covers them.
+        nonce: [u8; crate::request::PEER_NONCE_BYTES],
+        /// `HMAC-SHA256(secret, "CINEBOOK-PEER-V1" 02 ids nonces)`, docs/PROTOCOL.md 11.8.
+        proof: [u8; crate::request::PEER_PROOF_BYTES],
+    },
 }

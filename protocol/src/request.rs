@@ -193,7 +193,30 @@ pub enum Request {
         /// Where it is, per show; shows not listed start from a snapshot.
         positions: Vec<ShowPosition>,
     },
+    /// (33) Node: the first step of peer authentication (instead of `Hello`). The node proves
+    /// the cluster secret by challenge-response; the secret itself never crosses the wire.
+    /// Answered with `PeerChallenge`. See docs/PROTOCOL.md 11.8.
+    PeerHello {
+        /// Protocol version the node speaks (as in `Hello`).
+        version: u16,
+        /// The connecting node's id, as in the cluster's `--peers`.
+        node_id: u32,
+        /// [`PEER_NONCE_BYTES`] fresh random bytes; the answering node's proof covers them.
+        nonce: [u8; PEER_NONCE_BYTES],
+    },
+    /// (34) Node: the second step of peer authentication: the connecting node's HMAC-SHA256 over
+    /// both nonces. Answered with `Welcome` (role `Node`) or `Unauthenticated`.
+    PeerProof {
+        /// `HMAC-SHA256(secret, "CINEBOOK-PEER-V1" 01 ids nonces)`, docs/PROTOCOL.md 11.8.
+        proof: [u8; PEER_PROOF_BYTES],
+    },
 }
+
+/// Bytes of a peer-authentication nonce (`PeerHello.nonce`, `PeerChallenge.nonce`).
+pub const PEER_NONCE_BYTES: usize = 32;
+
+/// Bytes of a peer-authentication proof: an HMAC-SHA256 tag.
+pub const PEER_PROOF_BYTES: usize = 32;
 
 impl Request {
     /// The message name used in logs and metrics.
@@ -232,6 +255,8 @@ impl Request {
             Request::Election { .. } => "election",
             Request::Coordinator { .. } => "coordinator",
             Request::Follow { .. } => "follow",
+            Request::PeerHello { .. } => "peer_hello",
+            Request::PeerProof { .. } => "peer_proof",
         }
     }
 }

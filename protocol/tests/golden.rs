@@ -692,6 +692,14 @@ fn all_requests() -> Vec<Request> {
             node_id: 1,
             positions: vec![],
         },
+        Request::PeerHello {
+            version: 1,
+            node_id: 1,
+            nonce: [0; PEER_NONCE_BYTES],
+        },
+        Request::PeerProof {
+            proof: [0; PEER_PROOF_BYTES],
+        },
     ]
 }
 
@@ -763,6 +771,11 @@ fn all_replies() -> Vec<Reply> {
         Reply::Following {
             leader_id: 1,
             epoch: 1,
+        },
+        Reply::PeerChallenge {
+            node_id: 2,
+            nonce: [0; PEER_NONCE_BYTES],
+            proof: [0; PEER_PROOF_BYTES],
         },
     ]
 }

@@ -407,6 +407,14 @@ fn request() -> BoxedStrategy<Request> {
             few((n64(), n64()).prop_map(|(show_id, seq)| ShowPosition { show_id, seq }))
         )
             .prop_map(|(node_id, positions)| Request::Follow { node_id, positions }),
+        (n16(), n32(), any::<[u8; PEER_NONCE_BYTES]>()).prop_map(|(version, node_id, nonce)| {
+            Request::PeerHello {
+                version,
+                node_id,
+                nonce,
+            }
+        }),
+        any::<[u8; PEER_PROOF_BYTES]>().prop_map(|proof| Request::PeerProof { proof }),
     ]
     .boxed()
 }
@@ -557,6 +565,16 @@ fn reply() -> BoxedStrategy<Reply> {
                 }
             }),
         (n32(), n64()).prop_map(|(leader_id, epoch)| Reply::Following { leader_id, epoch }),
+        (
+            n32(),
+            any::<[u8; PEER_NONCE_BYTES]>(),
+            any::<[u8; PEER_PROOF_BYTES]>()
+        )
+            .prop_map(|(node_id, nonce, proof)| Reply::PeerChallenge {
+                node_id,
+                nonce,
+                proof
+            }),
     ]
     .boxed()
 }
@@ -652,11 +670,12 @@ variant_name!(request_variant, Request: [
     Confirm, Cancel, GetBooking, ListBookings, Subscribe, Unsubscribe, ShiftReport, UpsertCity,
     UpsertTheater, UpsertScreen, UpsertMovie, UpsertShow, BlockSeats, AddTerminal, ListTerminals,
     RevokeTerminal, GetScreen, Availability, AuditTrail, NodeStatus, Election, Coordinator, Follow,
+    PeerHello, PeerProof,
 ]);
 variant_name!(reply_variant, Reply: [
     Welcome, Pong, Cities, Theaters, Movies, Shows, SeatMap, Held, Released, Booking, Bookings,
     Subscribed, Unsubscribed, ShiftReport, Done, TerminalAdded, Terminals, Screen, Availability,
-    AuditTrail, NodeStatus, Following,
+    AuditTrail, NodeStatus, Following, PeerChallenge,
 ]);
 variant_name!(error_variant, ErrorCode: [
     BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, NotFound, InvalidArgument,
@@ -701,7 +720,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 33 + 22 + 16 + 7);
+    assert_eq!(wanted.len(), 35 + 23 + 16 + 7);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }

@@ -58,6 +58,8 @@ pub struct Config {
     pub box_office_late_min: u64,
     /// Cluster membership; `None` for a single node that leads itself.
     pub cluster: Option<ClusterConfig>,
+    /// TLS on the client port (`--tls-cert`, `--tls-key`); `None` is plain TCP.
+    pub tls: Option<crate::net::tls::TlsFiles>,
 }
 
 impl Default for Config {
@@ -87,6 +89,7 @@ impl Default for Config {
             terminal_cache_ttl_ms: 5_000,
             box_office_late_min: crate::domain::BOX_OFFICE_LATE_MIN_DEFAULT,
             cluster: None,
+            tls: None,
         }
     }
 }

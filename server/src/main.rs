@@ -85,7 +85,7 @@ enum TerminalCommand {
         /// Terminal name, such as "box-office-1".
         #[arg(long)]
         name: String,
-        /// Role: kiosk, box-office, admin or node.
+        /// Role: kiosk, box-office or admin (nodes authenticate with the cluster secret).
         #[arg(long)]
         role: String,
         #[command(flatten)]
@@ -175,6 +175,33 @@ struct RunArgs {
     /// this address, e.g. 0.0.0.0:9100. Off without it.
     #[arg(long, env = "CINEBOOK_METRICS_LISTEN", value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
+    /// Serve the client port over TLS with this certificate chain (PEM, leaf first); needs
+    /// --tls-key. Peers then talk to this node over TLS too.
+    #[arg(
+        long,
+        env = "CINEBOOK_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(
+        long,
+        env = "CINEBOOK_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+    /// With --tls-cert in a cluster: the CA certificate(s) (PEM) the peers' certificates chain
+    /// to, checked against the host of each --peers address. Default: --tls-cert itself (every
+    /// node shares one certificate, or the file holds the CA too).
+    #[arg(
+        long,
+        env = "CINEBOOK_TLS_CA",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_ca: Option<PathBuf>,
 }
 
 fn cluster_config(args: &RunArgs) -> Result<Option<ClusterConfig>> {
@@ -377,8 +404,11 @@ async fn terminal(command: TerminalCommand) -> Result<()> {
     match command {
         TerminalCommand::Add { name, role, store } => {
             let Some(role) = Role::parse(&role).filter(|r| *r != Role::Guest) else {
-                bail!("unknown role {role:?}: use kiosk, box-office, admin or node");
+                bail!("unknown role {role:?}: use kiosk, box-office or admin");
             };
+            if let Err(e) = cinebook_server::cluster::peer_auth::check_terminal_role(role) {
+                bail!("{}", e.message);
+            }
             let store = open_store(&store).await?;
             let token = auth::new_token();
             let id = store
@@ -424,6 +454,19 @@ async fn run(args: RunArgs) -> Result<()> {
         ..defaults
     };
     config.cluster = cluster_config(&args)?;
+    if let (Some(cert_path), Some(key_path)) = (args.tls_cert.clone(), args.tls_key.clone()) {
+        if let Some(cluster) = &mut config.cluster {
+            let ca = args.tls_ca.as_ref().unwrap_or(&cert_path);
+            cluster.tls = Some(
+                cinebook_server::net::tls::peer_connector(ca)
+                    .with_context(|| format!("--tls-ca {}", ca.display()))?,
+            );
+        }
+        config.tls = Some(cinebook_server::net::tls::TlsFiles {
+            cert_path,
+            key_path,
+        });
+    }
     config.hold.hold_ttl_ms = args.hold_ttl;
     config.hold.hold_lifetime_max_ms = config.hold.hold_lifetime_max_ms.max(args.hold_ttl);
     let store = open_store(&args.store).await?;

@@ -34,7 +34,8 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
         return Ok(());
     };
     let silence = Duration::from_millis(cluster.config.timeouts.leader_timeout_ms);
-    let open = PeerConnection::open(addr, &cluster.config.secret, node.lamport.tick());
+    let me = cluster.config.identity(node.config.node_id);
+    let open = PeerConnection::open(addr, me, leader, node.lamport.tick());
     let mut peer = tokio::time::timeout(silence, open)
         .await
         .map_err(|_| "connecting to the leader timed out".to_owned())?

@@ -8,10 +8,14 @@
 //!   every event, and heartbeats.
 //! - [`follower`]: the follower's side: apply the leader's stream with `ShowState::replay`.
 //! - [`peer`]: a short request/reply connection to another node.
+//! - [`peer_auth`]: how nodes prove the cluster secret to each other (challenge-response).
+//! - [`claims`]: which `Election`/`Coordinator`/`Follow` messages a node believes.
 
 pub mod bully;
+pub mod claims;
 pub mod follower;
 pub mod peer;
+pub mod peer_auth;
 pub mod replication;
 pub mod runtime;
 
@@ -28,7 +32,7 @@ pub use bully::{Bully, BullyTimeouts};
 pub struct ClusterConfig {
     /// Every node's client address by id (this node's own entry is its advertised address).
     pub peers: BTreeMap<u32, String>,
-    /// The shared secret nodes present as their `Hello` token.
+    /// The shared secret nodes prove to each other by challenge-response (never sent).
     pub secret: String,
     /// Election timing.
     pub timeouts: BullyTimeouts,
@@ -38,9 +42,20 @@ pub struct ClusterConfig {
     pub replication_buffer_max: usize,
     /// A peer call (connect + hello + one request) gives up after this long.
     pub peer_call_timeout_ms: u64,
+    /// TLS to the peers (when the nodes serve TLS); `None` is plain TCP.
+    pub tls: Option<crate::net::tls::PeerConnector>,
 }
 
 impl ClusterConfig {
+    /// This node (`node_id`) as it authenticates to its peers.
+    pub fn identity(&self, node_id: u32) -> peer::PeerIdentity<'_> {
+        peer::PeerIdentity {
+            node_id,
+            secret: &self.secret,
+            tls: self.tls.as_ref(),
+        }
+    }
+
     /// A cluster of `peers` sharing `secret`, with default timing and bounds.
     pub fn new(peers: BTreeMap<u32, String>, secret: String) -> Self {
         Self {
@@ -50,6 +65,7 @@ impl ClusterConfig {
             backlog_events_max: 1024,
             replication_buffer_max: 65_536,
             peer_call_timeout_ms: 250,
+            tls: None,
         }
     }
 }

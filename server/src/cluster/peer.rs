@@ -1,5 +1,6 @@
-//! A short connection to another node: preface, `Hello` with the cluster secret, one request, one
-//! answer. Election traffic is rare; a fresh connection each time keeps no state to go stale.
+//! A short connection to another node: preface, the peer handshake (both nodes prove the cluster
+//! secret, [`super::peer_auth`]), one request, one answer. Election traffic is rare; a fresh
+//! connection each time keeps no state to go stale.
 
 use std::time::Duration;
 
@@ -11,6 +12,9 @@ use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
+
+use super::peer_auth;
+use crate::net::tls::Stream;
 
 /// Why a peer call failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,22 +28,58 @@ pub enum PeerError {
     /// No answer in time.
     #[error("peer timed out")]
     Timeout,
+    /// The node that answered is not the one dialled, or could not prove the cluster secret.
+    #[error("not a peer: {0}")]
+    Impostor(String),
+}
+
+/// Who this node is to its peers: its id and the cluster secret (which never leaves it).
+#[derive(Clone, Copy)]
+pub struct PeerIdentity<'a> {
+    /// This node's id.
+    pub node_id: u32,
+    /// The cluster secret.
+    pub secret: &'a str,
+    /// TLS to the peers, if the cluster runs TLS.
+    pub tls: Option<&'a crate::net::tls::PeerConnector>,
+}
+
+impl std::fmt::Debug for PeerIdentity<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerIdentity")
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An authenticated connection to a peer.
-#[derive(Debug)]
 pub struct PeerConnection {
-    framed: Framed<TcpStream, FrameCodec>,
+    framed: Framed<Stream, FrameCodec>,
     next_id: u64,
 }
 
+impl std::fmt::Debug for PeerConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerConnection")
+            .field("next_id", &self.next_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PeerConnection {
-    /// Connects and authenticates as a node.
-    pub async fn open(addr: &str, secret: &str, lamport: u64) -> Result<Self, PeerError> {
-        let mut stream = TcpStream::connect(addr)
+    /// Connects to node `peer_id` at `addr`; both sides prove the cluster secret.
+    pub async fn open(
+        addr: &str,
+        me: PeerIdentity<'_>,
+        peer_id: u32,
+        lamport: u64,
+    ) -> Result<Self, PeerError> {
+        let tcp = TcpStream::connect(addr)
             .await
             .map_err(|e| PeerError::Unreachable(e.to_string()))?;
-        let _ = stream.set_nodelay(true);
+        let mut stream = crate::net::tls::connect_peer(me.tls, addr, tcp)
+            .await
+            .map_err(PeerError::Unreachable)?;
         stream
             .write_all(&preface::encode(PROTOCOL_VERSION))
             .await
@@ -56,13 +96,21 @@ impl PeerConnection {
             framed: Framed::new(stream, FrameCodec::new()),
             next_id: 1,
         };
-        let hello = Request::Hello {
+        let nonce = peer_auth::new_nonce();
+        let hello = Request::PeerHello {
             version: PROTOCOL_VERSION,
-            client_name: "cinebook-node".into(),
-            token: Some(secret.to_owned()),
+            node_id: me.node_id,
+            nonce,
         };
-        peer.call(hello, lamport).await?;
-        Ok(peer)
+        let (challenge, _) = peer.call(hello, lamport).await?;
+        let proof = peer_auth::answer(me.secret, me.node_id, peer_id, nonce, &challenge)
+            .map_err(PeerError::Impostor)?;
+        match peer.call(Request::PeerProof { proof }, lamport).await? {
+            (Reply::Welcome { .. }, _) => Ok(peer),
+            (other, _) => Err(PeerError::Impostor(format!(
+                "unexpected answer to PeerProof: {other:?}"
+            ))),
+        }
     }
 
     /// Sends one request and waits for its answer (pushes before it are skipped).
@@ -107,16 +155,17 @@ impl PeerConnection {
     }
 }
 
-/// Opens a connection, makes one call, closes; all within `timeout_ms`.
+/// Opens a connection to node `peer_id`, makes one call, closes; all within `timeout_ms`.
 pub async fn call_once(
     addr: &str,
-    secret: &str,
+    me: PeerIdentity<'_>,
+    peer_id: u32,
     request: Request,
     lamport: u64,
     timeout_ms: u64,
 ) -> Result<(Reply, u64), PeerError> {
     let work = async {
-        let mut peer = PeerConnection::open(addr, secret, lamport).await?;
+        let mut peer = PeerConnection::open(addr, me, peer_id, lamport).await?;
         peer.call(request, lamport).await
     };
     match tokio::time::timeout(Duration::from_millis(timeout_ms), work).await {
@@ -127,5 +176,6 @@ pub async fn call_once(
 
 /// Whether an error means "not a node of this cluster" (a wrong secret), as opposed to down.
 pub fn is_refused_auth(error: &PeerError) -> bool {
-    matches!(error, PeerError::Refused(e) if matches!(e.code, ErrorCode::Unauthenticated | ErrorCode::Forbidden))
+    matches!(error, PeerError::Impostor(_))
+        || matches!(error, PeerError::Refused(e) if matches!(e.code, ErrorCode::Unauthenticated | ErrorCode::Forbidden))
 }

@@ -142,7 +142,8 @@ async fn perform(
                         lamport,
                     )) = call_once(
                         &addr,
-                        &cluster.config.secret,
+                        cluster.config.identity(node.config.node_id),
+                        id,
                         request,
                         node.lamport.tick(),
                         timeout,
@@ -283,7 +284,8 @@ fn announce(node: &Arc<Node>, to: Vec<u32>, epoch: u64) {
             };
             let _ = call_once(
                 &addr,
-                &cluster.config.secret,
+                cluster.config.identity(node.config.node_id),
+                id,
                 request,
                 node.lamport.tick(),
                 cluster.config.peer_call_timeout_ms,
@@ -317,7 +319,8 @@ fn discover(node: &Arc<Node>) {
                 _,
             )) = call_once(
                 &addr,
-                &cluster.config.secret,
+                cluster.config.identity(node.config.node_id),
+                id,
                 request,
                 node.lamport.tick(),
                 timeout,

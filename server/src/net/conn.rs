@@ -14,13 +14,14 @@ use cinebook_protocol::{
 };
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
 use tracing::Instrument;
 
 use super::subscriptions::Subscriptions;
+use super::tls::Stream;
+use crate::cluster::{claims, peer_auth};
 use crate::metrics::RequestTimer;
 use crate::node::handlers::{self, Caller};
 use crate::node::{now_ms, Node};
@@ -75,7 +76,7 @@ impl Lanes {
 pub const SUBSCRIPTIONS_PER_CONNECTION_MAX: usize = 64;
 
 /// Serves one accepted connection to the end.
-pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
+pub async fn serve(node: Arc<Node>, stream: Stream, peer: SocketAddr) {
     let span = tracing::info_span!("conn", %peer);
     async move {
         if let Err(e) = serve_inner(node, stream).await {
@@ -86,13 +87,12 @@ pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
     .await
 }
 
-async fn serve_inner(node: Arc<Node>, mut stream: TcpStream) -> Result<(), ProtocolError> {
-    let _ = stream.set_nodelay(true);
+async fn serve_inner(node: Arc<Node>, mut stream: Stream) -> Result<(), ProtocolError> {
     let leftover = match read_preface(&node, &mut stream).await? {
         Some(leftover) => leftover,
         None => return Ok(()),
     };
-    let (read, write) = stream.into_split();
+    let (read, write) = tokio::io::split(stream);
     let mut reader = FramedRead::new(
         read,
         TimedCodec::new(FrameCodec::with_max(node.config.frame_max_bytes)),
@@ -105,6 +105,7 @@ async fn serve_inner(node: Arc<Node>, mut stream: TcpStream) -> Result<(), Proto
             node.config.in_flight_per_connection_max.max(1),
         )),
         caller: None,
+        peer_challenge: None,
         subscriptions: Subscriptions::default(),
         lanes: Lanes::default(),
         node,
@@ -117,10 +118,7 @@ async fn serve_inner(node: Arc<Node>, mut stream: TcpStream) -> Result<(), Proto
 }
 
 /// Reads and answers the preface. `None` means the connection was refused and is done.
-async fn read_preface(
-    node: &Node,
-    stream: &mut TcpStream,
-) -> Result<Option<Vec<u8>>, ProtocolError> {
+async fn read_preface(node: &Node, stream: &mut Stream) -> Result<Option<Vec<u8>>, ProtocolError> {
     // The whole preface must arrive within frame_timeout_ms, not each of its bytes.
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(node.config.frame_timeout_ms);
@@ -176,7 +174,7 @@ async fn read_preface(
     }
 }
 
-async fn write_frames(node: Arc<Node>, write: OwnedWriteHalf, mut rx: mpsc::Receiver<Envelope>) {
+async fn write_frames(node: Arc<Node>, write: WriteHalf<Stream>, mut rx: mpsc::Receiver<Envelope>) {
     let mut sink = FramedWrite::new(write, FrameCodec::with_max(node.config.frame_max_bytes));
     while let Some(envelope) = rx.recv().await {
         let mut result = sink.feed(&envelope).await;
@@ -259,12 +257,14 @@ struct Connection {
     out: mpsc::Sender<Envelope>,
     in_flight: Arc<Semaphore>,
     caller: Option<Caller>,
+    /// A `PeerChallenge` sent and not yet answered (used once).
+    peer_challenge: Option<peer_auth::PendingChallenge>,
     subscriptions: Subscriptions,
     lanes: Lanes,
 }
 
 impl Connection {
-    async fn run(mut self, reader: &mut FramedRead<OwnedReadHalf, TimedCodec>) {
+    async fn run(mut self, reader: &mut FramedRead<ReadHalf<Stream>, TimedCodec>) {
         let idle = Duration::from_millis(self.node.config.idle_timeout_ms);
         let frame_timeout = Duration::from_millis(self.node.config.frame_timeout_ms);
         let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -373,19 +373,42 @@ impl Connection {
                 timer.finish(&self.node.metrics, name, &answer);
                 self.reply(request_id, answer).await;
             }
+            (
+                Request::PeerHello {
+                    version,
+                    node_id,
+                    nonce,
+                },
+                _,
+            ) => {
+                // A new PeerHello replaces any challenge still pending on this connection.
+                self.peer_challenge = None;
+                let answer = peer_auth::challenge(&self.node, version, node_id, nonce).map(
+                    |(pending, reply)| {
+                        self.peer_challenge = Some(pending);
+                        reply
+                    },
+                );
+                timer.finish(&self.node.metrics, name, &answer);
+                self.reply(request_id, answer).await;
+            }
+            (Request::PeerProof { proof }, _) => {
+                let answer = peer_auth::accept(&self.node, self.peer_challenge.take(), &proof).map(
+                    |(caller, welcome)| {
+                        self.caller = Some(caller);
+                        welcome
+                    },
+                );
+                timer.finish(&self.node.metrics, name, &answer);
+                self.reply(request_id, answer).await;
+            }
             (_, None) => {
                 self.send_error(request_id, ErrorCode::Unauthenticated, "send Hello first")
                     .await
             }
             (Request::Follow { node_id, positions }, Some(caller)) => {
-                if caller.role != Role::Node {
-                    return self
-                        .send_error(
-                            request_id,
-                            ErrorCode::Forbidden,
-                            "only cluster nodes may follow",
-                        )
-                        .await;
+                if let Err(e) = claims::check_follow(&self.node, caller, node_id) {
+                    return self.reply(request_id, Err(e)).await;
                 }
                 let Some(epoch) = self
                     .node
@@ -497,15 +520,16 @@ impl Connection {
             None => Caller {
                 role: Role::Guest,
                 terminal_id: 0,
-            },
-            Some(token) if self.node.is_cluster_secret(&token) => Caller {
-                role: Role::Node,
-                terminal_id: 0,
+                peer_node_id: None,
             },
             Some(token) => match self.node.authenticate(&token).await? {
+                // Only the challenge-response gives the node role (an older version could
+                // store node terminals).
+                Some(t) if t.role == Role::Node => return Err(peer_auth::node_terminal_hello()),
                 Some(t) => Caller {
                     role: t.role,
                     terminal_id: t.id,
+                    peer_node_id: None,
                 },
                 None => {
                     return Err(ErrorBody::new(

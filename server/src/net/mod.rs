@@ -3,3 +3,4 @@
 pub mod conn;
 pub mod server;
 mod subscriptions;
+pub mod tls;

@@ -24,6 +24,7 @@ pub struct Server {
     background: Background,
     listener: TcpListener,
     local_addr: SocketAddr,
+    tls: Option<super::tls::Acceptor>,
 }
 
 /// A server running on its own task (tests, embedded use).
@@ -51,6 +52,14 @@ impl Server {
     /// Starts the node (migrations, recovery, workers, writer) and binds the listener. With port 0
     /// the OS picks a port; see [`Server::local_addr`].
     pub async fn bind(mut config: Config, store: Arc<dyn Store>) -> Result<Server, StartError> {
+        // A bad certificate or key stops the start, before anything listens.
+        let tls = match &config.tls {
+            Some(files) => Some(
+                super::tls::acceptor(files)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+            ),
+            None => None,
+        };
         let listener = TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
         config.listen = local_addr;
@@ -60,6 +69,7 @@ impl Server {
             background,
             listener,
             local_addr,
+            tls,
         })
     }
 
@@ -98,6 +108,7 @@ impl Server {
             background,
             listener,
             local_addr,
+            tls,
         } = self;
         tracing::info!(%local_addr, node_id = node.config.node_id, "listening");
         let admission = Arc::new(Semaphore::new(node.config.max_connections.max(1)));
@@ -118,10 +129,13 @@ impl Server {
             };
             match admission.clone().try_acquire_owned() {
                 Ok(permit) => {
-                    let node = node.clone();
+                    let (node, tls) = (node.clone(), tls.clone());
                     let counted = node.metrics.connection_opened();
                     connections.spawn(async move {
-                        crate::net::conn::serve(node, stream, peer).await;
+                        if let Some(stream) = super::tls::accept(&node, tls.as_ref(), stream).await
+                        {
+                            crate::net::conn::serve(node, stream, peer).await;
+                        }
                         drop(counted);
                         drop(permit);
                     });

@@ -31,6 +31,8 @@ pub fn allowed(role: Role, request: &Request) -> bool {
     };
     let needed = match request {
         Hello { .. }
+        | PeerHello { .. }
+        | PeerProof { .. }
         | Ping { .. }
         | ListCities
         | ListTheaters { .. }

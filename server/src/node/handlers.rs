@@ -19,6 +19,8 @@ pub struct Caller {
     pub role: Role,
     /// Terminal id, 0 for guests.
     pub terminal_id: TerminalId,
+    /// For the `Node` role: the peer's node id, bound when it proved the cluster secret.
+    pub peer_node_id: Option<u32>,
 }
 
 type Answer = Result<Reply, ErrorBody>;
@@ -166,6 +168,7 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             super::durable::block_seats(node, caller, slot, seats, blocked).await
         }
         Request::AddTerminal { name, role } => {
+            crate::cluster::peer_auth::check_terminal_role(role)?;
             if name.is_empty() || name.len() > 128 {
                 return Err(invalid("a terminal name has 1..=128 bytes"));
             }
@@ -196,12 +199,14 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
         }
         Request::NodeStatus { .. } => Ok(node_status(node)),
         Request::Election { node_id } => {
+            crate::cluster::claims::check_election(node, caller, node_id)?;
             if let Some(cluster) = &node.cluster {
                 cluster.notify(crate::cluster::ClusterEvent::Election { from: node_id });
             }
             Ok(node_status(node))
         }
         Request::Coordinator { node_id, epoch, .. } => {
+            crate::cluster::claims::check_coordinator(node, caller, node_id, epoch).await?;
             if let Some(cluster) = &node.cluster {
                 cluster.notify(crate::cluster::ClusterEvent::Coordinator {
                     leader: node_id,
@@ -213,7 +218,9 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
         Request::Hello { .. }
         | Request::Subscribe { .. }
         | Request::Unsubscribe { .. }
-        | Request::Follow { .. } => Err(ErrorBody::new(
+        | Request::Follow { .. }
+        | Request::PeerHello { .. }
+        | Request::PeerProof { .. } => Err(ErrorBody::new(
             ErrorCode::Internal,
             "connection-level request reached the handlers",
         )),

@@ -441,21 +441,6 @@ impl Node {
         }
     }
 
-    /// Whether `token` is this cluster's shared secret.
-    pub fn is_cluster_secret(&self, token: &str) -> bool {
-        let Some(cluster) = &self.cluster else {
-            return false;
-        };
-        let secret = cluster.config.secret.as_bytes();
-        // Compare every byte so the time taken says nothing about where they differ.
-        secret.len() == token.len()
-            && secret
-                .iter()
-                .zip(token.as_bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    }
-
     /// Forgets cached terminals (after a revocation).
     pub fn forget_terminals(&self) {
         self.terminals.lock().clear();

@@ -37,6 +37,16 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
 
+    /// Connect over TLS (the server runs with --tls-cert/--tls-key). Without --tls-ca the
+    /// server's certificate must chain to a public web PKI root.
+    #[arg(long, global = true, env = "CINEBOOK_TLS")]
+    pub tls: bool,
+
+    /// With --tls: trust only the CA certificate(s) in FILE (PEM), such as the cinema's own CA
+    /// or the node's self-signed certificate. Implies --tls.
+    #[arg(long, global = true, env = "CINEBOOK_TLS_CA", value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+
     /// Print one JSON document per command (`watch`: one per line) instead of text.
     #[arg(long, global = true)]
     pub json: bool,

@@ -70,6 +70,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = ClientConfig {
         client_name: format!("{name}/{}", env!("CARGO_PKG_VERSION")),
         token,
+        tls: (cli.tls || cli.tls_ca.is_some()).then(|| cinebook_client::TlsOptions {
+            ca_file: cli.tls_ca.clone(),
+            server_name: None,
+        }),
         ..ClientConfig::default()
     };
     let client = Client::connect(cli.addr.clone(), config).await?;
