@@ -1,75 +1,29 @@
 //! One connection: preface, hello, then requests (pipelined) and pushes on the same socket.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-use cinebook_protocol::preface::{self, PrefaceCheck, PrefaceError};
 use cinebook_protocol::types::{NodeRole, Role};
 use cinebook_protocol::{
     Body, Envelope, ErrorBody, ErrorCode, FrameCodec, Incoming, ProtocolError, Push, Reply,
     Request, PROTOCOL_VERSION, PUSH_REQUEST_ID,
 };
-use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use futures::StreamExt;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, Semaphore};
-use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::codec::FramedRead;
 use tracing::Instrument;
 
+use super::lanes::{show_of, Lanes};
+use super::preface::read_preface;
 use super::subscriptions::Subscriptions;
+use super::timed_codec::TimedCodec;
+use super::writer::write_frames;
 use crate::metrics::RequestTimer;
 use crate::node::handlers::{self, Caller};
 use crate::node::{now_ms, Node};
-
-/// The show a request touches, for the per-show ordering of one connection's requests.
-fn show_of(node: &Node, request: &Request) -> Option<u64> {
-    match request {
-        Request::GetSeatMap { show_id }
-        | Request::Hold { show_id, .. }
-        | Request::ListBookings { show_id }
-        | Request::BlockSeats { show_id, .. }
-        | Request::Availability { show_id, .. }
-        | Request::AuditTrail { show_id } => Some(*show_id),
-        Request::UpsertShow(show) => Some(show.id),
-        Request::Renew { hold_id }
-        | Request::Release { hold_id }
-        | Request::Confirm { hold_id, .. } => node.show_of_hold(*hold_id).map(|slot| slot.show_id),
-        Request::Cancel { code, .. } => node.show_of_booking(code),
-        _ => None,
-    }
-}
-
-/// Per-show lanes of one connection: the completion signal of the last request on each show.
-#[derive(Debug, Default)]
-struct Lanes {
-    last: HashMap<u64, oneshot::Receiver<()>>,
-}
-
-/// Lanes kept before finished ones are pruned.
-const LANES_PRUNE_AT: usize = 64;
-
-impl Lanes {
-    /// For a request on `show`: what to wait for first, and the guard that signals this request
-    /// finished (dropped when done).
-    fn enter(
-        &mut self,
-        show: Option<u64>,
-    ) -> (Option<oneshot::Receiver<()>>, Option<oneshot::Sender<()>>) {
-        let Some(show) = show else {
-            return (None, None);
-        };
-        if self.last.len() >= LANES_PRUNE_AT {
-            self.last
-                .retain(|_, rx| matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
-        }
-        let (tx, rx) = oneshot::channel();
-        (self.last.insert(show, rx), Some(tx))
-    }
-}
 
 /// Shows one connection may subscribe to at once.
 pub const SUBSCRIPTIONS_PER_CONNECTION_MAX: usize = 64;
@@ -114,144 +68,6 @@ async fn serve_inner(node: Arc<Node>, mut stream: TcpStream) -> Result<(), Proto
     // The writer ends once every sender (this connection's and its tasks') is gone.
     let _ = writer.await;
     Ok(())
-}
-
-/// Reads and answers the preface. `None` means the connection was refused and is done.
-async fn read_preface(
-    node: &Node,
-    stream: &mut TcpStream,
-) -> Result<Option<Vec<u8>>, ProtocolError> {
-    // The whole preface must arrive within frame_timeout_ms, not each of its bytes.
-    let deadline =
-        tokio::time::Instant::now() + Duration::from_millis(node.config.frame_timeout_ms);
-    let mut received = Vec::with_capacity(preface::PREFACE_LEN);
-    let mut chunk = [0u8; preface::PREFACE_LEN];
-    loop {
-        match preface::check(&received) {
-            PrefaceCheck::NeedMore => {}
-            PrefaceCheck::Accepted(version) => {
-                // Echo the version accepted (PROTOCOL.md 2): the one this connection speaks.
-                stream.write_all(&preface::encode(version)).await?;
-                return Ok(Some(received.split_off(preface::PREFACE_LEN)));
-            }
-            PrefaceCheck::Refused(PrefaceError::BadMagic) => {
-                stream
-                    .write_all(preface::WRONG_MAGIC_LINE.as_bytes())
-                    .await?;
-                let _ = stream.shutdown().await;
-                return Ok(None);
-            }
-            PrefaceCheck::Refused(PrefaceError::UnsupportedVersion { min, max, got }) => {
-                stream.write_all(&preface::encode(PROTOCOL_VERSION)).await?;
-                let error = ErrorBody::new(
-                    ErrorCode::UnsupportedVersion { min, max },
-                    format!(
-                        "protocol version {got} is not supported; this node speaks {min}..={max}"
-                    ),
-                );
-                let frame = cinebook_protocol::codec::encode_frame(&Envelope::error(
-                    PUSH_REQUEST_ID,
-                    node.lamport.tick(),
-                    error,
-                ))?;
-                stream.write_all(&frame).await?;
-                let _ = stream.shutdown().await;
-                return Ok(None);
-            }
-        }
-        let want = preface::PREFACE_LEN - received.len();
-        // A connection still in its preface has no request to finish: on shutdown it is
-        // closed at once instead of holding the node's exit until its deadline.
-        let n = tokio::select! {
-            _ = node.shutdown.cancelled() => return Ok(None),
-            read = tokio::time::timeout_at(deadline, stream.read(&mut chunk[..want])) => match read {
-                Ok(read) => read?,
-                Err(_) => return Ok(None),
-            },
-        };
-        if n == 0 {
-            return Ok(None);
-        }
-        received.extend_from_slice(&chunk[..n]);
-    }
-}
-
-async fn write_frames(node: Arc<Node>, write: OwnedWriteHalf, mut rx: mpsc::Receiver<Envelope>) {
-    let mut sink = FramedWrite::new(write, FrameCodec::with_max(node.config.frame_max_bytes));
-    while let Some(envelope) = rx.recv().await {
-        let mut result = sink.feed(&envelope).await;
-        // Batch whatever else is ready into one write.
-        while result.is_ok() {
-            match rx.try_recv() {
-                Ok(more) => result = sink.feed(&more).await,
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = result.and(SinkExt::<&Envelope>::flush(&mut sink).await) {
-            match e {
-                ProtocolError::FrameTooLarge { .. } | ProtocolError::Encode(_) => {
-                    tracing::error!(error = %e, "reply could not be encoded");
-                    let error = ErrorBody::new(
-                        ErrorCode::Internal,
-                        "the reply is larger than frame_max_bytes",
-                    );
-                    if sink
-                        .send(&Envelope::error(
-                            envelope.request_id,
-                            node.lamport.tick(),
-                            error,
-                        ))
-                        .await
-                        .is_ok()
-                    {
-                        continue;
-                    }
-                    return;
-                }
-                _ => return,
-            }
-        }
-    }
-    let _ = SinkExt::<&Envelope>::close(&mut sink).await;
-}
-
-/// The frame codec, plus when the frame being received began. A started frame must be complete
-/// within `frame_timeout_ms` however its bytes trickle in; the read buffer alone cannot tell, as
-/// the codec consumes a frame's header before its payload arrives.
-struct TimedCodec {
-    inner: FrameCodec,
-    started: Option<Instant>,
-}
-
-impl TimedCodec {
-    fn new(inner: FrameCodec) -> Self {
-        Self {
-            inner,
-            started: None,
-        }
-    }
-
-    /// When the unfinished frame began, if one is being received.
-    fn frame_started(&self) -> Option<Instant> {
-        self.started
-    }
-}
-
-impl Decoder for TimedCodec {
-    type Item = Incoming;
-    type Error = ProtocolError;
-
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Incoming>, ProtocolError> {
-        let had_bytes = !src.is_empty();
-        let item = self.inner.decode(src)?;
-        match item {
-            // The next frame, if its start is already buffered, is timed from the next call.
-            Some(_) => self.started = None,
-            None if had_bytes && self.started.is_none() => self.started = Some(Instant::now()),
-            None => {}
-        }
-        Ok(item)
-    }
 }
 
 struct Connection {
