@@ -2,8 +2,11 @@
 
 pub mod conn;
 mod lanes;
+pub mod limits;
+mod outbound;
 mod preface;
 pub mod server;
+mod session;
+pub mod shield;
 mod subscriptions;
 mod timed_codec;
-mod writer;

@@ -22,6 +22,14 @@ impl TimedCodec {
         }
     }
 
+    /// A frame being received is timed again from now: the node stopped reading it (outbound
+    /// back-pressure), so the time spent is not the client's.
+    pub(super) fn restart_timer(&mut self) {
+        if self.started.is_some() {
+            self.started = Some(Instant::now());
+        }
+    }
+
     /// When the unfinished frame began, if one is being received.
     pub(super) fn frame_started(&self) -> Option<Instant> {
         self.started
