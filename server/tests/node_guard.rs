@@ -10,8 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cinebook_protocol::cluster::AuditEntry;
 use cinebook_protocol::types::{
-    City, Movie, PaymentMethod, Role, Screen, SeatSelection, ShiftReport, Show, TerminalId,
-    Theater,
+    City, Movie, PaymentMethod, Role, Screen, SeatSelection, ShiftReport, Show, TerminalId, Theater,
 };
 use cinebook_protocol::{
     Body, Envelope, ErrorCode, FrameCodec, Incoming, Reply, Request, PROTOCOL_VERSION,
@@ -117,7 +116,10 @@ async fn an_authenticated_frame_far_ahead_is_refused_and_not_applied() {
     let ahead = now + skew + 1_000;
     let refused = raw.call_at(ahead, Request::Ping { nonce: 2 }).await;
     assert_eq!(error_code(&refused), Some("InvalidArgument"), "{refused:?}");
-    assert!(node.server.node.lamport.now() < ahead, "the far time was applied");
+    assert!(
+        node.server.node.lamport.now() < ahead,
+        "the far time was applied"
+    );
     // u64::MAX after Hello: refused too, the clock neither wraps nor saturates.
     let refused = raw.call_at(u64::MAX, Request::Ping { nonce: 3 }).await;
     assert_eq!(error_code(&refused), Some("InvalidArgument"));
@@ -125,7 +127,10 @@ async fn an_authenticated_frame_far_ahead_is_refused_and_not_applied() {
     // A time a little ahead is observed as PROTOCOL.md 12 says.
     let near = node.server.node.lamport.now() + 10;
     let pong = raw.call_at(near, Request::Ping { nonce: 4 }).await;
-    assert!(matches!(pong.body, Body::Reply(Reply::Pong { nonce: 4, .. })));
+    assert!(matches!(
+        pong.body,
+        Body::Reply(Reply::Pong { nonce: 4, .. })
+    ));
     assert!(pong.lamport > near);
     node.stop().await;
 }
@@ -190,11 +195,18 @@ async fn non_reading_pipeliners_do_not_grow_memory() {
     // Let whatever was read run to its end.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let grown = rss_bytes().saturating_sub(baseline);
-    eprintln!("{PIPELINERS} non-reading pipeliners grew RSS by {} KiB", grown / 1024);
+    eprintln!(
+        "{PIPELINERS} non-reading pipeliners grew RSS by {} KiB",
+        grown / 1024
+    );
     // The box office still sells meanwhile.
     let mut seller = node.client(Role::BoxOffice, 0).await;
     let hold = held(seller.hold_best(SHOW, 1, None).await);
-    booked(seller.confirm(&hold, PaymentMethod::Cash, "pipeliners").await);
+    booked(
+        seller
+            .confirm(&hold, PaymentMethod::Cash, "pipeliners")
+            .await,
+    );
     assert!(
         grown <= PIPELINERS_RSS_MAX_BYTES,
         "{PIPELINERS} non-reading pipeliners grew RSS by {} MiB (bound {} MiB)",
@@ -232,7 +244,11 @@ async fn guests_cannot_take_the_box_office_connections() {
         .await
         .expect("the box office could not connect while guests held the node");
     let hold = held(seller.hold_best(SHOW, 1, None).await);
-    booked(seller.confirm(&hold, PaymentMethod::Cash, "guests-full").await);
+    booked(
+        seller
+            .confirm(&hold, PaymentMethod::Cash, "guests-full")
+            .await,
+    );
     drop(guests);
     node.stop().await;
 }
@@ -407,7 +423,10 @@ async fn token_guessing_costs_a_bounded_number_of_store_queries() {
         .and_then(|l| l.split_whitespace().last())
         .and_then(|v| v.parse::<f64>().ok())
         .expect("cinebook_auth_failures_total in the scrape");
-    assert!(failures >= GUESSES as f64, "auth failures counted: {failures}");
+    assert!(
+        failures >= GUESSES as f64,
+        "auth failures counted: {failures}"
+    );
     node.stop().await;
 }
 
@@ -416,8 +435,8 @@ const TEST_TERMINAL_CACHE_TTL_MS: u64 = 600;
 
 /// Asserts `client` is cut off (closed, or its holds refused `Unauthenticated`) within the TTL.
 async fn expect_cut_off(client: &mut TestClient) {
-    let deadline = tokio::time::Instant::now()
-        + Duration::from_millis(TEST_TERMINAL_CACHE_TTL_MS + 300);
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(TEST_TERMINAL_CACHE_TTL_MS + 300);
     loop {
         let hold = Request::Hold {
             show_id: SHOW,
@@ -431,7 +450,9 @@ async fn expect_cut_off(client: &mut TestClient) {
             None => return,
             Some(Err(e)) if e.code == ErrorCode::Unauthenticated => return,
             Some(Ok(Reply::Held(h))) => {
-                let _ = client.try_call(Request::Release { hold_id: h.hold_id }).await;
+                let _ = client
+                    .try_call(Request::Release { hold_id: h.hold_id })
+                    .await;
             }
             Some(other) => panic!("unexpected answer {other:?}"),
         }

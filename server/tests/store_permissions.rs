@@ -26,7 +26,10 @@ fn start_and_stop(data_dir: &Path) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             if line.contains("listening on") {
                 let _ = tx.send(());
             }
@@ -50,7 +53,12 @@ fn assert_private(data_dir: &Path) {
     let mut files = 0;
     for entry in std::fs::read_dir(data_dir).expect("read_dir") {
         let path = entry.expect("entry").path();
-        assert_eq!(mode(&path) & 0o077, 0, "{} is readable by others", path.display());
+        assert_eq!(
+            mode(&path) & 0o077,
+            0,
+            "{} is readable by others",
+            path.display()
+        );
         files += 1;
     }
     assert!(files >= 2, "expected the database and the token file");

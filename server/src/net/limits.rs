@@ -52,10 +52,18 @@ fn check_catalog(
     }
     let max = limits.request_string_max_bytes;
     let Ok(value) = serde_json::to_value(value) else {
-        return Err(ErrorBody::new(ErrorCode::InvalidArgument, "unreadable catalog value"));
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidArgument,
+            "unreadable catalog value",
+        ));
     };
     match walk(&value, max) {
-        Some(len) => Err(too_long("a catalog string", len, "request_string_max_bytes", max)),
+        Some(len) => Err(too_long(
+            "a catalog string",
+            len,
+            "request_string_max_bytes",
+            max,
+        )),
         None => Ok(()),
     }
 }

@@ -136,7 +136,9 @@ impl Outbound {
     fn encode(&self, envelope: &Envelope) -> Option<Vec<u8>> {
         let max = self.node.config.frame_max_bytes;
         match cinebook_protocol::codec::encode_frame(envelope) {
-            Ok(bytes) if bytes.len() <= max + cinebook_protocol::codec::FRAME_HEADER_BYTES => Some(bytes),
+            Ok(bytes) if bytes.len() <= max + cinebook_protocol::codec::FRAME_HEADER_BYTES => {
+                Some(bytes)
+            }
             result => {
                 let why = result.err().map(|e| e.to_string());
                 tracing::error!(error = ?why, "reply could not be encoded within frame_max_bytes");

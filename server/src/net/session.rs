@@ -177,4 +177,3 @@ fn refused(node: &Node, shield: &Shield, ip: IpAddr, hash: Option<&str>) {
         }
     }
 }
-

@@ -142,7 +142,9 @@ impl Shield {
         }
         entry.count = entry.count.saturating_add(1);
         entry.last = now;
-        let over = entry.count.checked_sub(limits.auth_failures_before_backoff)?;
+        let over = entry
+            .count
+            .checked_sub(limits.auth_failures_before_backoff)?;
         let backoff = Duration::from_millis(
             limits
                 .auth_backoff_ms

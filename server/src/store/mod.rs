@@ -12,6 +12,7 @@
 
 pub mod memory;
 pub mod mysql;
+pub mod private;
 pub mod sqlite;
 
 use async_trait::async_trait;
