@@ -157,6 +157,71 @@ const PIPELINED_REQUESTS: usize = 1_500;
 /// RSS the pipeliners may add in all.
 const PIPELINERS_RSS_MAX_BYTES: u64 = 32 << 20;
 
+/// Opens `count` guest connections that pipeline seat maps and never read; returns their
+/// sockets (kept open) once every write is done or blocked.
+async fn start_pipeliners(
+    node: &TestNode,
+    count: usize,
+) -> Vec<(tokio::net::tcp::OwnedReadHalf, tokio::net::tcp::OwnedWriteHalf)> {
+    let frame = cinebook_protocol::codec::encode_frame(&Envelope::request(
+        1,
+        1,
+        Request::GetSeatMap { show_id: SHOW },
+    ))
+    .expect("encode");
+    let mut batch = Vec::new();
+    for _ in 0..PIPELINED_REQUESTS {
+        batch.extend_from_slice(&frame);
+    }
+    let batch = Arc::new(batch);
+    let mut senders = Vec::new();
+    for _ in 0..count {
+        let mut stream = raw_connection(node.addr()).await;
+        raw_hello(&mut stream, None).await;
+        let (read, mut write) = stream.into_split();
+        let batch = batch.clone();
+        senders.push(tokio::spawn(async move {
+            // The node stops reading at some point; the write then blocks: give up after a while.
+            let _ = tokio::time::timeout(Duration::from_secs(3), write.write_all(&batch)).await;
+            (read, write)
+        }));
+    }
+    let mut open = Vec::new();
+    for sender in senders {
+        open.push(sender.await.expect("sender"));
+    }
+    open
+}
+
+/// Hold, confirm and cancel latencies of one box-office seller, sorted, over `cycles` cycles.
+async fn seller_latencies(node: &TestNode, cycles: usize) -> Vec<Duration> {
+    let mut seller = node.client(Role::BoxOffice, 0).await;
+    let mut latencies = Vec::new();
+    for n in 0..cycles {
+        let started = std::time::Instant::now();
+        let hold = held(seller.hold_best(SHOW, 1, None).await);
+        latencies.push(started.elapsed());
+        let started = std::time::Instant::now();
+        let booking = booked(
+            seller
+                .confirm(&hold, PaymentMethod::Cash, &format!("p99-{n}"))
+                .await,
+        );
+        latencies.push(started.elapsed());
+        booked(
+            seller
+                .call(Request::Cancel {
+                    code: booking.code,
+                    refund: true,
+                    reason: "latency".into(),
+                })
+                .await,
+        );
+    }
+    latencies.sort();
+    latencies
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn non_reading_pipeliners_do_not_grow_memory() {
     let node = TestNode::start().await;
@@ -164,57 +229,48 @@ async fn non_reading_pipeliners_do_not_grow_memory() {
     let mut warm = TestClient::connect(node.addr(), None).await;
     let _ = warm.seat_map(SHOW).await;
     let baseline = rss_bytes();
-    let frame = cinebook_protocol::codec::encode_frame(&Envelope::request(
-        1,
-        1,
-        Request::GetSeatMap { show_id: SHOW },
-    ))
-    .expect("encode");
-    let mut streams = Vec::new();
-    let mut senders = Vec::new();
-    for _ in 0..PIPELINERS {
-        let mut stream = raw_connection(node.addr()).await;
-        raw_hello(&mut stream, None).await;
-        let (read, mut write) = stream.into_split();
-        streams.push(read);
-        let frame = frame.clone();
-        senders.push(tokio::spawn(async move {
-            let mut batch = Vec::new();
-            for _ in 0..PIPELINED_REQUESTS {
-                batch.extend_from_slice(&frame);
-            }
-            // The node stops reading at some point; the write then blocks: give up after a while.
-            let _ = tokio::time::timeout(Duration::from_secs(5), write.write_all(&batch)).await;
-            write
-        }));
-    }
-    let mut writes = Vec::new();
-    for sender in senders {
-        writes.push(sender.await.expect("sender"));
-    }
+    let open = start_pipeliners(&node, PIPELINERS).await;
     // Let whatever was read run to its end.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let grown = rss_bytes().saturating_sub(baseline);
-    eprintln!(
-        "{PIPELINERS} non-reading pipeliners grew RSS by {} KiB",
-        grown / 1024
-    );
+    eprintln!("{PIPELINERS} non-reading pipeliners grew RSS by {} KiB", grown / 1024);
     // The box office still sells meanwhile.
     let mut seller = node.client(Role::BoxOffice, 0).await;
     let hold = held(seller.hold_best(SHOW, 1, None).await);
-    booked(
-        seller
-            .confirm(&hold, PaymentMethod::Cash, "pipeliners")
-            .await,
-    );
+    booked(seller.confirm(&hold, PaymentMethod::Cash, "pipeliners").await);
     assert!(
         grown <= PIPELINERS_RSS_MAX_BYTES,
         "{PIPELINERS} non-reading pipeliners grew RSS by {} MiB (bound {} MiB)",
         grown >> 20,
         PIPELINERS_RSS_MAX_BYTES >> 20
     );
-    drop(writes);
-    drop(streams);
+    drop(open);
+    node.stop().await;
+}
+
+/// The figures, by hand: `cargo test -p cinebook-server --test node_guard
+/// thousand_pipeliners -- --ignored --nocapture` (raise `ulimit -n` above 2,100 first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement; run by hand"]
+async fn thousand_pipeliners_figures() {
+    let node = TestNode::start().await;
+    let mut warm = TestClient::connect(node.addr(), None).await;
+    let _ = warm.seat_map(SHOW).await;
+    let quiet = seller_latencies(&node, 200).await;
+    let baseline = rss_bytes();
+    let open = start_pipeliners(&node, 1_000).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let grown = rss_bytes().saturating_sub(baseline);
+    let loaded = seller_latencies(&node, 200).await;
+    let p99 = |l: &[Duration]| l[l.len() * 99 / 100];
+    eprintln!(
+        "1000 non-reading pipeliners: RSS +{} KiB; seller p99 {:?} (without them {:?}), max {:?}",
+        grown / 1024,
+        p99(&loaded),
+        p99(&quiet),
+        loaded.last()
+    );
+    drop(open);
     node.stop().await;
 }
 
