@@ -162,7 +162,10 @@ const PIPELINERS_RSS_MAX_BYTES: u64 = 32 << 20;
 async fn start_pipeliners(
     node: &TestNode,
     count: usize,
-) -> Vec<(tokio::net::tcp::OwnedReadHalf, tokio::net::tcp::OwnedWriteHalf)> {
+) -> Vec<(
+    tokio::net::tcp::OwnedReadHalf,
+    tokio::net::tcp::OwnedWriteHalf,
+)> {
     let frame = cinebook_protocol::codec::encode_frame(&Envelope::request(
         1,
         1,
@@ -233,11 +236,18 @@ async fn non_reading_pipeliners_do_not_grow_memory() {
     // Let whatever was read run to its end.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let grown = rss_bytes().saturating_sub(baseline);
-    eprintln!("{PIPELINERS} non-reading pipeliners grew RSS by {} KiB", grown / 1024);
+    eprintln!(
+        "{PIPELINERS} non-reading pipeliners grew RSS by {} KiB",
+        grown / 1024
+    );
     // The box office still sells meanwhile.
     let mut seller = node.client(Role::BoxOffice, 0).await;
     let hold = held(seller.hold_best(SHOW, 1, None).await);
-    booked(seller.confirm(&hold, PaymentMethod::Cash, "pipeliners").await);
+    booked(
+        seller
+            .confirm(&hold, PaymentMethod::Cash, "pipeliners")
+            .await,
+    );
     assert!(
         grown <= PIPELINERS_RSS_MAX_BYTES,
         "{PIPELINERS} non-reading pipeliners grew RSS by {} MiB (bound {} MiB)",
@@ -253,15 +263,22 @@ async fn non_reading_pipeliners_do_not_grow_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "a measurement; run by hand"]
 async fn thousand_pipeliners_figures() {
-    let node = TestNode::start().await;
+    let config = cinebook_server::Config {
+        limits: cinebook_server::ConnectionLimits {
+            connections_per_address_max: 2_000,
+            ..Default::default()
+        },
+        ..test_config()
+    };
+    let node = TestNode::start_with(config, None).await;
     let mut warm = TestClient::connect(node.addr(), None).await;
     let _ = warm.seat_map(SHOW).await;
-    let quiet = seller_latencies(&node, 200).await;
+    let quiet = seller_latencies(&node, 50).await;
     let baseline = rss_bytes();
     let open = start_pipeliners(&node, 1_000).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let grown = rss_bytes().saturating_sub(baseline);
-    let loaded = seller_latencies(&node, 200).await;
+    let loaded = seller_latencies(&node, 50).await;
     let p99 = |l: &[Duration]| l[l.len() * 99 / 100];
     eprintln!(
         "1000 non-reading pipeliners: RSS +{} KiB; seller p99 {:?} (without them {:?}), max {:?}",
