@@ -198,8 +198,12 @@ mod tests {
         };
         let shield = Shield::new(limits);
         assert_eq!(shield.failed(ip(), Some("a")), None);
-        assert_eq!(shield.failed(ip(), Some("b")), None);
-        assert_eq!(shield.failed(ip(), None), Some(Duration::from_millis(100)));
+        assert!(shield.backed_off(ip()).is_none());
+        // The second failure is the last one allowed: it starts the backoff.
+        assert_eq!(
+            shield.failed(ip(), Some("b")),
+            Some(Duration::from_millis(100))
+        );
         assert_eq!(shield.failed(ip(), None), Some(Duration::from_millis(200)));
         assert_eq!(shield.failed(ip(), None), Some(Duration::from_millis(350)));
         assert!(shield.backed_off(ip()).is_some());
