@@ -81,7 +81,7 @@ pub struct ConnectionLimits {
     /// Longest of any other string in a request (idempotency keys, booking codes, reasons,
     /// names, catalog text).
     pub request_string_max_bytes: usize,
-    /// Failed `Hello`s from one address before it is backed off.
+    /// Failed `Hello`s from one address that back it off (the Nth failure starts the backoff).
     pub auth_failures_before_backoff: u32,
     /// First backoff after `auth_failures_before_backoff` failures; doubles with each further
     /// failure up to `auth_backoff_max_ms`. While backed off, a `Hello` with a token not already
