@@ -60,6 +60,78 @@ pub struct Config {
     pub cluster: Option<ClusterConfig>,
     /// TLS on the client port (`--tls-cert`, `--tls-key`); `None` is plain TCP.
     pub tls: Option<crate::net::tls::TlsFiles>,
+    /// Connection guards against hostile or careless clients (issue 13).
+    pub limits: ConnectionLimits,
+}
+
+/// Limits that keep one client, one address or one guessing attacker from taking a node down.
+/// Each is documented in docs/OPERATIONS.md ("Security: roles and limits").
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Guest (tokenless) connections admitted at once; a guest `Hello` beyond it is answered
+    /// `Overloaded` and the connection closed. Keep it below `max_connections`: the difference is
+    /// reserved for terminals and peers.
+    pub guest_connections_max: usize,
+    /// Connections from one source address at once; one more gets `Overloaded` and is closed.
+    pub connections_per_address_max: usize,
+    /// A frame whose Lamport time is more than this ahead of the node's clock is refused with
+    /// `InvalidArgument` and its time is not applied.
+    pub lamport_skew_max: u64,
+    /// Encoded bytes queued to one connection; a connection over it is not read until its client
+    /// reads. A reply counts by its bytes.
+    pub outbound_queue_max_bytes: usize,
+    /// Bytes counted against `outbound_queue_max_bytes` for each request still running, so a
+    /// client that does not read cannot start more than budget / reserve requests.
+    pub in_flight_reply_reserve_bytes: usize,
+    /// Longest `Hello.client_name` accepted.
+    pub client_name_max_bytes: usize,
+    /// Longest `Hello.token` accepted.
+    pub token_max_bytes: usize,
+    /// Longest of any other string in a request (idempotency keys, booking codes, reasons,
+    /// names, catalog text).
+    pub request_string_max_bytes: usize,
+    /// Failed `Hello`s from one address that back it off (the Nth failure starts the backoff).
+    pub auth_failures_before_backoff: u32,
+    /// First backoff after `auth_failures_before_backoff` failures; doubles with each further
+    /// failure up to `auth_backoff_max_ms`. While backed off, a `Hello` with a token not already
+    /// known to be good is answered `Unauthenticated` without asking the store.
+    pub auth_backoff_ms: u64,
+    /// Longest backoff.
+    pub auth_backoff_max_ms: u64,
+    /// Failures older than this are forgotten.
+    pub auth_failure_window_ms: u64,
+    /// How long a wrong token's hash is remembered as wrong (answered without the store).
+    pub auth_negative_cache_ms: u64,
+    /// Wrong token hashes, and addresses with failures, remembered at most (each).
+    pub auth_memory_entries_max: usize,
+    /// A subscribed guest that sent nothing for `idle_timeout_ms` is sent `Push::Ping`; it is
+    /// closed if it sends nothing within this time after.
+    pub guest_ping_timeout_ms: u64,
+    /// Warnings about one source address are logged at most once per this interval.
+    pub peer_warning_interval_ms: u64,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            guest_connections_max: 8_000,
+            connections_per_address_max: 1_000,
+            lamport_skew_max: 1_000_000,
+            outbound_queue_max_bytes: 64 * 1024,
+            in_flight_reply_reserve_bytes: 4 * 1024,
+            client_name_max_bytes: 128,
+            token_max_bytes: 256,
+            request_string_max_bytes: 1_024,
+            auth_failures_before_backoff: 5,
+            auth_backoff_ms: 1_000,
+            auth_backoff_max_ms: 60_000,
+            auth_failure_window_ms: 10 * 60 * 1000,
+            auth_negative_cache_ms: 30_000,
+            auth_memory_entries_max: 65_536,
+            guest_ping_timeout_ms: 30_000,
+            peer_warning_interval_ms: 10_000,
+        }
+    }
 }
 
 impl Default for Config {
@@ -90,6 +162,7 @@ impl Default for Config {
             box_office_late_min: crate::domain::BOX_OFFICE_LATE_MIN_DEFAULT,
             cluster: None,
             tls: None,
+            limits: ConnectionLimits::default(),
         }
     }
 }

@@ -31,5 +31,5 @@ pub mod node;
 pub mod store;
 pub mod testing;
 
-pub use config::Config;
+pub use config::{Config, ConnectionLimits};
 pub use net::server::{RunningServer, Server};

@@ -136,6 +136,19 @@ struct RunArgs {
     /// Connections admitted at once.
     #[arg(long, env = "CINEBOOK_MAX_CONNECTIONS", default_value_t = 10_000)]
     max_connections: usize,
+    /// Guest (tokenless) connections admitted at once; keep it below --max-connections (the
+    /// difference is reserved for terminals and peers).
+    #[arg(long, env = "CINEBOOK_GUEST_CONNECTIONS_MAX", default_value_t = cinebook_server::ConnectionLimits::default().guest_connections_max)]
+    guest_connections_max: usize,
+    /// Connections from one source address at once.
+    #[arg(long, env = "CINEBOOK_CONNECTIONS_PER_ADDRESS_MAX", default_value_t = cinebook_server::ConnectionLimits::default().connections_per_address_max)]
+    connections_per_address_max: usize,
+    /// Encoded bytes queued to one connection before it is no longer read.
+    #[arg(long, env = "CINEBOOK_OUTBOUND_QUEUE_MAX_BYTES", default_value_t = cinebook_server::ConnectionLimits::default().outbound_queue_max_bytes)]
+    outbound_queue_max_bytes: usize,
+    /// How far ahead of the node a client's Lamport time may be.
+    #[arg(long, env = "CINEBOOK_LAMPORT_SKEW_MAX", default_value_t = cinebook_server::ConnectionLimits::default().lamport_skew_max)]
+    lamport_skew_max: u64,
     /// How long a hold lives, e.g. 10m, 90s, 500ms.
     #[arg(long, env = "CINEBOOK_HOLD_TTL", default_value = "10m", value_parser = parse_duration_ms)]
     hold_ttl: u64,
@@ -453,6 +466,17 @@ async fn run(args: RunArgs) -> Result<()> {
         box_office_late_min: args.box_office_late_min,
         ..defaults
     };
+    config.limits.guest_connections_max = args.guest_connections_max;
+    config.limits.connections_per_address_max = args.connections_per_address_max;
+    config.limits.outbound_queue_max_bytes = args.outbound_queue_max_bytes;
+    config.limits.lamport_skew_max = args.lamport_skew_max;
+    if config.limits.guest_connections_max >= config.max_connections {
+        tracing::warn!(
+            guest_connections_max = config.limits.guest_connections_max,
+            max_connections = config.max_connections,
+            "guests may take every connection: keep --guest-connections-max below --max-connections"
+        );
+    }
     config.cluster = cluster_config(&args)?;
     if let (Some(cert_path), Some(key_path)) = (args.tls_cert.clone(), args.tls_key.clone()) {
         if let Some(cluster) = &mut config.cluster {

@@ -83,6 +83,7 @@ pub struct Metrics {
     registry: Registry,
     connections: Gauge,
     connections_refused: Counter,
+    auth_failures: Counter,
     requests: Family<RequestLabels, Counter>,
     request_seconds: HistogramFamily<NameLabel>,
     seats_sold: Counter,
@@ -117,6 +118,7 @@ impl Metrics {
         let metrics = Self {
             connections: Gauge::default(),
             connections_refused: Counter::default(),
+            auth_failures: Counter::default(),
             requests: Family::default(),
             request_seconds: Family::new_with_constructor(request_seconds),
             seats_sold: Counter::default(),
@@ -142,8 +144,13 @@ impl Metrics {
         );
         registry.register(
             "connections_refused",
-            "Connections refused with Overloaded because max_connections were open",
+            "Connections refused with Overloaded: max_connections, connections_per_address_max or guest_connections_max reached",
             metrics.connections_refused.clone(),
+        );
+        registry.register(
+            "auth_failures",
+            "Hellos refused Unauthenticated: unknown, revoked or backed-off tokens",
+            metrics.auth_failures.clone(),
         );
         registry.register(
             "requests",
@@ -235,6 +242,11 @@ impl Metrics {
     /// A connection was refused (over `max_connections`).
     pub fn connection_refused(&self) {
         self.connections_refused.inc();
+    }
+
+    /// A `Hello` was refused `Unauthenticated` (`cinebook_auth_failures_total`).
+    pub fn auth_failed(&self) {
+        self.auth_failures.inc();
     }
 
     /// A request of type `name` was answered with `code` (`ok` or an error code's name) after

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::shield::Shield;
 use crate::config::Config;
 use crate::node::{Background, Node, StartError};
 use crate::store::Store;
@@ -112,6 +113,7 @@ impl Server {
         } = self;
         tracing::info!(%local_addr, node_id = node.config.node_id, "listening");
         let admission = Arc::new(Semaphore::new(node.config.max_connections.max(1)));
+        let shield = Arc::new(Shield::new(node.config.limits.clone()));
         let connections = TaskTracker::new();
         loop {
             let accepted = tokio::select! {
@@ -127,22 +129,39 @@ impl Server {
                     continue;
                 }
             };
+            let Some(address) = shield.admit_address(peer.ip()) else {
+                node.metrics.connection_refused();
+                if shield.may_warn(peer.ip()) {
+                    tracing::warn!(%peer, limit = node.config.limits.connections_per_address_max, "connections_per_address_max reached: refusing");
+                }
+                connections.spawn(refuse_overloaded(
+                    node.lamport.tick(),
+                    stream,
+                    "too many connections from this address; retry shortly",
+                ));
+                continue;
+            };
             match admission.clone().try_acquire_owned() {
                 Ok(permit) => {
-                    let (node, tls) = (node.clone(), tls.clone());
+                    let (node, tls, shield) = (node.clone(), tls.clone(), shield.clone());
                     let counted = node.metrics.connection_opened();
                     connections.spawn(async move {
                         if let Some(stream) = super::tls::accept(&node, tls.as_ref(), stream).await
                         {
-                            crate::net::conn::serve(node, stream, peer).await;
+                            crate::net::conn::serve(node, shield, stream, peer).await;
                         }
                         drop(counted);
                         drop(permit);
+                        drop(address);
                     });
                 }
                 Err(_) => {
                     node.metrics.connection_refused();
-                    connections.spawn(refuse_overloaded(node.lamport.tick(), stream));
+                    connections.spawn(refuse_overloaded(
+                        node.lamport.tick(),
+                        stream,
+                        "too many connections; retry shortly",
+                    ));
                 }
             }
         }
@@ -161,8 +180,8 @@ impl Server {
     }
 }
 
-async fn refuse_overloaded(lamport: u64, mut stream: TcpStream) {
-    let error = ErrorBody::new(ErrorCode::Overloaded, "too many connections; retry shortly");
+async fn refuse_overloaded(lamport: u64, mut stream: TcpStream, why: &'static str) {
+    let error = ErrorBody::new(ErrorCode::Overloaded, why);
     let Ok(frame) =
         cinebook_protocol::codec::encode_frame(&Envelope::error(PUSH_REQUEST_ID, lamport, error))
     else {

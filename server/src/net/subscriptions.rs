@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use cinebook_protocol::types::ShowId;
 use cinebook_protocol::{Envelope, Push};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
+use super::outbound::Outbound;
 use crate::node::Node;
 
 /// The subscriptions of one connection.
@@ -35,12 +36,12 @@ impl Subscriptions {
     }
 
     /// Starts forwarding `rx` to `out`.
-    pub fn start(
+    pub(super) fn start(
         &mut self,
         node: Arc<Node>,
         show_id: ShowId,
         rx: broadcast::Receiver<Arc<Push>>,
-        out: mpsc::Sender<Envelope>,
+        out: Outbound,
     ) {
         let task = tokio::spawn(forward(node, show_id, rx, out));
         if let Some(old) = self.forwarders.insert(show_id, task) {
@@ -69,7 +70,7 @@ async fn forward(
     node: Arc<Node>,
     show_id: ShowId,
     mut rx: broadcast::Receiver<Arc<Push>>,
-    out: mpsc::Sender<Envelope>,
+    out: Outbound,
 ) {
     loop {
         let push = match rx.recv().await {
@@ -80,10 +81,11 @@ async fn forward(
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
-        if out
-            .send(Envelope::push(node.lamport.tick(), push))
+        // A subscriber that does not read is waited for here; the show's broadcast then laps
+        // it and it gets `Resync` (the show never waits).
+        if !out
+            .send_when_room(Envelope::push(node.lamport.tick(), push))
             .await
-            .is_err()
         {
             return;
         }

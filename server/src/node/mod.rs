@@ -413,8 +413,32 @@ impl Node {
 
     /// Finds the terminal for a token (cached for `terminal_cache_ttl_ms`).
     pub async fn authenticate(&self, token: &str) -> Result<Option<TerminalRecord>, ErrorBody> {
-        let hash = auth::token_sha256(token);
         let ttl = std::time::Duration::from_millis(self.config.terminal_cache_ttl_ms);
+        self.authenticate_within(token, ttl).await
+    }
+
+    /// The terminal cached for `token`, if it was read from the store less than `max_age` ago
+    /// (no store call).
+    pub fn cached_terminal(
+        &self,
+        token: &str,
+        max_age: std::time::Duration,
+    ) -> Option<TerminalRecord> {
+        let hash = auth::token_sha256(token);
+        let cached = self.terminals.lock().get(&hash).cloned();
+        cached
+            .filter(|(_, read_at)| read_at.elapsed() < max_age)
+            .map(|(t, _)| t)
+    }
+
+    /// Finds the terminal for a token, reading the store when the cached entry is older than
+    /// `max_age` (open sessions re-check their terminal this way, see net/session.rs).
+    pub async fn authenticate_within(
+        &self,
+        token: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<TerminalRecord>, ErrorBody> {
+        let hash = auth::token_sha256(token);
         let cached = self.terminals.lock().get(&hash).cloned();
         if let Some((terminal, read_at)) = &cached {
             if read_at.elapsed() < ttl {

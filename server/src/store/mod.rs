@@ -17,6 +17,7 @@ mod audit;
 pub mod group_commit;
 pub mod memory;
 pub mod mysql;
+pub mod private;
 pub mod sqlite;
 
 use async_trait::async_trait;

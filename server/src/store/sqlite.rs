@@ -175,8 +175,9 @@ impl SqliteStore {
 
     fn open_blocking(path: &Path, limits: SqliteLimits) -> Result<Connection, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            // The directory 0700, its files 0600 (store/private.rs).
+            super::private::prepare(parent, path).map_err(|e| {
+                StoreError::Unavailable(format!("cannot prepare {}: {e}", parent.display()))
             })?;
         }
         let conn = Connection::open(path)
