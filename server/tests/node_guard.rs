@@ -198,7 +198,7 @@ async fn start_pipeliners(
 }
 
 /// Hold, confirm and cancel latencies of one box-office seller, sorted, over `cycles` cycles.
-async fn seller_latencies(node: &TestNode, cycles: usize) -> Vec<Duration> {
+async fn seller_latencies(node: &TestNode, cycles: usize, keys: &str) -> Vec<Duration> {
     let mut seller = node.client(Role::BoxOffice, 0).await;
     let mut latencies = Vec::new();
     for n in 0..cycles {
@@ -208,7 +208,7 @@ async fn seller_latencies(node: &TestNode, cycles: usize) -> Vec<Duration> {
         let started = std::time::Instant::now();
         let booking = booked(
             seller
-                .confirm(&hold, PaymentMethod::Cash, &format!("p99-{n}"))
+                .confirm(&hold, PaymentMethod::Cash, &format!("{keys}-{n}"))
                 .await,
         );
         latencies.push(started.elapsed());
@@ -274,12 +274,12 @@ async fn thousand_pipeliners_figures() {
     let node = TestNode::start_with(config, None).await;
     let mut warm = TestClient::connect(node.addr(), None).await;
     let _ = warm.seat_map(SHOW).await;
-    let quiet = seller_latencies(&node, 50).await;
+    let quiet = seller_latencies(&node, 50, "quiet").await;
     let baseline = rss_bytes();
     let open = start_pipeliners(&node, 1_000).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let grown = rss_bytes().saturating_sub(baseline);
-    let loaded = seller_latencies(&node, 50).await;
+    let loaded = seller_latencies(&node, 50, "loaded").await;
     let p99 = |l: &[Duration]| l[l.len() * 99 / 100];
     eprintln!(
         "1000 non-reading pipeliners: RSS +{} KiB; seller p99 {:?} (without them {:?}), max {:?}",
