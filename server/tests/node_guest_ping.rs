@@ -103,7 +103,10 @@ async fn a_subscribed_guest_that_answers_every_ping_stays_open() {
     }
     assert!(pings >= 3, "only {pings} pings in five idle periods");
     let after = guest.call(Request::Ping { nonce: 7 }).await;
-    assert!(matches!(after, Ok(Reply::Pong { nonce: 7, .. })), "{after:?}");
+    assert!(
+        matches!(after, Ok(Reply::Pong { nonce: 7, .. })),
+        "{after:?}"
+    );
     node.stop().await;
 }
 
@@ -119,6 +122,9 @@ async fn a_subscribed_terminal_is_never_pinged_nor_closed_for_idling() {
         Ok(Some(envelope)) => panic!("a silent kiosk was sent {:?}", envelope.body),
     }
     let after = kiosk.call(Request::Ping { nonce: 9 }).await;
-    assert!(matches!(after, Ok(Reply::Pong { nonce: 9, .. })), "{after:?}");
+    assert!(
+        matches!(after, Ok(Reply::Pong { nonce: 9, .. })),
+        "{after:?}"
+    );
     node.stop().await;
 }
