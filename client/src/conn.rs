@@ -101,7 +101,8 @@ impl Drop for WaiterGuard<'_> {
 pub(crate) struct Conn {
     shared: Arc<Shared>,
     clock: Arc<LamportClock>,
-    next_request_id: AtomicU64,
+    /// Shared with the reader, which answers `Push::Ping` with requests of its own.
+    next_request_id: Arc<AtomicU64>,
     out: mpsc::Sender<Envelope>,
     pushes: broadcast::Sender<Push>,
     reader: JoinHandle<()>,
@@ -154,16 +155,22 @@ impl Conn {
             out_rx,
             shared.clone(),
         ));
+        let next_request_id = Arc::new(AtomicU64::new(1));
+        let answers = PingAnswers {
+            out: out.clone(),
+            next_request_id: next_request_id.clone(),
+        };
         let reader = tokio::spawn(read_loop(
             FramedRead::new(read_half, codec),
             shared.clone(),
             clock.clone(),
             pushes.clone(),
+            answers,
         ));
         let mut conn = Conn {
             shared,
             clock,
-            next_request_id: AtomicU64::new(1),
+            next_request_id,
             out,
             pushes,
             reader,
@@ -324,6 +331,7 @@ async fn read_loop(
     shared: Arc<Shared>,
     clock: Arc<LamportClock>,
     pushes: broadcast::Sender<Push>,
+    answers: PingAnswers,
 ) {
     let reason = loop {
         let envelope = match frames.next().await {
@@ -352,8 +360,10 @@ async fn read_loop(
             }
             Body::Error(error) => shared.complete(envelope.request_id, Err(error.into())),
             Body::Push(push) => {
-                if matches!(push, Push::ShuttingDown { .. }) {
-                    shared.draining.store(true, Ordering::Release);
+                match push {
+                    Push::ShuttingDown { .. } => shared.draining.store(true, Ordering::Release),
+                    Push::Ping { nonce } => answers.answer(nonce, &clock),
+                    _ => {}
                 }
                 // No subscriber is fine: the push is simply not needed.
                 let _ = pushes.send(push);
@@ -363,4 +373,21 @@ async fn read_loop(
         }
     };
     shared.close(reason);
+}
+
+/// How the reader answers a server's `Push::Ping` (PROTOCOL.md 9 rule 7): `Request::Ping` with
+/// the same nonce, on the connection's own request ids. Its `Pong` finds no waiter and is dropped.
+#[derive(Debug)]
+struct PingAnswers {
+    out: mpsc::Sender<Envelope>,
+    next_request_id: Arc<AtomicU64>,
+}
+
+impl PingAnswers {
+    fn answer(&self, nonce: u64, clock: &LamportClock) {
+        let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+        let envelope = Envelope::request(request_id, clock.tick(), Request::Ping { nonce });
+        // A full write queue means frames are about to go out anyway: any frame answers.
+        let _ = self.out.try_send(envelope);
+    }
 }

@@ -152,3 +152,42 @@ async fn an_unknown_show_ends_the_stream_with_not_found() {
         .expect("ends in time");
     assert!(end.is_none(), "the stream ends");
 }
+
+#[tokio::test]
+async fn a_server_ping_is_answered_with_a_ping_of_the_same_nonce() {
+    let server = FakeServer::start(move |request| match request {
+        Request::GetSeatMap { .. } => vec![
+            Out::Reply(Reply::SeatMap(support::seat_map(4))),
+            Out::Push(Push::Ping { nonce: 4242 }),
+            Out::Push(changed(5, 1, SeatState::Held)),
+        ],
+        other => support::standard(other),
+    })
+    .await;
+    let client = Client::connect([server.addr.clone()], support::quick_config())
+        .await
+        .expect("connect");
+    let mut sub = client.subscribe(7);
+    assert_eq!(seq_of(&next(&mut sub).await), (true, 4));
+    // The Ping is not an update: the change after it is the next one.
+    assert_eq!(seq_of(&next(&mut sub).await), (false, 5));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let answered = loop {
+        let pings: Vec<_> = server
+            .seen_named("ping")
+            .into_iter()
+            .filter(|s| matches!(s.request, Request::Ping { nonce: 4242 }))
+            .collect();
+        if !pings.is_empty() || tokio::time::Instant::now() > deadline {
+            break pings;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(answered.len(), 1, "the Ping push was not answered once");
+    // Its request id is the connection's own: a later call still gets its own answer.
+    let ids: Vec<u64> = server.seen().iter().map(|s| s.request_id).collect();
+    let unique: std::collections::BTreeSet<u64> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "request ids reused: {ids:?}");
+    let pong = client.ping_nonce(9).await.expect("ping after the answer");
+    assert_eq!(pong.nonce, 9);
+}

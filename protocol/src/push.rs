@@ -55,4 +55,11 @@ pub enum Push {
     },
     /// (6) To a follower: the catalog changed in the database; reload it.
     CatalogChanged,
+    /// (7) To a subscribed guest that sent nothing for the node's idle timeout: answer with any
+    /// frame (naturally `Request::Ping` with this nonce) within the node's guest ping timeout,
+    /// or the connection is closed.
+    Ping {
+        /// Chosen by the server; echo it in `Request::Ping` to match the answer.
+        nonce: u64,
+    },
 }

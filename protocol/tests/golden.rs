@@ -814,6 +814,7 @@ fn all_pushes() -> Vec<Push> {
             epoch: 1,
         },
         Push::CatalogChanged,
+        Push::Ping { nonce: 1 },
     ]
 }
 

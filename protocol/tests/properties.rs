@@ -626,6 +626,7 @@ fn push() -> BoxedStrategy<Push> {
         show_snapshot().prop_map(Push::Snapshot),
         (n32(), n64()).prop_map(|(leader_id, epoch)| Push::Heartbeat { leader_id, epoch }),
         Just(Push::CatalogChanged),
+        n64().prop_map(|nonce| Push::Ping { nonce }),
     ]
     .boxed()
 }
@@ -683,7 +684,7 @@ variant_name!(error_variant, ErrorCode: [
     SalesClosed, OutcomeUnknown,
 ]);
 variant_name!(push_variant, Push: [
-    SeatsChanged, Resync, ShuttingDown, Replicated, Snapshot, Heartbeat, CatalogChanged,
+    SeatsChanged, Resync, ShuttingDown, Replicated, Snapshot, Heartbeat, CatalogChanged, Ping,
 ]);
 
 fn body_variant(body: &Body) -> (&'static str, &'static str, &'static [&'static str]) {
@@ -720,7 +721,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 35 + 23 + 16 + 7);
+    assert_eq!(wanted.len(), 35 + 23 + 16 + 8);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }

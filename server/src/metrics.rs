@@ -84,6 +84,7 @@ pub struct Metrics {
     connections: Gauge,
     connections_refused: Counter,
     auth_failures: Counter,
+    guest_pings_unanswered: Counter,
     requests: Family<RequestLabels, Counter>,
     request_seconds: HistogramFamily<NameLabel>,
     seats_sold: Counter,
@@ -119,6 +120,7 @@ impl Metrics {
             connections: Gauge::default(),
             connections_refused: Counter::default(),
             auth_failures: Counter::default(),
+            guest_pings_unanswered: Counter::default(),
             requests: Family::default(),
             request_seconds: Family::new_with_constructor(request_seconds),
             seats_sold: Counter::default(),
@@ -151,6 +153,11 @@ impl Metrics {
             "auth_failures",
             "Hellos refused Unauthenticated: unknown, revoked or backed-off tokens",
             metrics.auth_failures.clone(),
+        );
+        registry.register(
+            "guest_pings_unanswered",
+            "Subscribed guest connections closed because they sent nothing within guest_ping_timeout_ms of a Ping",
+            metrics.guest_pings_unanswered.clone(),
         );
         registry.register(
             "requests",
@@ -242,6 +249,12 @@ impl Metrics {
     /// A connection was refused (over `max_connections`).
     pub fn connection_refused(&self) {
         self.connections_refused.inc();
+    }
+
+    /// A subscribed guest sent nothing within `guest_ping_timeout_ms` of a `Push::Ping` and was
+    /// closed (`cinebook_guest_pings_unanswered_total`).
+    pub fn guest_ping_unanswered(&self) {
+        self.guest_pings_unanswered.inc();
     }
 
     /// A `Hello` was refused `Unauthenticated` (`cinebook_auth_failures_total`).

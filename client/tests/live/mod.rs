@@ -39,6 +39,8 @@ pub struct LiveNode {
     /// Where it listens (kept across restarts).
     pub addr: SocketAddr,
     tokens: HashMap<Role, String>,
+    /// Applied to the node's config at every start (a test's own limits).
+    edit: fn(&mut Config),
 }
 
 /// Short server timeouts so that failure paths are fast.
@@ -69,6 +71,11 @@ async fn store(db: &TestDatabase) -> Arc<MysqlStore> {
 impl LiveNode {
     /// A node over a fresh database with the sample catalog and one terminal per role.
     pub async fn start() -> LiveNode {
+        Self::start_configured(|_| {}).await
+    }
+
+    /// Like [`LiveNode::start`], with `edit` applied to the node's config (here and on restarts).
+    pub async fn start_configured(edit: fn(&mut Config)) -> LiveNode {
         let db = TestDatabase::create().await;
         let seed = db.store().await;
         seed_catalog(&seed, &sample_catalog()).await;
@@ -85,7 +92,9 @@ impl LiveNode {
             tokens.insert(role, token);
         }
         let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-        let server = Server::bind(config(listen), store(&db).await)
+        let mut config = config(listen);
+        edit(&mut config);
+        let server = Server::bind(config, store(&db).await)
             .await
             .expect("bind")
             .spawn();
@@ -94,6 +103,7 @@ impl LiveNode {
             db: Some(db),
             server: Some(server),
             tokens,
+            edit,
         }
     }
 
@@ -130,7 +140,9 @@ impl LiveNode {
         let store = store(db).await;
         let deadline = tokio::time::Instant::now() + REBIND_FOR;
         let server = loop {
-            match Server::bind(config(self.addr), store.clone()).await {
+            let mut config = config(self.addr);
+            (self.edit)(&mut config);
+            match Server::bind(config, store.clone()).await {
                 Ok(server) => break server,
                 Err(error) if tokio::time::Instant::now() < deadline => {
                     eprintln!("rebinding {}: {error}; retrying", self.addr);

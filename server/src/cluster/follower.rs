@@ -129,7 +129,8 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
             }
             Push::CatalogChanged => node.reload_catalog().await.map_err(|e| e.to_string())?,
             Push::ShuttingDown { reason, .. } => return Err(reason),
-            Push::SeatsChanged { .. } | Push::Resync { .. } => {}
+            // A leader pings only guests; a follower's stream never needs an answer.
+            Push::SeatsChanged { .. } | Push::Resync { .. } | Push::Ping { .. } => {}
         }
         if cluster.view().leader_id != Some(leader) {
             return Ok(());

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cinebook_protocol::types::NodeRole;
+use cinebook_protocol::types::{NodeRole, Role};
 use cinebook_protocol::{
     Body, Envelope, ErrorBody, ErrorCode, FrameCodec, Incoming, ProtocolError, Push, Reply,
     Request, PUSH_REQUEST_ID,
@@ -105,7 +105,10 @@ impl Connection {
         let idle = Duration::from_millis(self.node.config.idle_timeout_ms);
         let frame_timeout = Duration::from_millis(self.node.config.frame_timeout_ms);
         let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
-        let mut last_frame = Instant::now();
+        let mut idling = Idling::new(
+            idle,
+            Duration::from_millis(self.node.config.limits.guest_ping_timeout_ms),
+        );
         let mut graceful = false;
         while !self.closing {
             // Back-pressure: while the client does not read its answers, its frames are not read.
@@ -122,7 +125,8 @@ impl Connection {
                 }
                 _ = self.out.closed().cancelled() => break,
                 item = reader.next(), if room => {
-                    last_frame = Instant::now();
+                    // Any frame, whole or not, is an answer to a Ping.
+                    idling.heard();
                     match item {
                         None => break,
                         Some(Err(e)) => {
@@ -151,8 +155,7 @@ impl Connection {
                             self.send_error(PUSH_REQUEST_ID, ErrorCode::BadFrame, "half a frame, then silence: closing").await;
                             break;
                         }
-                    } else if self.subscriptions.is_empty() && last_frame.elapsed() >= idle {
-                        tracing::debug!("idle connection closed");
+                    } else if self.idle_check(&mut idling).await {
                         break;
                     }
                 }
@@ -166,6 +169,50 @@ impl Connection {
         let grace = Duration::from_millis(self.node.config.shutdown_grace_ms);
         let permits = self.node.config.in_flight_per_connection_max.max(1) as u32;
         let _ = tokio::time::timeout(grace, self.in_flight.acquire_many(permits)).await;
+    }
+
+    /// The idle rules (PROTOCOL.md 11.6): an unsubscribed connection idle for `idle_timeout_ms`
+    /// is closed; a subscribed guest is sent one `Push::Ping` and closed if it sends nothing
+    /// within `guest_ping_timeout_ms` after; subscribed terminals and peers stay. True: close.
+    async fn idle_check(&mut self, idling: &mut Idling) -> bool {
+        if self.subscriptions.is_empty() {
+            if idling.silent_for() >= idling.idle {
+                tracing::debug!("idle connection closed");
+                return true;
+            }
+            return false;
+        }
+        let guest = self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.caller.role == Role::Guest);
+        if !guest {
+            return false;
+        }
+        match idling.pinged {
+            Some(at) if at.elapsed() >= idling.ping_timeout => {
+                tracing::debug!(
+                    ping_timeout_ms = self.node.config.limits.guest_ping_timeout_ms,
+                    "subscribed guest did not answer its ping: closed"
+                );
+                self.node.metrics.guest_ping_unanswered();
+                true
+            }
+            Some(_) => false,
+            None if idling.silent_for() >= idling.idle => {
+                idling.nonce = idling.nonce.wrapping_add(1);
+                let push = Push::Ping {
+                    nonce: idling.nonce,
+                };
+                let _ = self
+                    .out
+                    .send(Envelope::push(self.node.lamport.tick(), push))
+                    .await;
+                idling.pinged = Some(Instant::now());
+                false
+            }
+            None => false,
+        }
     }
 
     /// Re-checks the terminal; a revoked one is told and the connection closed.
@@ -503,3 +550,38 @@ impl Connection {
 }
 
 type PushReceiver = tokio::sync::broadcast::Receiver<Arc<Push>>;
+
+/// A connection's silence: when it last sent a frame and whether it was pinged since.
+struct Idling {
+    /// `idle_timeout_ms`.
+    idle: Duration,
+    /// `guest_ping_timeout_ms`.
+    ping_timeout: Duration,
+    last_frame: Instant,
+    /// When the unanswered `Push::Ping` went out.
+    pinged: Option<Instant>,
+    /// The last `Push::Ping` nonce sent.
+    nonce: u64,
+}
+
+impl Idling {
+    fn new(idle: Duration, ping_timeout: Duration) -> Self {
+        Self {
+            idle,
+            ping_timeout,
+            last_frame: Instant::now(),
+            pinged: None,
+            nonce: 0,
+        }
+    }
+
+    /// The client sent a frame: the idle time restarts and any ping is answered.
+    fn heard(&mut self) {
+        self.last_frame = Instant::now();
+        self.pinged = None;
+    }
+
+    fn silent_for(&self) -> Duration {
+        self.last_frame.elapsed()
+    }
+}

@@ -303,6 +303,22 @@ impl TestClient {
         }
     }
 
+    /// The next frame if one comes within `within`: `Ok(None)` when the server closed the
+    /// connection (or reset it), `Err(())` when nothing came in time.
+    pub async fn next_within(&mut self, within: Duration) -> Result<Option<Envelope>, ()> {
+        match tokio::time::timeout(within, self.framed.next()).await {
+            Err(_) => Err(()),
+            Ok(None) | Ok(Some(Err(_))) => Ok(None),
+            Ok(Some(Ok(Incoming::Envelope(envelope)))) => {
+                self.lamport = self.lamport.max(envelope.lamport) + 1;
+                Ok(Some(envelope))
+            }
+            Ok(Some(Ok(Incoming::Malformed { reason, .. }))) => {
+                panic!("server sent a malformed frame: {reason}")
+            }
+        }
+    }
+
     /// Waits for the next push.
     pub async fn next_push(&mut self) -> Push {
         loop {
