@@ -155,8 +155,10 @@ fn rss_bytes() -> u64 {
 const PIPELINERS: usize = 100;
 /// Requests each pipeliner sends (as far as the node lets it).
 const PIPELINED_REQUESTS: usize = 1_500;
-/// RSS the pipeliners may add in all.
-const PIPELINERS_RSS_MAX_BYTES: u64 = 32 << 20;
+/// RSS the pipeliners may add in all. Measured: +16 MiB alone (+86 MiB before back-pressure
+/// counted bytes). The bound leaves room for the other tests of this binary, which run in the
+/// same process at the same time, and for a loaded CI machine.
+const PIPELINERS_RSS_MAX_BYTES: u64 = 48 << 20;
 
 /// Opens `count` guest connections that pipeline seat maps and never read; returns their
 /// sockets (kept open) once every write is done or blocked.
