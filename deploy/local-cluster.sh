@@ -255,17 +255,17 @@ node_of_addr() {
   done
   echo "?"
 }
-# The first show whose sales window is open (`cinebook shows` lists only those): the sample's
-# week starts today, so its first shows may already have started.
-open_show=""
+# A show whose sales window is open (`cinebook shows` lists only those) and that has two
+# standard seats: the sample's week starts today, so its first shows may already have started,
+# and some screens have only premium or recliner seats.
 sell() {
-  local label=$1 out hold code
-  if [ -z "$open_show" ]; then
-    out=$(cli shows) || fail "$label: shows failed: $out"
-    open_show=$(printf '%s\n' "$out" | json_field id)
-    [ -n "$open_show" ] || fail "$label: no show on sale in: $out"
-  fi
-  out=$(cli hold "$open_show" --best 2) || fail "$label: hold failed: $out"
+  local label=$1 out hold code show
+  out=$(cli shows) || fail "$label: shows failed: $out"
+  for show in $(printf '%s\n' "$out" | sed -n 's/^ *"id": *\([0-9]*\),\{0,1\}$/\1/p' | head -n 20); do
+    out=$(cli hold "$show" --best 2) && break
+  done
+  [ -n "${show:-}" ] || fail "$label: no show on sale"
+  printf '%s\n' "$out" | grep -q '"hold_id"' || fail "$label: hold failed: $out"
   hold=$(printf '%s\n' "$out" | json_field hold_id)
   [ -n "$hold" ] || fail "$label: no hold id in: $out"
   out=$(cli confirm "$hold" --pay cash) || fail "$label: confirm failed: $out"
