@@ -27,8 +27,8 @@ use tokio::sync::mpsc;
 
 pub use bully::{Bully, BullyTimeouts};
 
-/// Cluster membership and timing.
-#[derive(Debug, Clone)]
+/// Cluster membership and timing. Its `Debug` leaves the secret out (configs get logged).
+#[derive(Clone)]
 pub struct ClusterConfig {
     /// Every node's client address by id (this node's own entry is its advertised address).
     pub peers: BTreeMap<u32, String>,
@@ -44,6 +44,27 @@ pub struct ClusterConfig {
     pub peer_call_timeout_ms: u64,
     /// TLS to the peers (when the nodes serve TLS); `None` is plain TCP.
     pub tls: Option<crate::net::tls::PeerConnector>,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("peers", &self.peers)
+            .field("secret", &"<redacted>")
+            .field("timeouts", &self.timeouts)
+            .field("backlog_events_max", &self.backlog_events_max)
+            .field("replication_buffer_max", &self.replication_buffer_max)
+            .field("peer_call_timeout_ms", &self.peer_call_timeout_ms)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn a_cluster_config_never_prints_its_secret() {
+    let config = ClusterConfig::new(BTreeMap::new(), "s3cr3t-value".into());
+    assert!(!format!("{config:?}").contains("s3cr3t-value"));
 }
 
 impl ClusterConfig {
