@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS payment_orders (
     PRIMARY KEY (order_id),
     UNIQUE KEY uq_payment_orders_key (terminal_id, idempotency_key),
     UNIQUE KEY uq_payment_orders_gateway (gateway_order_id),
-    KEY ix_payment_orders_state (state)
+    KEY ix_payment_orders_state (state),
+    KEY ix_payment_orders_booking (booking_code)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS payment_records (

@@ -14,7 +14,7 @@
 //! - this file: configuration, per-order locks, `CreatePaymentOrder`, `PaymentStatus`;
 //! - `checkout.rs`: `VerifyCheckout`;
 //! - `settle.rs`: a captured payment → booking or refund; refunds through the gateway;
-//! - `webhook.rs`: `POST /payments/webhook`;
+//! - `webhook.rs`, `webhook_http.rs`: `POST /payments/webhook` (typed outcome; HTTP side);
 //! - `reconciler.rs`: every open order settled against the gateway (leader, start-up and every
 //!   `reconcile_interval_ms`);
 //! - `restore.rs`: the holds of open orders, rebuilt at start-up;
@@ -40,6 +40,7 @@ pub mod reconciler;
 pub mod restore;
 pub mod settle;
 pub mod webhook;
+pub mod webhook_http;
 
 pub use checkout::verify_checkout;
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cinebook_gateway::{GatewayError, GatewayPayment, PaymentStatus, RefundRequest};
-use cinebook_protocol::types::{Money, Payment, PaymentMethod, PaymentOrderState};
+use cinebook_protocol::types::{Booking, Money, Payment, PaymentMethod, PaymentOrderState};
 use cinebook_protocol::{ErrorBody, ErrorCode, Reply};
 
 use super::{call, payments, store, Caller, Node};
@@ -34,6 +34,40 @@ pub fn sale_key(order_id: u64) -> String {
 /// Our refund receipt for an order that could not be booked.
 pub fn order_refund_receipt(order_id: u64) -> String {
     format!("cb-refund-{order_id}")
+}
+
+/// Our refund receipt for a box-office refund of a gateway-paid booking.
+pub fn booking_refund_receipt(code: &str) -> String {
+    format!("cb-cancel-{code}")
+}
+
+/// Refunds a gateway-paid booking in full through the gateway (a box-office refund), once.
+pub async fn refund_booking(node: &Node, booking: &Booking) -> Result<String, ErrorBody> {
+    let Some(payment_id) = booking.payment.reference.clone() else {
+        return Err(ErrorBody::new(
+            ErrorCode::Internal,
+            format!("booking {} was paid through the gateway but names no payment", booking.code),
+        ));
+    };
+    let order = node
+        .store_call(store(node)?.order_by_booking(&booking.code))
+        .await?
+        .ok_or_else(|| {
+            ErrorBody::new(
+                ErrorCode::Internal,
+                format!("booking {} has no payment order", booking.code),
+            )
+        })?;
+    let receipt = booking_refund_receipt(&booking.code);
+    refund(
+        node,
+        &order,
+        &payment_id,
+        booking.payment.amount.amount_minor,
+        Some(booking.code.clone()),
+        &receipt,
+    )
+    .await
 }
 
 /// Our refund receipt for an extra payment on an order that already has one.

@@ -287,6 +287,16 @@ impl PaymentStore for MysqlStore {
         .await
     }
 
+    async fn order_by_booking(&self, code: &str) -> Result<Option<OrderRecord>, StoreError> {
+        self.run("order_by_booking", self.limits.operation_timeout, || async move {
+            let mut found = self
+                .try_orders_where("booking_code = ?", Params::from((code,)))
+                .await?;
+            Ok(found.pop())
+        })
+        .await
+    }
+
     async fn open_orders(&self) -> Result<Vec<OrderRecord>, StoreError> {
         let filter = format!(
             "{} ORDER BY created_at_ms, order_id",

@@ -60,6 +60,14 @@ impl PaymentStore for MemoryPayments {
             .cloned())
     }
 
+    async fn order_by_booking(&self, code: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let t = self.tables.lock();
+        Ok(t.orders
+            .values()
+            .find(|o| o.booking_code.as_deref() == Some(code))
+            .cloned())
+    }
+
     async fn open_orders(&self) -> Result<Vec<OrderRecord>, StoreError> {
         let t = self.tables.lock();
         Ok(t.orders

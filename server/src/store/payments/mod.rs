@@ -171,6 +171,9 @@ pub trait PaymentStore: Send + Sync {
         gateway_order_id: &str,
     ) -> Result<Option<OrderRecord>, StoreError>;
 
+    /// The order that sold booking `code`.
+    async fn order_by_booking(&self, code: &str) -> Result<Option<OrderRecord>, StoreError>;
+
     /// Every order not in a final state (the reconciler's work), oldest first.
     async fn open_orders(&self) -> Result<Vec<OrderRecord>, StoreError>;
 

@@ -236,6 +236,14 @@ impl PaymentStore for SqliteStore {
         .await
     }
 
+    async fn order_by_booking(&self, code: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let code = code.to_owned();
+        self.call("order_by_booking", move |c| {
+            Ok(orders_where(c, "booking_code = ?1", vec![Value::Text(code)])?.pop())
+        })
+        .await
+    }
+
     async fn open_orders(&self) -> Result<Vec<OrderRecord>, StoreError> {
         self.call("open_orders", |c| orders_where(c, &open_filter(), Vec::new()))
             .await
