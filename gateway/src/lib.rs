@@ -16,12 +16,14 @@
 //! - [`GatewayError`]: typed failures; [`GatewayError::is_definite`] tells a refusal (nothing
 //!   happened) from an unknown outcome (a timeout: the call may have taken effect).
 //!
-//! Implementations: the Razorpay-compatible REST client and the local simulator
-//! (`cinebook-paysim`), which serves the same REST API on 127.0.0.1.
+//! - [`razorpay`]: the Razorpay-compatible REST client ([`razorpay::RazorpayGateway`]) and the
+//!   JSON entities of that API ([`razorpay::wire`]), which the local simulator
+//!   (`cinebook-paysim`) serves on 127.0.0.1 as well.
 
 #![deny(missing_docs)]
 
 mod error;
+pub mod razorpay;
 pub mod signature;
 pub mod types;
 
