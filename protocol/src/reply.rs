@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::AuditEntry;
 use crate::types::{
-    Booking, Category, City, HoldId, HoldInfo, Movie, NodeRole, PaymentOrderInfo, Role, Screen, SeatMap, ShiftReport,
-    ShowId, ShowSummary, Terminal, TerminalId, Theater,
+    Booking, Category, City, HoldId, HoldInfo, Movie, NodeRole, PaymentOrderInfo, Role, Screen,
+    SeatMap, ShiftReport, ShowId, ShowSummary, Terminal, TerminalId, Theater,
 };
 
 /// A successful reply, carried in a frame with the request's id.

@@ -163,12 +163,9 @@ pub(crate) fn payments(node: &Node) -> Result<&Payments, ErrorBody> {
 
 /// The store's payment tables (checked at start-up when a gateway is configured).
 pub(crate) fn store(node: &Node) -> Result<&dyn PaymentStore, ErrorBody> {
-    node.store.payments().ok_or_else(|| {
-        ErrorBody::new(
-            ErrorCode::Internal,
-            "the store keeps no payment orders",
-        )
-    })
+    node.store
+        .payments()
+        .ok_or_else(|| ErrorBody::new(ErrorCode::Internal, "the store keeps no payment orders"))
 }
 
 /// An order as its terminal sees it.
@@ -221,7 +218,8 @@ pub(crate) async fn caller_order(
         .store_call(store(node)?.order(order_id))
         .await?
         .ok_or_else(|| ErrorBody::new(ErrorCode::NotFound, format!("payment order {order_id}")))?;
-    if order.terminal_id != caller.terminal_id && caller.role != cinebook_protocol::types::Role::Admin
+    if order.terminal_id != caller.terminal_id
+        && caller.role != cinebook_protocol::types::Role::Admin
     {
         return Err(ErrorBody::new(
             ErrorCode::Forbidden,
@@ -310,7 +308,10 @@ pub async fn create_order(
             .store_call(store(node)?.order(order_id))
             .await?
             .ok_or_else(|| ErrorBody::new(ErrorCode::Internal, "a pinned hold's order is gone"))?,
-        None => node.store_call(store(node)?.create_order(&candidate)).await?,
+        None => {
+            node.store_call(store(node)?.create_order(&candidate))
+                .await?
+        }
     };
     if order.idempotency_key != key || order.hold_id != hold_id {
         return Err(ErrorBody::new(

@@ -41,7 +41,9 @@ pub async fn restore_holds(node: &Arc<Node>) -> usize {
         }
         match restore_one(node, &order, until_ms).await {
             Ok(()) => restored += 1,
-            Err(e) => tracing::warn!(order_id = order.order_id, error = %e, "hold of a payment order not rebuilt; the reconciler settles it"),
+            Err(e) => {
+                tracing::warn!(order_id = order.order_id, error = %e, "hold of a payment order not rebuilt; the reconciler settles it")
+            }
         }
     }
     restored

@@ -21,8 +21,8 @@ use cinebook_protocol::types::{Booking, Money, Payment, PaymentMethod, PaymentOr
 use cinebook_protocol::{ErrorBody, ErrorCode, Reply};
 
 use super::{call, payments, store, Caller, Node};
-use crate::store::payments::{OrderChange, OrderRecord, PaymentRow, RefundRow};
 use crate::node::now_ms;
+use crate::store::payments::{OrderChange, OrderRecord, PaymentRow, RefundRow};
 
 use PaymentOrderState::*;
 
@@ -46,7 +46,10 @@ pub async fn refund_booking(node: &Node, booking: &Booking) -> Result<String, Er
     let Some(payment_id) = booking.payment.reference.clone() else {
         return Err(ErrorBody::new(
             ErrorCode::Internal,
-            format!("booking {} was paid through the gateway but names no payment", booking.code),
+            format!(
+                "booking {} was paid through the gateway but names no payment",
+                booking.code
+            ),
         ));
     };
     let order = node
@@ -105,7 +108,8 @@ pub async fn settle_payment(
             };
             transition(node, &order, &[Creating, AwaitingPayment], &change).await?;
             #[cfg(feature = "fault-injection")]
-            node.faults.hit(crate::node::faults::FaultPoint::PaymentCaptured);
+            node.faults
+                .hit(crate::node::faults::FaultPoint::PaymentCaptured);
             sell(node, load(node, order_id).await?).await
         }
         Captured if ours => sell(node, order).await,
@@ -226,7 +230,10 @@ fn sale_refused(code: &ErrorCode) -> bool {
 /// Sells a `captured` order's hold through the confirm path.
 async fn sell(node: &Arc<Node>, order: OrderRecord) -> Result<OrderRecord, ErrorBody> {
     let Some(payment_id) = order.payment_id.clone() else {
-        return Err(ErrorBody::new(ErrorCode::Internal, "a captured order without its payment"));
+        return Err(ErrorBody::new(
+            ErrorCode::Internal,
+            "a captured order without its payment",
+        ));
     };
     let caller = Caller {
         role: order.role,
@@ -253,7 +260,10 @@ async fn sell(node: &Arc<Node>, order: OrderRecord) -> Result<OrderRecord, Error
             transition(node, &order, &[Captured], &change).await?;
             load(node, order.order_id).await
         }
-        Ok(_) => Err(ErrorBody::new(ErrorCode::Internal, "a sale answered no booking")),
+        Ok(_) => Err(ErrorBody::new(
+            ErrorCode::Internal,
+            "a sale answered no booking",
+        )),
         Err(e) if sale_refused(&e.code) => {
             tracing::info!(order_id = order.order_id, reason = %e.message, "captured payment cannot be booked: refunding");
             let change = OrderChange {
@@ -278,11 +288,28 @@ async fn sell(node: &Arc<Node>, order: OrderRecord) -> Result<OrderRecord, Error
 /// Refunds a `refund_pending` order's payment in full, then marks it `refunded`.
 async fn refund_order(node: &Arc<Node>, order: OrderRecord) -> Result<OrderRecord, ErrorBody> {
     let Some(payment_id) = order.payment_id.clone() else {
-        return Err(ErrorBody::new(ErrorCode::Internal, "a refund without its payment"));
+        return Err(ErrorBody::new(
+            ErrorCode::Internal,
+            "a refund without its payment",
+        ));
     };
     let receipt = order_refund_receipt(order.order_id);
-    refund(node, &order, &payment_id, order.amount_minor, None, &receipt).await?;
-    transition(node, &order, &[RefundPending], &OrderChange::to(Refunded, now_ms())).await?;
+    refund(
+        node,
+        &order,
+        &payment_id,
+        order.amount_minor,
+        None,
+        &receipt,
+    )
+    .await?;
+    transition(
+        node,
+        &order,
+        &[RefundPending],
+        &OrderChange::to(Refunded, now_ms()),
+    )
+    .await?;
     load(node, order.order_id).await
 }
 
@@ -333,7 +360,10 @@ pub(crate) async fn refund(
         if asked_before {
             match call::bounded(config, gateway.payment_refunds(payment_id)).await {
                 Ok(refunds) => {
-                    if let Some(found) = refunds.into_iter().find(|r| r.receipt.as_deref() == Some(receipt)) {
+                    if let Some(found) = refunds
+                        .into_iter()
+                        .find(|r| r.receipt.as_deref() == Some(receipt))
+                    {
                         return finish(node, &mut row, found).await;
                     }
                 }

@@ -48,6 +48,9 @@ pub enum WebhookRefusal {
     /// It names no order we created.
     #[error("no such payment order: {0}")]
     UnknownOrder(String),
+    /// It names a payment the gateway does not know.
+    #[error("the gateway knows no payment {0}")]
+    UnknownPayment(String),
     /// It names no refund we made.
     #[error("no such refund: {0}")]
     UnknownRefund(String),
@@ -73,7 +76,9 @@ impl WebhookRefusal {
             WebhookRefusal::Unsigned | WebhookRefusal::BadSignature => 401,
             WebhookRefusal::TooLarge(_) => 413,
             WebhookRefusal::Malformed(_) => 400,
-            WebhookRefusal::UnknownOrder(_) | WebhookRefusal::UnknownRefund(_) => 404,
+            WebhookRefusal::UnknownOrder(_)
+            | WebhookRefusal::UnknownPayment(_)
+            | WebhookRefusal::UnknownRefund(_) => 404,
             WebhookRefusal::Mismatch(_) => 422,
             WebhookRefusal::AlreadySettled(_) => 409,
             WebhookRefusal::NoGateway
@@ -131,6 +136,11 @@ pub async fn receive(
             {
                 return Err(WebhookRefusal::AlreadySettled(order.order_id));
             }
+            // The webhook says what happened; the gateway's own record of the payment is what
+            // is settled (a signed event is trusted to name a payment, not to describe it).
+            let payment = gateway_payment(node, &payment.id).await?;
+            super::checkout::check_payment_matches(&order, &payment)
+                .map_err(|e| WebhookRefusal::Mismatch(e.message))?;
             let settled = settle::settle_payment(node, order.order_id, payment)
                 .await
                 .map_err(|e| match e.code {
@@ -177,4 +187,26 @@ pub async fn receive(
         }
         WebhookKind::Other(name) => Ok(WebhookAck::Ignored(name)),
     }
+}
+
+/// The gateway's record of a payment a webhook named.
+async fn gateway_payment(
+    node: &Node,
+    payment_id: &str,
+) -> Result<cinebook_gateway::GatewayPayment, WebhookRefusal> {
+    let payments = payments(node).map_err(|_| WebhookRefusal::NoGateway)?;
+    let gateway = payments.config.gateway.clone();
+    super::call::with_retries(&payments.config, "fetch_payment", || {
+        let gateway = gateway.clone();
+        let id = payment_id.to_owned();
+        async move { gateway.fetch_payment(&id).await }
+    })
+    .await
+    .map_err(|e| match e {
+        // Razorpay answers an unknown id with 400 (`Rejected`), others with 404.
+        GatewayError::NotFound(_) | GatewayError::Rejected { .. } => {
+            WebhookRefusal::UnknownPayment(payment_id.to_owned())
+        }
+        other => WebhookRefusal::Unavailable(other.to_string()),
+    })
 }

@@ -22,7 +22,9 @@ pub async fn answer(node: Arc<Node>, request: Request<Incoming>) -> (StatusCode,
     let limit = node
         .payments
         .as_ref()
-        .map_or(WEBHOOK_BODY_MAX_BYTES_DEFAULT, |p| p.config.webhook_body_max_bytes);
+        .map_or(WEBHOOK_BODY_MAX_BYTES_DEFAULT, |p| {
+            p.config.webhook_body_max_bytes
+        });
     let header = |name: &str| {
         request
             .headers()
@@ -57,8 +59,8 @@ pub async fn answer(node: Arc<Node>, request: Request<Incoming>) -> (StatusCode,
         }
         Err(refusal) => {
             tracing::warn!(%refusal, "webhook refused");
-            let status = StatusCode::from_u16(refusal.http_status())
-                .unwrap_or(StatusCode::BAD_REQUEST);
+            let status =
+                StatusCode::from_u16(refusal.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
             (status, format!("refused: {refusal}\n"))
         }
     }
@@ -69,7 +71,9 @@ async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, WebhookRefusal
     match tokio::time::timeout(Duration::from_millis(WEBHOOK_BODY_TIMEOUT_MS), read).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 Err(WebhookRefusal::TooLarge(limit))
             } else {
                 Err(WebhookRefusal::Malformed(format!("body unreadable: {e}")))

@@ -278,22 +278,30 @@ impl PaymentStore for MysqlStore {
     }
 
     async fn order_by_gateway_id(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
-        self.run("order_by_gateway_id", self.limits.operation_timeout, || async move {
-            let mut found = self
-                .try_orders_where("gateway_order_id = ?", Params::from((id,)))
-                .await?;
-            Ok(found.pop())
-        })
+        self.run(
+            "order_by_gateway_id",
+            self.limits.operation_timeout,
+            || async move {
+                let mut found = self
+                    .try_orders_where("gateway_order_id = ?", Params::from((id,)))
+                    .await?;
+                Ok(found.pop())
+            },
+        )
         .await
     }
 
     async fn order_by_booking(&self, code: &str) -> Result<Option<OrderRecord>, StoreError> {
-        self.run("order_by_booking", self.limits.operation_timeout, || async move {
-            let mut found = self
-                .try_orders_where("booking_code = ?", Params::from((code,)))
-                .await?;
-            Ok(found.pop())
-        })
+        self.run(
+            "order_by_booking",
+            self.limits.operation_timeout,
+            || async move {
+                let mut found = self
+                    .try_orders_where("booking_code = ?", Params::from((code,)))
+                    .await?;
+                Ok(found.pop())
+            },
+        )
         .await
     }
 

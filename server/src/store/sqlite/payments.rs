@@ -99,7 +99,10 @@ fn text(value: &Option<String>) -> Value {
     value.clone().map_or(Value::Null, Value::Text)
 }
 
-fn create_order_blocking(conn: &mut Connection, o: &OrderRecord) -> Result<OrderRecord, StoreError> {
+fn create_order_blocking(
+    conn: &mut Connection,
+    o: &OrderRecord,
+) -> Result<OrderRecord, StoreError> {
     let tx = SqliteStore::write_tx(conn, "create_order")?;
     let by_key = "terminal_id = ?1 AND idempotency_key = ?2";
     let key = vec![int(o.terminal_id)?, Value::Text(o.idempotency_key.clone())];
@@ -129,7 +132,8 @@ fn create_order_blocking(conn: &mut Connection, o: &OrderRecord) -> Result<Order
         int(o.created_at_ms)?,
         int(o.updated_at_ms)?,
     ];
-    tx.execute(&sql, params_from_iter(values)).op("create_order")?;
+    tx.execute(&sql, params_from_iter(values))
+        .op("create_order")?;
     tx.commit().op("create_order")?;
     Ok(o.clone())
 }
@@ -245,8 +249,10 @@ impl PaymentStore for SqliteStore {
     }
 
     async fn open_orders(&self) -> Result<Vec<OrderRecord>, StoreError> {
-        self.call("open_orders", |c| orders_where(c, &open_filter(), Vec::new()))
-            .await
+        self.call("open_orders", |c| {
+            orders_where(c, &open_filter(), Vec::new())
+        })
+        .await
     }
 
     async fn all_orders(&self) -> Result<Vec<OrderRecord>, StoreError> {
