@@ -31,7 +31,7 @@ pub struct PayNode {
 /// The client's request timeout in the tests: a hung gateway call is a timeout after this.
 pub const GATEWAY_TIMEOUT_MS: u64 = 800;
 
-fn gateway_for(sim: &SimHandle) -> Arc<RazorpayGateway> {
+pub fn gateway_for(sim: &SimHandle) -> Arc<RazorpayGateway> {
     let defaults = SimConfig::default();
     let mut config = RazorpayConfig::new(
         &sim.base_url(),
@@ -88,6 +88,26 @@ impl PayNode {
             ..
         } = self;
         let node = node.restart(pay_config(&sim, payment_window_ms)).await;
+        let webhook_url = serve_webhooks(&node, &sim).await;
+        PayNode {
+            node,
+            sim,
+            webhook_url,
+            payment_window_ms,
+        }
+    }
+
+    /// [`PayNode::restart`] with a config changed by `adjust`.
+    pub async fn restart_with(self, adjust: impl FnOnce(&mut Config)) -> PayNode {
+        let PayNode {
+            node,
+            sim,
+            payment_window_ms,
+            ..
+        } = self;
+        let mut config = pay_config(&sim, payment_window_ms);
+        adjust(&mut config);
+        let node = node.restart(config).await;
         let webhook_url = serve_webhooks(&node, &sim).await;
         PayNode {
             node,

@@ -8,10 +8,14 @@ use std::time::Duration;
 use cinebook_gateway::PaymentStatus;
 use cinebook_protocol::types::PaymentOrderState;
 use cinebook_protocol::ErrorBody;
+use futures::StreamExt;
 
 use super::{call, payments, settle, store, Node};
 use crate::node::now_ms;
 use crate::store::payments::{OrderChange, OrderRecord};
+
+/// Orders one pass settles at once.
+pub const RECONCILE_CONCURRENCY_MAX: usize = 16;
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,9 +68,14 @@ pub async fn reconcile_once(node: &Arc<Node>) -> ReconcileReport {
         },
         Err(_) => return report,
     };
-    for order in orders {
+    // Orders are independent (each settles under its own lock), so several go at once: the
+    // pass is bounded by gateway and commit latency, not by one order after another.
+    let mut settled = futures::stream::iter(orders)
+        .map(|order| reconcile_order(node, order))
+        .buffer_unordered(RECONCILE_CONCURRENCY_MAX);
+    while let Some(result) = settled.next().await {
         report.examined += 1;
-        match reconcile_order(node, order).await {
+        match result {
             Ok(state) => match state {
                 PaymentOrderState::Booked => report.booked += 1,
                 PaymentOrderState::Refunded => report.refunded += 1,
