@@ -11,7 +11,7 @@ mod records;
 pub use error::ApiError;
 pub use records::{SimOrder, SimPayment, SimRefund};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cinebook_gateway::razorpay::wire;
 use cinebook_gateway::{OrderStatus, PaymentStatus, RefundStatus};
@@ -52,6 +52,7 @@ pub struct Ledger {
     refunds: Vec<SimRefund>,
     order_index: HashMap<String, usize>,
     payment_index: HashMap<String, usize>,
+    refund_ids: HashSet<String>,
     rng: StdRng,
     orders_max: usize,
 }
@@ -96,6 +97,7 @@ impl Ledger {
             refunds: Vec::new(),
             order_index: HashMap::new(),
             payment_index: HashMap::new(),
+            refund_ids: HashSet::new(),
             rng: StdRng::seed_from_u64(seed),
             orders_max,
         }
@@ -116,7 +118,7 @@ impl Ledger {
             let id = self.new_id(prefix);
             let taken = self.order_index.contains_key(&id)
                 || self.payment_index.contains_key(&id)
-                || self.refunds.iter().any(|r| r.id == id);
+                || self.refund_ids.contains(&id);
             if !taken {
                 return id;
             }
@@ -410,6 +412,7 @@ impl Ledger {
             order: None,
             refund: Some(refund.to_wire()),
         };
+        self.refund_ids.insert(refund.id.clone());
         self.refunds.push(refund.clone());
         Ok((refund, vec![event]))
     }
