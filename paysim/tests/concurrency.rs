@@ -20,7 +20,11 @@ async fn concurrent_pays_charge_an_order_once() {
         .into_iter()
         .map(|a| a.unwrap().status().as_u16())
         .collect();
-    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
     assert_eq!(statuses.iter().filter(|&&s| s == 400).count(), 31);
     let ledger = sim.ledger();
     assert_eq!(ledger.captured_minor(&order.id), 9_900);

@@ -14,7 +14,10 @@ fn error_body(code: &str, description: &str) -> Vec<u8> {
 #[test]
 fn statuses_map_to_typed_errors() {
     let map = |status: u16, body: &[u8]| {
-        status_error(StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT), body)
+        status_error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT),
+            body,
+        )
     };
     let bad = error_body("BAD_REQUEST_ERROR", "The amount must be at least INR 1.00");
     assert_eq!(
@@ -41,7 +44,10 @@ fn statuses_map_to_typed_errors() {
     assert!(matches!(map(302, b""), GatewayError::Malformed(_)));
     // A non-JSON body longer than the excerpt kept, with a multi-byte character at the cut.
     let long = "é".repeat(500);
-    assert!(matches!(map(500, long.as_bytes()), GatewayError::Unavailable { .. }));
+    assert!(matches!(
+        map(500, long.as_bytes()),
+        GatewayError::Unavailable { .. }
+    ));
 }
 
 #[test]
@@ -119,5 +125,8 @@ fn other_events_parse_as_other() {
     let body = CAPTURED.replace("payment.captured", "payment.dispute.created");
     let signed = signature::webhook(b"k", body.as_bytes());
     let kind = webhook::parse(b"k", body.as_bytes(), &signed, None).map(|e| e.kind);
-    assert_eq!(kind, Ok(WebhookKind::Other("payment.dispute.created".to_owned())));
+    assert_eq!(
+        kind,
+        Ok(WebhookKind::Other("payment.dispute.created".to_owned()))
+    );
 }
