@@ -3,8 +3,8 @@
 //! A node takes card payments through a gateway in the shape Razorpay documents (Stripe's and
 //! Adyen's are the same shape): the node creates an **order** for an amount, the customer pays
 //! on the gateway's checkout, the node **verifies** the checkout result by its signature, and
-//! the gateway also sends a signed **webhook**. This crate holds what every part agrees on and
-//! nothing that does I/O by itself.
+//! the gateway also sends a signed **webhook**. This crate holds what every part agrees on, and
+//! the one client that does I/O: the Razorpay-compatible REST client.
 //!
 //! # Layout
 //!

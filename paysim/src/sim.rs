@@ -118,6 +118,11 @@ impl Sim {
         }
     }
 
+    /// Whether [`crate::SimHandle::shutdown`] (or its drop) happened.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
     /// Sleeps `wait_ms`, or less if the simulator shuts down meanwhile.
     pub(crate) async fn sleep_unless_shutdown(&self, wait_ms: u64) {
         let mut shutdown = self.shutdown.clone();

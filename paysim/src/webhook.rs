@@ -1,8 +1,10 @@
 //! The webhook dispatcher: one task that sends queued events to the webhook URL, signed, with
 //! the delay, duplicate, reorder and drop switches applied and bounded retries on non-2xx.
 //!
-//! Events are sent one after the other, so without the reorder switch they arrive in the order
-//! they happened (like a real gateway, which does not promise that).
+//! First tries are made one after the other, so without the reorder switch events arrive in
+//! the order they happened as long as the receiver accepts them. A refused event is retried by
+//! a task of its own, so it does not hold up the events behind it (and so arrives after them,
+//! as with a real gateway, which promises no order).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -142,7 +144,7 @@ pub(crate) async fn dispatch(sim: Arc<Sim>, mut inbox: mpsc::UnboundedReceiver<O
     }
 }
 
-async fn send_reversed(client: &reqwest::Client, sim: &Sim, held: &mut Vec<Outgoing>) {
+async fn send_reversed(client: &reqwest::Client, sim: &Arc<Sim>, held: &mut Vec<Outgoing>) {
     while let Some(event) = held.pop() {
         deliver(client, sim, event).await;
     }
@@ -157,25 +159,57 @@ fn record(sim: &Sim, event: &Outgoing, outcome: WebhookOutcome) {
     });
 }
 
-/// Sends one event, retrying on anything but 2xx up to `webhook_attempts_max` tries.
-async fn deliver(client: &reqwest::Client, sim: &Sim, event: Outgoing) {
+/// Sends one event once; if that is not accepted, retries it from a task of its own.
+async fn deliver(client: &reqwest::Client, sim: &Arc<Sim>, event: Outgoing) {
     let delay_ms = sim.switches.lock().webhook_delay_ms;
     if delay_ms > 0 {
         sim.sleep_unless_shutdown(delay_ms).await;
     }
     let signature = signature::webhook(sim.config.webhook_secret.as_bytes(), &event.body);
-    let mut backoff_ms = sim.config.webhook_retry_backoff_ms;
-    for attempt in 1..=sim.config.webhook_attempts_max.max(1) {
+    let attempt = Attempt {
+        event: &event,
+        signature: &signature,
+    };
+    if attempt.send(client, sim, 1).await || sim.config.webhook_attempts_max <= 1 {
+        sim.webhooks_pending.fetch_sub(1, Ordering::SeqCst);
+        return;
+    }
+    let (client, sim) = (client.clone(), Arc::clone(sim));
+    tokio::spawn(async move {
+        let attempt = Attempt {
+            event: &event,
+            signature: &signature,
+        };
+        let mut backoff_ms = sim.config.webhook_retry_backoff_ms;
+        for number in 2..=sim.config.webhook_attempts_max {
+            sim.sleep_unless_shutdown(backoff_ms).await;
+            if sim.is_shut_down() || attempt.send(&client, &sim, number).await {
+                break;
+            }
+            backoff_ms = (backoff_ms * 2).min(WEBHOOK_RETRY_BACKOFF_MAX_MS);
+        }
+        sim.webhooks_pending.fetch_sub(1, Ordering::SeqCst);
+    });
+}
+
+struct Attempt<'a> {
+    event: &'a Outgoing,
+    signature: &'a str,
+}
+
+impl Attempt<'_> {
+    /// One POST; whether it was accepted (2xx). Without a webhook URL: logged, and done.
+    async fn send(&self, client: &reqwest::Client, sim: &Sim, attempt: u32) -> bool {
         let Some(url) = sim.webhook_url.lock().clone() else {
-            record(sim, &event, WebhookOutcome::NoUrl);
-            break;
+            record(sim, self.event, WebhookOutcome::NoUrl);
+            return true;
         };
         let sent = client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("X-Razorpay-Signature", &signature)
-            .header("X-Razorpay-Event-Id", &event.event_id)
-            .body(event.body.clone())
+            .header("X-Razorpay-Signature", self.signature)
+            .header("X-Razorpay-Event-Id", &self.event.event_id)
+            .body(self.event.body.clone())
             .send()
             .await;
         let outcome = match sent {
@@ -188,13 +222,8 @@ async fn deliver(client: &reqwest::Client, sim: &Sim, event: Outgoing) {
                 error: error.to_string(),
             },
         };
-        let done = matches!(outcome, WebhookOutcome::Answered { status, .. } if (200..300).contains(&status));
-        record(sim, &event, outcome);
-        if done || attempt == sim.config.webhook_attempts_max {
-            break;
-        }
-        sim.sleep_unless_shutdown(backoff_ms).await;
-        backoff_ms = (backoff_ms * 2).min(WEBHOOK_RETRY_BACKOFF_MAX_MS);
+        let accepted = matches!(outcome, WebhookOutcome::Answered { status, .. } if (200..300).contains(&status));
+        record(sim, self.event, outcome);
+        accepted
     }
-    sim.webhooks_pending.fetch_sub(1, Ordering::SeqCst);
 }

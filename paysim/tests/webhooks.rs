@@ -290,3 +290,53 @@ async fn without_a_url_webhooks_are_logged_unsent_and_the_url_can_be_set_later()
     assert_eq!(receiver.all().len(), 3);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_refused_event_does_not_hold_up_the_next() {
+    let receiver = Receiver::start().await;
+    let sim = sim_with(SimConfig {
+        webhook_url: Some(receiver.url.clone()),
+        webhook_retry_backoff_ms: 500,
+        ..SimConfig::default()
+    })
+    .await;
+    let client = client(&sim);
+    receiver.answer(&[500]);
+    let first = new_order(&client, 1_000).await;
+    let second = new_order(&client, 1_000).await;
+    sim.decline(&first.id).unwrap();
+    sim.decline(&second.id).unwrap();
+    assert!(sim.wait_webhooks_idle(IDLE).await);
+    let orders: Vec<_> = sim
+        .webhook_log()
+        .into_iter()
+        .map(|r| (r.order_id.unwrap(), r.outcome))
+        .collect();
+    assert_eq!(
+        orders,
+        [
+            (
+                first.id.clone(),
+                WebhookOutcome::Answered {
+                    attempt: 1,
+                    status: 500
+                }
+            ),
+            (
+                second.id,
+                WebhookOutcome::Answered {
+                    attempt: 1,
+                    status: 200
+                }
+            ),
+            (
+                first.id,
+                WebhookOutcome::Answered {
+                    attempt: 2,
+                    status: 200
+                }
+            ),
+        ]
+    );
+    sim.shutdown().await;
+}

@@ -228,3 +228,6 @@ impl PaymentGateway for RazorpayGateway {
         )
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,29 +7,24 @@
 
 mod error;
 mod records;
+mod rules;
+mod snapshot;
 
 pub use error::ApiError;
 pub use records::{SimOrder, SimPayment, SimRefund};
+use rules::{check_currency, check_notes, check_receipt};
+pub use rules::{
+    ID_RANDOM_CHARS, NOTES_MAX, NOTE_MAX_CHARS, ORDER_AMOUNT_MAX_MINOR, ORDER_AMOUNT_MIN_MINOR,
+    RECEIPT_MAX_CHARS,
+};
+pub use snapshot::LedgerSnapshot;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cinebook_gateway::razorpay::wire;
 use cinebook_gateway::{OrderStatus, PaymentStatus, RefundStatus};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-/// Smallest order amount, minor units (Razorpay's: 1.00 of the currency).
-pub const ORDER_AMOUNT_MIN_MINOR: u64 = 100;
-/// Largest order amount, minor units.
-pub const ORDER_AMOUNT_MAX_MINOR: u64 = 1_000_000_000_000;
-/// Longest receipt, characters (Razorpay's).
-pub const RECEIPT_MAX_CHARS: usize = 40;
-/// Most notes per entity (Razorpay's).
-pub const NOTES_MAX: usize = 15;
-/// Longest note key or value, characters (Razorpay's).
-pub const NOTE_MAX_CHARS: usize = 256;
-/// Characters after the prefix of a generated id (`order_` + 14), as Razorpay's.
-pub const ID_RANDOM_CHARS: usize = 14;
 
 /// A webhook event a change caused, before it has an id and a body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,41 +47,12 @@ pub struct Ledger {
     refunds: Vec<SimRefund>,
     order_index: HashMap<String, usize>,
     payment_index: HashMap<String, usize>,
+    refund_ids: HashSet<String>,
     rng: StdRng,
     orders_max: usize,
 }
 
 const ID_ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-fn check_notes(notes: &wire::Notes) -> Result<(), ApiError> {
-    let too_long = |(k, v): &(String, String)| k.len() > NOTE_MAX_CHARS || v.len() > NOTE_MAX_CHARS;
-    if notes.0.len() > NOTES_MAX || notes.0.iter().any(too_long) {
-        return Err(ApiError::bad_field(
-            "notes",
-            "notes: at most 15 pairs of at most 256 characters",
-        ));
-    }
-    Ok(())
-}
-
-fn check_receipt(receipt: &Option<String>) -> Result<(), ApiError> {
-    match receipt {
-        Some(receipt) if receipt.chars().count() > RECEIPT_MAX_CHARS => Err(ApiError::bad_field(
-            "receipt",
-            "receipt: at most 40 characters",
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn check_currency(currency: &str) -> Result<(), ApiError> {
-    if currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(())
-    } else {
-        Err(ApiError::bad_field("currency", "The currency is invalid"))
-    }
-}
-
 impl Ledger {
     /// Empty books; ids drawn from `seed`.
     pub fn new(seed: u64, orders_max: usize) -> Ledger {
@@ -96,6 +62,7 @@ impl Ledger {
             refunds: Vec::new(),
             order_index: HashMap::new(),
             payment_index: HashMap::new(),
+            refund_ids: HashSet::new(),
             rng: StdRng::seed_from_u64(seed),
             orders_max,
         }
@@ -116,7 +83,7 @@ impl Ledger {
             let id = self.new_id(prefix);
             let taken = self.order_index.contains_key(&id)
                 || self.payment_index.contains_key(&id)
-                || self.refunds.iter().any(|r| r.id == id);
+                || self.refund_ids.contains(&id);
             if !taken {
                 return id;
             }
@@ -410,57 +377,9 @@ impl Ledger {
             order: None,
             refund: Some(refund.to_wire()),
         };
+        self.refund_ids.insert(refund.id.clone());
         self.refunds.push(refund.clone());
         Ok((refund, vec![event]))
-    }
-}
-
-/// A copy of the books, for checkers.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct LedgerSnapshot {
-    /// Every order, oldest first.
-    pub orders: Vec<SimOrder>,
-    /// Every payment, oldest first.
-    pub payments: Vec<SimPayment>,
-    /// Every refund, oldest first.
-    pub refunds: Vec<SimRefund>,
-}
-
-impl LedgerSnapshot {
-    /// Minor units captured on an order (all its captured payments).
-    pub fn captured_minor(&self, order_id: &str) -> u64 {
-        self.payments
-            .iter()
-            .filter(|p| p.order_id == order_id && p.captured)
-            .map(|p| p.amount_minor)
-            .sum()
-    }
-
-    /// Minor units refunded on an order.
-    pub fn refunded_minor(&self, order_id: &str) -> u64 {
-        self.refunds
-            .iter()
-            .filter(|r| r.order_id == order_id)
-            .map(|r| r.amount_minor)
-            .sum()
-    }
-
-    /// Orders with more than one captured payment or more captured than their amount: empty
-    /// unless something charged a customer twice.
-    pub fn orders_charged_twice(&self) -> Vec<String> {
-        let twice = |order: &&SimOrder| {
-            let captures = self
-                .payments
-                .iter()
-                .filter(|p| p.order_id == order.id && p.captured)
-                .count();
-            captures > 1 || self.captured_minor(&order.id) > order.amount_minor
-        };
-        self.orders
-            .iter()
-            .filter(twice)
-            .map(|o| o.id.clone())
-            .collect()
     }
 }
 

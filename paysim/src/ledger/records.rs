@@ -109,7 +109,7 @@ impl SimOrder {
             entity: "order".to_owned(),
             amount: self.amount_minor,
             amount_paid: self.amount_paid_minor,
-            amount_due: self.amount_minor - self.amount_paid_minor,
+            amount_due: self.amount_minor.saturating_sub(self.amount_paid_minor),
             currency: self.currency.clone(),
             receipt: self.receipt.clone(),
             status: order_status(self.status).to_owned(),

@@ -139,3 +139,132 @@ fn bad_orders_are_refused() {
         "orders_max"
     );
 }
+
+mod random {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Create {
+            amount: u64,
+            capture: Option<bool>,
+        },
+        Pay(usize),
+        Decline(usize),
+        Capture {
+            payment: usize,
+            short_minor: u64,
+        },
+        Refund {
+            payment: usize,
+            amount: RefundAmount,
+        },
+    }
+
+    /// Refund amounts near the edge (what is left, ± a little) as well as anywhere.
+    #[derive(Debug, Clone)]
+    enum RefundAmount {
+        All,
+        NearLeft(i64),
+        Fixed(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u64..2_000, proptest::option::of(any::<bool>()))
+                .prop_map(|(amount, capture)| Op::Create { amount, capture }),
+            (0usize..8).prop_map(Op::Pay),
+            (0usize..8).prop_map(Op::Decline),
+            (0usize..8, 0u64..2).prop_map(|(payment, short_minor)| Op::Capture {
+                payment,
+                short_minor
+            }),
+            (0usize..8, refund_amount())
+                .prop_map(|(payment, amount)| Op::Refund { payment, amount }),
+        ]
+    }
+
+    fn refund_amount() -> impl Strategy<Value = RefundAmount> {
+        prop_oneof![
+            Just(RefundAmount::All),
+            (-2i64..=2).prop_map(RefundAmount::NearLeft),
+            (0u64..1_500).prop_map(RefundAmount::Fixed),
+        ]
+    }
+
+    fn pick<T: Clone>(items: &[T], at: usize) -> Option<T> {
+        (!items.is_empty()).then(|| items[at % items.len()].clone())
+    }
+
+    fn apply(ledger: &mut Ledger, op: Op) {
+        let snapshot = ledger.snapshot();
+        let order = |at| pick(&snapshot.orders, at).map(|o| o.id);
+        let payment = |at| pick(&snapshot.payments, at);
+        // Each may be refused; the invariants must hold either way.
+        let _ = match op {
+            Op::Create { amount, capture } => ledger
+                .create_order(order_request(amount, capture), false, 1)
+                .map(|_| ()),
+            Op::Pay(at) => order(at).map_or(Ok(()), |id| ledger.pay(&id, 2).map(|_| ())),
+            Op::Decline(at) => order(at).map_or(Ok(()), |id| ledger.decline(&id, 2).map(|_| ())),
+            Op::Capture {
+                payment: at,
+                short_minor,
+            } => payment(at).map_or(Ok(()), |p| {
+                let amount = p.amount_minor - short_minor.min(p.amount_minor);
+                ledger.capture(&p.id, amount, &p.currency).map(|_| ())
+            }),
+            Op::Refund {
+                payment: at,
+                amount,
+            } => payment(at).map_or(Ok(()), |p| {
+                let left = p.amount_minor - p.amount_refunded_minor;
+                let amount = match amount {
+                    RefundAmount::All => None,
+                    RefundAmount::NearLeft(delta) => Some(left.saturating_add_signed(delta)),
+                    RefundAmount::Fixed(amount) => Some(amount),
+                };
+                ledger.refund(&p.id, refund_request(amount), 3).map(|_| ())
+            }),
+        };
+    }
+
+    fn check(snapshot: &LedgerSnapshot) {
+        assert!(snapshot.orders_charged_twice().is_empty());
+        for order in &snapshot.orders {
+            let captured = snapshot.captured_minor(&order.id);
+            assert!(captured == 0 || captured == order.amount_minor);
+            assert_eq!(order.amount_paid_minor, captured);
+            assert_eq!(order.status == OrderStatus::Paid, captured > 0);
+            assert!(snapshot.refunded_minor(&order.id) <= captured);
+        }
+        for payment in &snapshot.payments {
+            let refunded: u64 = snapshot
+                .refunds
+                .iter()
+                .filter(|r| r.payment_id == payment.id)
+                .map(|r| r.amount_minor)
+                .sum();
+            assert_eq!(refunded, payment.amount_refunded_minor);
+            assert_eq!(
+                payment.status == PaymentStatus::Refunded,
+                payment.captured && refunded == payment.amount_minor
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_books_never_charge_twice_or_refund_more_than_captured(
+            ops in proptest::collection::vec(op(), 1..60),
+        ) {
+            let mut ledger = Ledger::new(5, 100);
+            for op in ops {
+                apply(&mut ledger, op);
+                check(&ledger.snapshot());
+            }
+        }
+    }
+}
