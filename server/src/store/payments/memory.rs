@@ -88,6 +88,9 @@ impl PaymentStore for MemoryPayments {
         change: &OrderChange,
     ) -> Result<bool, StoreError> {
         let mut t = self.tables.lock();
+        if !t.orders.contains_key(&order_id) {
+            return Err(StoreError::NotFound(format!("payment order {order_id}")));
+        }
         let taken = change.gateway_order_id.as_ref().is_some_and(|g| {
             t.orders
                 .values()
