@@ -519,3 +519,67 @@ async fn forged_and_replayed_webhooks_are_refused_and_change_nothing() {
     assert!(pay.sim.ledger().refunds.is_empty());
     pay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_whose_answer_and_lookups_were_lost_is_found_by_the_reconciler_not_repeated() {
+    let pay = PayNode::start(1_000, 9).await;
+    pay.switch(SwitchesPatch {
+        webhook_drop_probability: Some(1.0),
+        ..Default::default()
+    });
+    let mut kiosk = pay.client(Role::Kiosk, 0).await;
+    let hold = held(kiosk.hold_seats(SHOW, &["L1"]).await);
+    let order = order_of(create(&mut kiosk, hold.hold_id, "lost-refund").await);
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    // The refund happens at the gateway but its answer is lost, and so is every lookup.
+    pay.switch(SwitchesPatch {
+        hang_next: Some(1),
+        hang_ms: Some(3_000),
+        hang_endpoint: Some(Some(Endpoint::Refund)),
+        hang_after_effect: Some(true),
+        fail_next: Some(100),
+        fail_status: Some(503),
+        fail_endpoint: Some(Some(Endpoint::PaymentRefunds)),
+        ..Default::default()
+    });
+    let paid = pay
+        .sim
+        .pay(order.gateway_order_id.as_deref().expect("gw"))
+        .expect("pay");
+    let answer = verify(
+        &mut kiosk,
+        order.order_id,
+        &paid.razorpay_payment_id,
+        &paid.razorpay_signature,
+    )
+    .await;
+    assert_eq!(error_of(answer).code, ErrorCode::Unavailable);
+    let pending = pay
+        .store()
+        .order(order.order_id)
+        .await
+        .expect("store")
+        .expect("order");
+    assert_eq!(pending.state, PaymentOrderState::RefundPending);
+    // The gateway is back; the reconciler finds the refund by its receipt.
+    pay.switch(SwitchesPatch {
+        fail_next: Some(0),
+        ..Default::default()
+    });
+    reconcile_once(&pay.node.server.node).await;
+    let done = pay
+        .store()
+        .order(order.order_id)
+        .await
+        .expect("store")
+        .expect("order");
+    assert_eq!(done.state, PaymentOrderState::Refunded, "{done:?}");
+    let ledger = pay.sim.ledger();
+    assert_eq!(ledger.refunds.len(), 1, "{:?}", ledger.refunds);
+    let ours = pay.store().all_refunds().await.expect("refunds");
+    assert_eq!(
+        ours[0].gateway_refund_id.as_deref(),
+        Some(ledger.refunds[0].id.as_str())
+    );
+    pay.stop().await;
+}

@@ -1,5 +1,5 @@
-//! The reconciler: on the leader, at start-up and every `reconcile_interval_ms`, every open
-//! order is settled against the gateway. It is what books a payment whose checkout result and
+//! The reconciler: on the leader, at start-up and every `reconcile_interval_ms`, the holds of
+//! open orders are rebuilt where missing and every open order is settled against the gateway. It is what books a payment whose checkout result and
 //! webhooks were all lost, and what finishes the work of a node that died part-way.
 
 use std::sync::Arc;
@@ -42,6 +42,9 @@ pub async fn run(node: Arc<Node>) {
     let every = Duration::from_millis(payments.config.reconcile_interval_ms.max(1));
     loop {
         if node.accepts_writes() {
+            // A node that became leader since the last pass (a take-over) has no holds for the
+            // open orders it did not see: rebuild them first (a no-op for holds that exist).
+            super::restore::restore_holds(&node).await;
             let report = reconcile_once(&node).await;
             if report.examined > 0 {
                 tracing::info!(?report, "payment orders reconciled");
@@ -116,10 +119,15 @@ async fn reconcile_order(
     let mut state = order.state;
     let mut paid = false;
     for payment in attempts {
-        if matches!(
-            payment.status,
-            PaymentStatus::Captured | PaymentStatus::Authorized
-        ) {
+        let ours = order.payment_id.as_deref() == Some(payment.id.as_str());
+        let settle = match payment.status {
+            PaymentStatus::Captured | PaymentStatus::Authorized => true,
+            // Our refund of it may have happened with its answer lost: settle it, and the
+            // refund path finds the refund by its receipt.
+            PaymentStatus::Refunded => ours,
+            PaymentStatus::Created | PaymentStatus::Failed => false,
+        };
+        if settle {
             paid = true;
             state = settle::settle_payment(node, order.order_id, payment)
                 .await?
