@@ -221,3 +221,40 @@ async fn an_answer_that_is_not_razorpay_json_is_malformed() {
         "{outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn a_refund_hidden_by_a_timeout_is_found_by_its_receipt() {
+    let sim = sim().await;
+    let mut config = config_for(&sim);
+    config.request_timeout_ms = 300;
+    let client = RazorpayGateway::new(config).unwrap();
+    let order = new_order(&client, 8_000).await;
+    let payment_id = sim.pay(&order.id).unwrap().razorpay_payment_id;
+    sim.control()
+        .apply(SwitchesPatch {
+            hang_next: Some(1),
+            hang_ms: Some(5_000),
+            hang_endpoint: Some(Some(Endpoint::Refund)),
+            ..SwitchesPatch::default()
+        })
+        .unwrap();
+    let request = RefundRequest {
+        amount_minor: 3_000,
+        receipt: "seat-refund-9".to_owned(),
+        notes: Vec::new(),
+    };
+    assert_eq!(
+        client.refund(&payment_id, &request).await,
+        Err(GatewayError::Timeout)
+    );
+    // The node's way out: list the refunds and look for its receipt before refunding again.
+    let refunds = client.payment_refunds(&payment_id).await.unwrap();
+    let found: Vec<_> = refunds
+        .iter()
+        .filter(|r| r.receipt.as_deref() == Some("seat-refund-9"))
+        .collect();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].amount_minor, 3_000);
+    assert_eq!(sim.ledger().refunded_minor(&order.id), 3_000);
+    sim.shutdown().await;
+}
