@@ -210,6 +210,20 @@ pub enum Request {
         /// `HMAC-SHA256(secret, "CINEBOOK-PEER-V1" 01 ids nonces)`, docs/PROTOCOL.md 11.8.
         proof: [u8; PEER_PROOF_BYTES],
     },
+    /// (35) Node: a follower, on its `Follow` connection, acknowledges that it applied the
+    /// leader's stream up to these positions (only shows that moved; none: "alive and following").
+    /// A leader answers a hold only once every caught-up follower acknowledged it, and grants
+    /// holds only while one did within `leader_lease_ms`. `taking_over`: a recovered higher node
+    /// asks the leader to stop granting and hand over; the answer (`NodeStatus`) comes once the
+    /// leader has stopped. See docs/PROTOCOL.md 11.7.
+    ReplicaAck {
+        /// The follower.
+        node_id: u32,
+        /// Applied positions.
+        positions: Vec<ShowPosition>,
+        /// Asks the leader to hand over to this node.
+        taking_over: bool,
+    },
 }
 
 /// Bytes of a peer-authentication nonce (`PeerHello.nonce`, `PeerChallenge.nonce`).
@@ -257,6 +271,7 @@ impl Request {
             Request::Follow { .. } => "follow",
             Request::PeerHello { .. } => "peer_hello",
             Request::PeerProof { .. } => "peer_proof",
+            Request::ReplicaAck { .. } => "replica_ack",
         }
     }
 }

@@ -700,6 +700,11 @@ fn all_requests() -> Vec<Request> {
         Request::PeerProof {
             proof: [0; PEER_PROOF_BYTES],
         },
+        Request::ReplicaAck {
+            node_id: 1,
+            positions: vec![],
+            taking_over: false,
+        },
     ]
 }
 

@@ -415,6 +415,16 @@ fn request() -> BoxedStrategy<Request> {
             }
         }),
         any::<[u8; PEER_PROOF_BYTES]>().prop_map(|proof| Request::PeerProof { proof }),
+        (
+            n32(),
+            few((n64(), n64()).prop_map(|(show_id, seq)| ShowPosition { show_id, seq })),
+            any::<bool>()
+        )
+            .prop_map(|(node_id, positions, taking_over)| Request::ReplicaAck {
+                node_id,
+                positions,
+                taking_over
+            }),
     ]
     .boxed()
 }
@@ -671,7 +681,7 @@ variant_name!(request_variant, Request: [
     Confirm, Cancel, GetBooking, ListBookings, Subscribe, Unsubscribe, ShiftReport, UpsertCity,
     UpsertTheater, UpsertScreen, UpsertMovie, UpsertShow, BlockSeats, AddTerminal, ListTerminals,
     RevokeTerminal, GetScreen, Availability, AuditTrail, NodeStatus, Election, Coordinator, Follow,
-    PeerHello, PeerProof,
+    PeerHello, PeerProof, ReplicaAck,
 ]);
 variant_name!(reply_variant, Reply: [
     Welcome, Pong, Cities, Theaters, Movies, Shows, SeatMap, Held, Released, Booking, Bookings,

@@ -8,8 +8,9 @@
 //! over; the candidate waits for its `Coordinator` (and starts again if none comes). With no
 //! answer within `election_timeout_ms`, it claims the next fencing epoch in the database — a
 //! conditional update, so at most one node can win an epoch — and announces itself. A node
-//! that recovers with a higher id than the leader first follows it, and starts an election only
-//! once it has caught up.
+//! that recovers with a higher id than the leader first follows it, and once it has caught up
+//! asks the leader to hand over (stop granting holds, so none is lost); it starts its election
+//! when the leader has stopped, or after `coordinator_timeout_ms` without an answer.
 
 use std::collections::BTreeSet;
 
@@ -82,6 +83,12 @@ pub enum Action {
         /// The leader.
         leader: u32,
     },
+    /// Ask this (lower) leader to stop granting holds and hand over; report the answer with
+    /// [`Bully::on_handover_granted`].
+    AskHandOver {
+        /// The leader.
+        leader: u32,
+    },
 }
 
 /// One node's election state.
@@ -95,6 +102,8 @@ pub struct Bully {
     epoch: u64,
     last_heard_ms: u64,
     caught_up: bool,
+    /// When this node asked its leader to hand over.
+    handover_asked_ms: Option<u64>,
 }
 
 impl Bully {
@@ -115,6 +124,7 @@ impl Bully {
             epoch: 0,
             last_heard_ms: now_ms,
             caught_up: false,
+            handover_asked_ms: None,
         }
     }
 
@@ -183,12 +193,20 @@ impl Bully {
                     self.leader = None;
                     return self.start_election(now_ms);
                 }
-                // A recovered higher node takes over once it has caught up with the leader.
-                if self.caught_up && self.leader.is_some_and(|l| l < self.me) {
-                    self.caught_up = false;
-                    return self.start_election(now_ms);
+                // A recovered higher node takes over once it has caught up with the leader, and
+                // the leader has stopped granting (or did not answer in time).
+                match (self.leader, self.handover_asked_ms) {
+                    (Some(leader), None) if self.caught_up && leader < self.me => {
+                        self.handover_asked_ms = Some(now_ms);
+                        vec![Action::AskHandOver { leader }]
+                    }
+                    (Some(_), Some(asked))
+                        if now_ms.saturating_sub(asked) >= self.timeouts.coordinator_timeout_ms =>
+                    {
+                        self.take_back(now_ms)
+                    }
+                    _ => Vec::new(),
                 }
-                Vec::new()
             }
             Phase::Candidate { since_ms, answered } => {
                 let waited = now_ms.saturating_sub(since_ms);
@@ -206,6 +224,21 @@ impl Bully {
                 Vec::new()
             }
         }
+    }
+
+    fn take_back(&mut self, now_ms: u64) -> Vec<Action> {
+        self.caught_up = false;
+        self.handover_asked_ms = None;
+        self.start_election(now_ms)
+    }
+
+    /// The leader stopped granting for the hand-over this node asked for: take over now.
+    pub fn on_handover_granted(&mut self, leader: u32, now_ms: u64) -> Vec<Action> {
+        let asked = self.handover_asked_ms.is_some();
+        if self.phase != Phase::Follower || self.leader != Some(leader) || !asked {
+            return Vec::new();
+        }
+        self.take_back(now_ms)
     }
 
     /// A higher node answered our `Election`.
@@ -256,6 +289,7 @@ impl Bully {
         self.leader = Some(leader);
         self.last_heard_ms = now_ms;
         self.caught_up = false;
+        self.handover_asked_ms = None;
         self.phase = Phase::Follower;
         let mut actions = Vec::new();
         if was_leader {
@@ -398,7 +432,31 @@ mod tests {
         assert!(b.on_tick(200).is_empty());
         b.on_heartbeat(2, 7, 250);
         b.on_caught_up();
-        assert_eq!(b.on_tick(300), vec![Action::ClaimEpoch { seen: 7 }]);
+        assert_eq!(
+            b.on_tick(300),
+            vec![Action::AskHandOver { leader: 2 }],
+            "caught up: the leader must stop granting before this node takes over"
+        );
+        assert!(b.on_tick(350).is_empty(), "asked once");
+        assert_eq!(
+            b.on_handover_granted(2, 400),
+            vec![Action::ClaimEpoch { seen: 7 }]
+        );
+    }
+
+    #[test]
+    fn a_hand_over_nobody_answers_is_taken_after_the_coordinator_timeout() {
+        let mut b = Bully::new(3, [1, 2, 3], t(), 0);
+        b.on_heartbeat(2, 7, 10);
+        b.on_caught_up();
+        assert_eq!(b.on_tick(50), vec![Action::AskHandOver { leader: 2 }]);
+        b.on_heartbeat(2, 7, 500);
+        assert!(b.on_tick(500).is_empty());
+        b.on_heartbeat(2, 7, 950);
+        assert_eq!(
+            b.on_tick(50 + t().coordinator_timeout_ms),
+            vec![Action::ClaimEpoch { seen: 7 }]
+        );
     }
 
     #[test]

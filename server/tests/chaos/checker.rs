@@ -290,9 +290,11 @@ fn check_holds(history: &History, report: &mut Report) {
         if let HoldFate::Lost(why) = &h.fate {
             report.holds_lost += 1;
             report.violations.push(format!(
-                "hold {} of kiosk {} (acknowledged {}) was lost before its deadline: {why}",
+                "hold {} of kiosk {} (acknowledged by node {}, {}) was lost before its deadline: \
+                 {why}",
                 h.hold_id,
                 h.client,
+                h.node,
                 fault_at(history, h.acked_ms)
             ));
         }

@@ -29,6 +29,8 @@ pub struct HoldRec {
     pub hold_id: u64,
     /// When it was acknowledged.
     pub acked_ms: u64,
+    /// The node whose connection answered it (as the client's last `Welcome` says).
+    pub node: u32,
     /// What became of it.
     pub fate: HoldFate,
 }

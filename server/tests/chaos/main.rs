@@ -221,7 +221,12 @@ async fn run(args: Args) -> bool {
         }
         state
     };
-    let report = check(&history, &db_state, &nodes);
+    let mut report = check(&history, &db_state, &nodes);
+    if leader.is_none() {
+        report
+            .violations
+            .push("no single leader 20 s after every fault was healed".into());
+    }
     print_report(&report, leader);
     let self_test = if args.inject.is_empty() {
         self_test(&history, &db_state, &nodes)
@@ -433,6 +438,7 @@ async fn inject_offline(what: Inject, state: State) -> State {
             client: 0,
             hold_id: 0,
             acked_ms: 0,
+            node: 0,
             fate: HoldFate::Lost("injected".into()),
         }),
     }

@@ -108,6 +108,10 @@ fn hold_gone(error: &Error) -> bool {
     matches!(error, Error::HoldExpired { .. } | Error::NotFound { .. })
 }
 
+fn node_of(client: &Client) -> u32 {
+    client.welcome().map_or(0, |w| w.node_id)
+}
+
 fn wall_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -138,6 +142,7 @@ pub async fn kiosk(ctx: Ctx, client_no: usize, token: String, seed: u64) {
             .await;
         if let Ok(hold) = hold {
             let acked_ms = ctx.hold_ok(sent);
+            let node = node_of(&client);
             tokio::time::sleep(Duration::from_millis(rng.random_range(0..60))).await;
             let roll = rng.random_range(0..100);
             let fate = if roll < 70 {
@@ -151,6 +156,7 @@ pub async fn kiosk(ctx: Ctx, client_no: usize, token: String, seed: u64) {
                 client: client_no,
                 hold_id: hold.hold_id,
                 acked_ms,
+                node,
                 fate,
             });
         }
@@ -197,7 +203,7 @@ async fn confirm(
             }
             Err(e) if transient(&e) => break (ConfirmOutcome::Unknown, HoldFate::Unknown),
             Err(e) => {
-                let fate = judge_gone(hold, &e, "confirm");
+                let fate = judge_gone(hold, &e, &format!("confirm at node {}", node_of(client)));
                 break (ConfirmOutcome::Refused(e.to_string()), fate);
             }
         }
@@ -215,7 +221,7 @@ fn judge_gone(hold: &HoldInfo, error: &Error, what: &str) -> HoldFate {
     let now = wall_ms();
     if hold_gone(error) && now + DEADLINE_SLACK_MS < hold.expires_at_ms {
         HoldFate::Lost(format!(
-            "{what} {} ms before its deadline: {error}",
+            "{what} {} ms before its deadline (wall {now}): {error}",
             hold.expires_at_ms - now
         ))
     } else {
@@ -234,7 +240,7 @@ async fn release(ctx: &Ctx, client: &Client, hold: &HoldInfo) -> HoldFate {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(e) if transient(&e) => return HoldFate::Unknown,
-            Err(e) => return judge_gone(hold, &e, "release"),
+            Err(e) => return judge_gone(hold, &e, &format!("release at node {}", node_of(client))),
         }
     }
 }

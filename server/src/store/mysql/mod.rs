@@ -87,6 +87,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "hold_ids_and_blocked_seats",
         sql: include_str!("../../../../sql/mysql/0003_hold_ids_and_blocked_seats.sql"),
     },
+    // 4 is left to the payments tables.
+    Migration {
+        version: 5,
+        name: "cluster_lease",
+        sql: include_str!("../../../../sql/mysql/0005_cluster_lease.sql"),
+    },
 ];
 
 /// Rows per multi-row INSERT statement: keeps each statement far below `max_allowed_packet`
