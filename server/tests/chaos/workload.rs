@@ -20,6 +20,10 @@ use super::history::{
 /// A kiosk gives up on one confirm, release or refund after this long without a definite answer.
 pub const KIOSK_GIVE_UP_MS: u64 = 12_000;
 
+/// One kiosk call (the client's retries and NotLeader hops included) gives up after this long;
+/// the kiosk then reconnects and asks again with the same key.
+const KIOSK_CALL_TIMEOUT_MS: u64 = 800;
+
 /// A kiosk refunds its oldest sale once it has this many (keeps seats turning over).
 const LIVE_SALES_MAX: usize = 3;
 
@@ -108,6 +112,33 @@ fn hold_gone(error: &Error) -> bool {
     matches!(error, Error::HoldExpired { .. } | Error::NotFound { .. })
 }
 
+/// A kiosk's (or the probe's) connection. A call that timed out leaves its connection behind:
+/// the node may be paused or cut off (a kiosk would reconnect too).
+struct Station {
+    client: Client,
+    token: String,
+    call_timeout_ms: u64,
+}
+
+impl Station {
+    async fn open(ctx: &Ctx, token: &str, call_timeout_ms: u64) -> Option<Station> {
+        let client = connect(ctx, token, call_timeout_ms).await?;
+        Some(Station {
+            client,
+            token: token.to_owned(),
+            call_timeout_ms,
+        })
+    }
+
+    async fn after(&mut self, ctx: &Ctx, error: &Error) {
+        if matches!(error, Error::Timeout { .. }) {
+            if let Some(client) = connect(ctx, &self.token, self.call_timeout_ms).await {
+                self.client = client;
+            }
+        }
+    }
+}
+
 fn node_of(client: &Client) -> u32 {
     client.welcome().map_or(0, |w| w.node_id)
 }
@@ -121,7 +152,7 @@ fn wall_ms() -> u64 {
 /// One kiosk until stopped.
 pub async fn kiosk(ctx: Ctx, client_no: usize, token: String, seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed);
-    let Some(client) = connect(&ctx, &token, 2_000).await else {
+    let Some(mut st) = Station::open(&ctx, &token, KIOSK_CALL_TIMEOUT_MS).await else {
         return;
     };
     let mut sales: Vec<String> = Vec::new();
@@ -130,7 +161,8 @@ pub async fn kiosk(ctx: Ctx, client_no: usize, token: String, seed: u64) {
         n += 1;
         let count = rng.random_range(1..=2);
         let sent = ctx.now();
-        let hold = client
+        let hold = st
+            .client
             .hold_with_key(
                 ctx.show_id,
                 SeatSelection::Best {
@@ -140,15 +172,18 @@ pub async fn kiosk(ctx: Ctx, client_no: usize, token: String, seed: u64) {
                 &format!("k{client_no}-h{n}"),
             )
             .await;
+        if let Err(e) = &hold {
+            st.after(&ctx, e).await;
+        }
         if let Ok(hold) = hold {
             let acked_ms = ctx.hold_ok(sent);
-            let node = node_of(&client);
+            let node = node_of(&st.client);
             tokio::time::sleep(Duration::from_millis(rng.random_range(0..60))).await;
             let roll = rng.random_range(0..100);
             let fate = if roll < 70 {
-                confirm(&ctx, &client, client_no, n, &hold, &mut sales).await
+                confirm(&ctx, &mut st, client_no, n, &hold, &mut sales).await
             } else if roll < 85 {
-                release(&ctx, &client, &hold).await
+                release(&ctx, &mut st, &hold).await
             } else {
                 HoldFate::Abandoned
             };
@@ -162,7 +197,7 @@ pub async fn kiosk(ctx: Ctx, client_no: usize, token: String, seed: u64) {
         }
         if sales.len() >= LIVE_SALES_MAX {
             let code = sales.remove(0);
-            refund(&ctx, &client, code).await;
+            refund(&ctx, &mut st, code).await;
         }
         tokio::time::sleep(Duration::from_millis(rng.random_range(10..40))).await;
     }
@@ -170,7 +205,7 @@ pub async fn kiosk(ctx: Ctx, client_no: usize, token: String, seed: u64) {
 
 async fn confirm(
     ctx: &Ctx,
-    client: &Client,
+    st: &mut Station,
     client_no: usize,
     n: u64,
     hold: &HoldInfo,
@@ -185,7 +220,11 @@ async fn confirm(
     let give_up = ctx.now() + KIOSK_GIVE_UP_MS;
     let (outcome, fate) = loop {
         let sent = ctx.now();
-        match client.confirm(hold.hold_id, payment.clone(), &key).await {
+        let answer = st.client.confirm(hold.hold_id, payment.clone(), &key).await;
+        if let Err(e) = &answer {
+            st.after(ctx, e).await;
+        }
+        match answer {
             Ok(booking) => {
                 ctx.sale_ok(sent);
                 sales.push(booking.code.clone());
@@ -203,7 +242,11 @@ async fn confirm(
             }
             Err(e) if transient(&e) => break (ConfirmOutcome::Unknown, HoldFate::Unknown),
             Err(e) => {
-                let fate = judge_gone(hold, &e, &format!("confirm at node {}", node_of(client)));
+                let fate = judge_gone(
+                    hold,
+                    &e,
+                    &format!("confirm at node {}", node_of(&st.client)),
+                );
                 break (ConfirmOutcome::Refused(e.to_string()), fate);
             }
         }
@@ -229,10 +272,14 @@ fn judge_gone(hold: &HoldInfo, error: &Error, what: &str) -> HoldFate {
     }
 }
 
-async fn release(ctx: &Ctx, client: &Client, hold: &HoldInfo) -> HoldFate {
+async fn release(ctx: &Ctx, st: &mut Station, hold: &HoldInfo) -> HoldFate {
     let give_up = ctx.now() + KIOSK_GIVE_UP_MS;
     loop {
-        match client.release(hold.hold_id).await {
+        let answer = st.client.release(hold.hold_id).await;
+        if let Err(e) = &answer {
+            st.after(ctx, e).await;
+        }
+        match answer {
             Ok(()) => {
                 return HoldFate::Released;
             }
@@ -240,16 +287,26 @@ async fn release(ctx: &Ctx, client: &Client, hold: &HoldInfo) -> HoldFate {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(e) if transient(&e) => return HoldFate::Unknown,
-            Err(e) => return judge_gone(hold, &e, &format!("release at node {}", node_of(client))),
+            Err(e) => {
+                return judge_gone(
+                    hold,
+                    &e,
+                    &format!("release at node {}", node_of(&st.client)),
+                )
+            }
         }
     }
 }
 
-async fn refund(ctx: &Ctx, client: &Client, code: String) {
+async fn refund(ctx: &Ctx, st: &mut Station, code: String) {
     let give_up = ctx.now() + KIOSK_GIVE_UP_MS;
     let mut retried = false;
     let outcome = loop {
-        match client.cancel(&code, true, "chaos refund").await {
+        let answer = st.client.cancel(&code, true, "chaos refund").await;
+        if let Err(e) = &answer {
+            st.after(ctx, e).await;
+        }
+        match answer {
             Ok(_) => break CancelOutcome::Done,
             Err(e) if transient(&e) && ctx.now() < give_up => {
                 retried = true;
@@ -266,7 +323,7 @@ async fn refund(ctx: &Ctx, client: &Client, code: String) {
 
 /// Holds and releases one seat every few ms; each hold that succeeds is a write that succeeded.
 pub async fn probe(ctx: Ctx, token: String) {
-    let Some(client) = connect(&ctx, &token, 400).await else {
+    let Some(mut st) = Station::open(&ctx, &token, 400).await else {
         return;
     };
     let mut n = 0u64;
@@ -277,12 +334,16 @@ pub async fn probe(ctx: Ctx, token: String) {
             count: 1,
             category: None,
         };
-        if let Ok(hold) = client
+        match st
+            .client
             .hold_with_key(ctx.show_id, selection, &format!("probe-{n}"))
             .await
         {
-            ctx.hold_ok(sent);
-            let _ = client.release(hold.hold_id).await;
+            Ok(hold) => {
+                ctx.hold_ok(sent);
+                let _ = st.client.release(hold.hold_id).await;
+            }
+            Err(e) => st.after(&ctx, &e).await,
         }
         tokio::time::sleep(Duration::from_millis(PROBE_INTERVAL_MS)).await;
     }
