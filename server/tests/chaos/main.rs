@@ -450,7 +450,9 @@ fn print_report(report: &Report, leader: Option<u32>) {
         "chaos: {} holds acknowledged, {} sales acknowledged, final leader {:?}",
         report.holds, report.acked, leader
     );
-    let mut by_kind: BTreeMap<(bool, &str), Vec<(u64, u64, u64)>> = BTreeMap::new();
+    // (lasted, no sale, no hold) per fault, by (double, kind).
+    type Figures = Vec<(u64, u64, u64)>;
+    let mut by_kind: BTreeMap<(bool, &str), Figures> = BTreeMap::new();
     for f in &report.faults {
         by_kind
             .entry((f.double, f.kind.as_str()))

@@ -55,7 +55,7 @@ impl Fault {
 
 /// Runs faults until `duration_ms` has passed since the run started.
 pub async fn run(cluster: &mut Cluster, ctx: &Ctx, seed: u64, duration_ms: u64) {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x6e65_6d65_7369_73);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x006e_656d_6573_6973);
     while ctx_now(ctx) + 4_000 < duration_ms {
         tokio::time::sleep(Duration::from_millis(rng.random_range(1_500..3_000))).await;
         let Some(leader) = cluster.settle(Duration::from_secs(10)).await else {
