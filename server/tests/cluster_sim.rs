@@ -30,14 +30,28 @@ const HEAL_MS: u64 = 6_000;
 
 #[derive(Debug, Clone)]
 enum Msg {
-    Election { from: u32 },
-    Answer { from: u32 },
-    Coordinator { leader: u32, epoch: u64 },
-    Heartbeat { leader: u32, epoch: u64 },
+    Election {
+        from: u32,
+    },
+    Answer {
+        from: u32,
+    },
+    Coordinator {
+        leader: u32,
+        epoch: u64,
+    },
+    Heartbeat {
+        leader: u32,
+        epoch: u64,
+    },
     /// A caught-up higher node asks its leader to hand over.
-    HandOver { from: u32 },
+    HandOver {
+        from: u32,
+    },
     /// The leader stopped granting for the hand-over.
-    Granted { leader: u32 },
+    Granted {
+        leader: u32,
+    },
 }
 
 struct Node {

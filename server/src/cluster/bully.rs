@@ -253,6 +253,22 @@ impl Bully {
         }
     }
 
+    /// Every higher node asked in this election failed to answer (refused, unreachable or timed
+    /// out): none is alive, so claim now rather than at `election_timeout_ms`.
+    pub fn on_no_answer(&mut self, now_ms: u64) -> Vec<Action> {
+        if !matches!(
+            self.phase,
+            Phase::Candidate {
+                answered: false,
+                ..
+            }
+        ) {
+            return Vec::new();
+        }
+        self.phase = Phase::Claiming { since_ms: now_ms };
+        vec![Action::ClaimEpoch { seen: self.epoch }]
+    }
+
     /// A lower node asks whether we are alive (we answer by replying). Unless we lead or are
     /// already electing, we start our own election.
     pub fn on_election(&mut self, from: u32, now_ms: u64) -> Vec<Action> {
@@ -401,6 +417,20 @@ mod tests {
             vec![Action::Follow { leader: 3 }]
         );
         assert_eq!(b.leader(), Some(3));
+    }
+
+    #[test]
+    fn every_higher_node_failing_to_answer_claims_at_once() {
+        let mut b = Bully::new(1, [1, 2, 3], t(), 0);
+        assert_eq!(b.on_tick(600), vec![Action::AskHigher(vec![2, 3])]);
+        assert_eq!(b.on_no_answer(650), vec![Action::ClaimEpoch { seen: 0 }]);
+        let mut c = Bully::new(1, [1, 2, 3], t(), 0);
+        c.on_tick(600);
+        c.on_answer(3);
+        assert!(
+            c.on_no_answer(650).is_empty(),
+            "an answer came: wait for it"
+        );
     }
 
     #[test]

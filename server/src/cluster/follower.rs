@@ -183,7 +183,7 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
 
 /// After the leader stopped granting, keep applying (and acknowledging) its stream this long, so
 /// holds it answered just before have reached this node.
-const HANDOVER_GRACE_MS: u64 = 30;
+const HANDOVER_GRACE_MS: u64 = 10;
 
 /// A hand-over asked on this stream: the request id, and when the leader answered.
 #[derive(Debug, Default)]

@@ -178,6 +178,8 @@ pub enum ClusterEvent {
         /// Its epoch.
         epoch: u64,
     },
+    /// Every higher node asked in an election failed to answer.
+    NoAnswer,
     /// The leader stopped granting holds for a hand-over to this node.
     HandOverGranted {
         /// The leader that handed over.

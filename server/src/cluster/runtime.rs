@@ -95,6 +95,7 @@ fn on_event(
             Vec::new()
         }
         ClusterEvent::ClaimLost { current, leader } => bully.on_claim_lost(current, leader, now),
+        ClusterEvent::NoAnswer => bully.on_no_answer(now),
         ClusterEvent::HandOverGranted { leader } => {
             if let Some(cluster) = &node.cluster {
                 cluster.want_handover(None);
@@ -135,43 +136,16 @@ async fn perform(
     match action {
         Action::AskHigher(ids) => {
             tracing::info!(node = bully.me(), asking = ?ids, "leader lost: election");
-            for id in ids {
-                let (node, cluster) = (node.clone(), cluster.clone());
-                tokio::spawn(async move {
-                    let Some(addr) = cluster.addr_of(id) else {
-                        return;
-                    };
-                    let request = Request::Election {
-                        node_id: node.config.node_id,
-                    };
-                    let timeout = cluster.config.peer_call_timeout_ms;
-                    if let Ok((
-                        Reply::NodeStatus {
-                            node_id,
-                            leader_id,
-                            epoch,
-                            ..
-                        },
-                        lamport,
-                    )) = call_once(
-                        &addr,
-                        cluster.config.identity(node.config.node_id),
-                        id,
-                        request,
-                        node.lamport.tick(),
-                        timeout,
-                    )
-                    .await
-                    {
-                        node.lamport.observe(lamport);
-                        cluster.notify(ClusterEvent::Answer {
-                            from: node_id,
-                            leader: leader_id,
-                            epoch,
-                        });
+            let node = node.clone();
+            tokio::spawn(async move {
+                let asks = ids.into_iter().map(|id| ask_higher(&node, id));
+                let answered = futures::future::join_all(asks).await;
+                if !answered.contains(&true) {
+                    if let Some(cluster) = &node.cluster {
+                        cluster.notify(ClusterEvent::NoAnswer);
                     }
-                });
-            }
+                }
+            });
         }
         Action::ClaimEpoch { seen } => {
             let node = node.clone();
@@ -324,6 +298,41 @@ fn renew_lease(
         }
         renewing.store(false, Ordering::Release);
     });
+}
+
+/// Sends `Election` to node `id`; reports its answer. Returns whether it answered.
+async fn ask_higher(node: &Arc<Node>, id: u32) -> bool {
+    let Some(cluster) = node.cluster.clone() else {
+        return false;
+    };
+    let Some(addr) = cluster.addr_of(id) else {
+        return false;
+    };
+    let request = Request::Election {
+        node_id: node.config.node_id,
+    };
+    let timeout = cluster.config.peer_call_timeout_ms;
+    let me = cluster.config.identity(node.config.node_id);
+    let answer = call_once(&addr, me, id, request, node.lamport.tick(), timeout).await;
+    let Ok((
+        Reply::NodeStatus {
+            node_id,
+            leader_id,
+            epoch,
+            ..
+        },
+        lamport,
+    )) = answer
+    else {
+        return false;
+    };
+    node.lamport.observe(lamport);
+    cluster.notify(ClusterEvent::Answer {
+        from: node_id,
+        leader: leader_id,
+        epoch,
+    });
+    true
 }
 
 /// Claims the next epoch over the stored one. Bully already established that no higher node is

@@ -139,6 +139,7 @@ impl Cluster {
             .args(["--hold-ttl", &format!("{ttl}ms"), "--no-sample"])
             .env("CINEBOOK_CLUSTER_SECRET", SECRET)
             .env("CINEBOOK_LOG", "info")
+            .env("CINEBOOK_LOG_FORMAT", "json")
             .env("CINEBOOK_WORKERS", "1")
             .stdout(Stdio::null())
             .stderr(log)

@@ -10,6 +10,7 @@
 
 mod checker;
 mod cluster;
+mod handover;
 mod history;
 mod nemesis;
 mod workload;
@@ -174,6 +175,9 @@ async fn run(args: Args) -> bool {
         terminals: terminals.clone(),
         ..History::default()
     }));
+    let start_wall_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
     let ctx = workload::Ctx {
         addrs: cluster.addrs(),
         show_id: SAMPLE_SHOW_ID,
@@ -228,6 +232,11 @@ async fn run(args: Args) -> bool {
             .push("no single leader 20 s after every fault was healed".into());
     }
     print_report(&report, leader);
+    print_handovers(&handover::handovers(
+        cluster.log_dir(),
+        start_wall_ms,
+        &history.sales_ok,
+    ));
     let self_test = if args.inject.is_empty() {
         self_test(&history, &db_state, &nodes)
     } else {
@@ -445,6 +454,25 @@ async fn inject_offline(what: Inject, state: State) -> State {
     (db_state, nodes, history)
 }
 
+fn print_handovers(handovers: &[handover::Handover]) {
+    for h in handovers {
+        println!(
+            "chaos: hand-over to node {}: {} ms from stop to lead, no sale for {} ms",
+            h.to, h.handover_ms, h.no_sale_ms
+        );
+    }
+    let gaps: Vec<u64> = handovers.iter().map(|h| h.no_sale_ms).collect();
+    let stops: Vec<u64> = handovers.iter().map(|h| h.handover_ms).collect();
+    println!(
+        "chaos: {} hand-overs: stop to lead p50={:?} max={:?} ms; no-sale gap p50={:?} max={:?} ms",
+        handovers.len(),
+        percentile(&stops, 50),
+        stops.iter().max(),
+        percentile(&gaps, 50),
+        gaps.iter().max()
+    );
+}
+
 fn print_report(report: &Report, leader: Option<u32>) {
     println!(
         "chaos: {} holds acknowledged, {} sales acknowledged, final leader {:?}",
@@ -462,24 +490,33 @@ fn print_report(report: &Report, leader: Option<u32>) {
     for ((_, kind), figures) in &by_kind {
         println!("chaos: fault {kind:<24} (lasted, no sale, no hold) ms {figures:?}");
     }
-    let singles: Vec<u64> = report
-        .faults
-        .iter()
-        .filter(|f| !f.double && f.kind.ends_with("leader"))
-        .map(|f| f.unavailable_ms)
-        .collect();
-    let doubles: Vec<u64> = report
-        .faults
-        .iter()
-        .filter(|f| f.double)
-        .map(|f| f.unavailable_ms)
-        .collect();
-    println!(
-        "chaos: failover single leader fault p50={:?} p99={:?} ms; double fault p99={:?} ms",
-        percentile(&singles, 50),
-        percentile(&singles, 99),
-        percentile(&doubles, 99)
-    );
+    let leader_fault = |f: &&checker::FaultFigure| f.double || f.kind.ends_with("leader");
+    let figures = |double: bool, pick: fn(&checker::FaultFigure) -> u64| -> Vec<u64> {
+        report
+            .faults
+            .iter()
+            .filter(leader_fault)
+            .filter(|f| f.double == double)
+            .map(pick)
+            .collect()
+    };
+    for (what, pick) in [
+        (
+            "no sale",
+            (|f| f.unavailable_ms) as fn(&checker::FaultFigure) -> u64,
+        ),
+        ("no hold", |f| f.no_hold_ms),
+    ] {
+        let (single, double) = (figures(false, pick), figures(true, pick));
+        println!(
+            "chaos: failover ({what}) single leader fault p50={:?} p99={:?} ms; double fault \
+             p50={:?} p99={:?} ms",
+            percentile(&single, 50),
+            percentile(&single, 99),
+            percentile(&double, 50),
+            percentile(&double, 99)
+        );
+    }
     for v in &report.violations {
         println!("chaos: violation: {v}");
     }
