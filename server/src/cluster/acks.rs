@@ -1,12 +1,15 @@
 //! The leader's record of what its followers acknowledged (`ReplicaAck`), and the two rules
 //! built on it:
 //!
-//! - **Lease**: the leader grants holds only while a follower acknowledged within
-//!   `leader_lease_ms` (a partitioned or paused leader stops granting on its own, before the
-//!   others can elect a new one after `leader_timeout_ms`).
+//! - **Lease**: the leader grants holds only while it confirmed its leadership within
+//!   `leader_lease_ms`: a follower acknowledged its stream, or its lease in the store was
+//!   renewed (sent) that recently. While either holds nobody else can lead: followers elect only
+//!   after `leader_timeout_ms` of silence, and a claim loses over a live stored lease. A paused
+//!   leader resumes with neither and grants nothing until it learns whether it still leads.
 //! - **Replicated holds**: a hold (or renewal) is answered only once every caught-up follower
-//!   (and a node being handed over to) acknowledged the show's sequence number, so whichever of
-//!   them leads next has the cart.
+//!   that acknowledged within the lease (and a node being handed over to) acknowledged the
+//!   show's sequence number, so whichever of them leads next has the cart. A follower silent
+//!   for longer is not waited for: it cannot lead while the stored lease lives.
 //!
 //! A hand-over (`ReplicaAck{taking_over}`) stops the leader granting holds until the new leader
 //! announces itself, or `handover_timeout_ms` passes.
@@ -33,6 +36,10 @@ impl Follower {
     fn caught_up(&self) -> bool {
         self.streams > 0 && self.last_ack.is_some()
     }
+
+    fn acked_within(&self, lease: Duration) -> bool {
+        self.caught_up() && self.last_ack.is_some_and(|t| t.elapsed() < lease)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -40,6 +47,8 @@ struct Inner {
     followers: HashMap<u32, Follower>,
     /// Handing over to this node until this instant.
     handover: Option<(u32, Instant)>,
+    /// When the last successful renewal of the stored lease was sent.
+    store_renewed: Option<Instant>,
 }
 
 impl Inner {
@@ -142,9 +151,19 @@ impl Acks {
         self.changed.notify_waiters();
     }
 
-    /// Forget a hand-over (this node took over, or stepped down).
+    /// Forget a hand-over and the stored lease (this node took over, or stepped down).
     pub fn clear_handover(&self) {
-        self.inner.lock().handover = None;
+        let mut inner = self.inner.lock();
+        inner.handover = None;
+        inner.store_renewed = None;
+    }
+
+    /// A renewal of the stored lease, sent at `sent`, succeeded.
+    pub fn store_renewed(&self, sent: Instant) {
+        let mut inner = self.inner.lock();
+        if inner.store_renewed.is_none_or(|t| t < sent) {
+            inner.store_renewed = Some(sent);
+        }
     }
 
     /// Whether a hold may be granted now.
@@ -153,25 +172,32 @@ impl Acks {
         if let Some(to) = inner.handing_over() {
             return Err(NotReplicated::HandingOver(to));
         }
-        let leased = inner
-            .followers
-            .values()
-            .any(|f| f.caught_up() && f.last_ack.is_some_and(|t| t.elapsed() < lease));
-        if leased {
+        let acked = inner.followers.values().any(|f| f.acked_within(lease));
+        let stored = inner.store_renewed.is_some_and(|t| t.elapsed() < lease);
+        if acked || stored {
             Ok(())
         } else {
             Err(NotReplicated::NoLease)
         }
     }
 
+    /// Whether a follower acknowledged within `lease`.
+    pub fn followers_ack(&self, lease: Duration) -> bool {
+        self.inner
+            .lock()
+            .followers
+            .values()
+            .any(|f| f.acked_within(lease))
+    }
+
     /// The nodes that have not acknowledged `seq` of `show_id` yet, of those that must.
-    fn missing(&self, show_id: ShowId, seq: u64) -> Vec<u32> {
+    fn missing(&self, show_id: ShowId, seq: u64, lease: Duration) -> Vec<u32> {
         let mut inner = self.inner.lock();
         let target = inner.handing_over();
         let mut missing: Vec<u32> = inner
             .followers
             .iter()
-            .filter(|(id, f)| f.caught_up() || Some(**id) == target)
+            .filter(|(id, f)| f.acked_within(lease) || Some(**id) == target)
             .filter(|(_, f)| f.positions.get(&show_id).copied().unwrap_or(0) < seq)
             .map(|(id, _)| *id)
             .collect();
@@ -189,13 +215,14 @@ impl Acks {
         show_id: ShowId,
         seq: u64,
         timeout: Duration,
+        lease: Duration,
     ) -> Result<(), NotReplicated> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let missing = self.missing(show_id, seq);
+            let missing = self.missing(show_id, seq, lease);
             if missing.is_empty() {
                 return Ok(());
             }
@@ -226,15 +253,15 @@ mod tests {
         acks.record(2, &at(7, 3));
         let wait = Duration::from_millis(50);
         assert_eq!(
-            acks.replicated(7, 5, wait).await,
+            acks.replicated(7, 5, wait, lease).await,
             Err(NotReplicated::Timeout(vec![2]))
         );
         acks.record(2, &at(7, 5));
-        assert_eq!(acks.replicated(7, 5, wait).await, Ok(()));
+        assert_eq!(acks.replicated(7, 5, wait, lease).await, Ok(()));
         drop(one);
         acks.record(1, &at(7, 9));
         assert_eq!(
-            acks.replicated(7, 9, wait).await,
+            acks.replicated(7, 9, wait, lease).await,
             Err(NotReplicated::Timeout(vec![2])),
             "an ack on a closed stream counts for nothing"
         );
@@ -252,11 +279,35 @@ mod tests {
         assert_eq!(acks.may_grant(lease), Err(NotReplicated::HandingOver(3)));
         drop(three);
         assert_eq!(
-            acks.replicated(7, 5, Duration::from_millis(20)).await,
+            acks.replicated(7, 5, Duration::from_millis(20), lease)
+                .await,
             Err(NotReplicated::Timeout(vec![3])),
             "the node taken over by must have every answered hold"
         );
         acks.clear_handover();
         assert_eq!(acks.may_grant(lease), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_renewed_stored_lease_grants_alone_and_a_silent_follower_is_not_waited_for() {
+        let acks = Acks::default();
+        let lease = Duration::from_millis(40);
+        let _one = acks.stream_started(1);
+        acks.record(1, &at(7, 1));
+        acks.store_renewed(Instant::now());
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(
+            acks.may_grant(lease),
+            Err(NotReplicated::NoLease),
+            "both went stale"
+        );
+        acks.store_renewed(Instant::now());
+        assert_eq!(acks.may_grant(lease), Ok(()), "the store confirms the lead");
+        assert_eq!(
+            acks.replicated(7, 5, Duration::from_millis(20), lease)
+                .await,
+            Ok(()),
+            "node 1 has been silent longer than the lease: it cannot lead while the lease lives"
+        );
     }
 }

@@ -16,7 +16,8 @@ fn unavailable(why: NotReplicated) -> ErrorBody {
 }
 
 /// Whether this node may grant a hold now: always outside a cluster; in one, only while a
-/// follower acknowledged within `leader_lease_ms` and no hand-over is under way.
+/// follower acknowledged, or the stored lease was renewed, within `leader_lease_ms`, and no
+/// hand-over is under way.
 pub fn may_grant(node: &Node) -> Result<(), ErrorBody> {
     let Some(cluster) = &node.cluster else {
         return Ok(());
@@ -25,8 +26,8 @@ pub fn may_grant(node: &Node) -> Result<(), ErrorBody> {
     cluster.acks.may_grant(lease).map_err(unavailable)
 }
 
-/// Answers `reply` (a `Held`) once every caught-up follower acknowledged the show's current
-/// sequence number; `Unavailable` (the hold kept) if that takes longer than
+/// Answers `reply` (a `Held`) once every follower that acknowledged within the lease
+/// acknowledged the show's current sequence number; `Unavailable` (the hold kept) if that takes longer than
 /// `replication_ack_timeout_ms`.
 pub async fn replicated(node: &Node, reply: Reply) -> Result<Reply, ErrorBody> {
     let (Some(cluster), Reply::Held(hold)) = (&node.cluster, &reply) else {
@@ -37,9 +38,10 @@ pub async fn replicated(node: &Node, reply: Reply) -> Result<Reply, ErrorBody> {
     };
     let seq = slot.read().seq();
     let timeout = Duration::from_millis(cluster.config.replication_ack_timeout_ms);
+    let lease = Duration::from_millis(cluster.config.leader_lease_ms);
     cluster
         .acks
-        .replicated(hold.show_id, seq, timeout)
+        .replicated(hold.show_id, seq, timeout, lease)
         .await
         .map_err(unavailable)?;
     Ok(reply)

@@ -262,9 +262,9 @@ fn check_unleased(node: &Arc<Node>, bully: &Bully, now: u64, checked_ms: &mut u6
     });
 }
 
-/// While its followers acknowledge (within half the lease, so the stored lease always ends
-/// before the followers' `leader_timeout_ms`), the leader renews its lease in the store every
-/// heartbeat; a renewal that finds the epoch moved on steps it down.
+/// The leader renews its lease in the store every heartbeat (not while handing over); each
+/// renewal that succeeds confirms its lead for `leader_lease_ms` from when it was sent. A
+/// renewal that finds the epoch moved on steps it down.
 fn renew_lease(
     node: &Arc<Node>,
     bully: &Bully,
@@ -276,9 +276,13 @@ fn renew_lease(
     let Some(cluster) = &node.cluster else {
         return;
     };
-    let half = Duration::from_millis(cluster.config.leader_lease_ms / 2);
+    let lease = Duration::from_millis(cluster.config.leader_lease_ms);
+    let handing_over = matches!(
+        cluster.acks.may_grant(lease),
+        Err(super::acks::NotReplicated::HandingOver(_))
+    );
     let due = now.saturating_sub(*renewed_ms) >= cluster.config.timeouts.heartbeat_interval_ms;
-    if !bully.is_leader() || !due || cluster.acks.may_grant(half).is_err() {
+    if !bully.is_leader() || !due || handing_over {
         return;
     }
     if renewing.swap(true, Ordering::AcqRel) {
@@ -289,12 +293,18 @@ fn renew_lease(
     let lease_ms = cluster.config.leader_lease_ms;
     tokio::spawn(async move {
         let me = node.config.node_id;
-        if let (Ok(false), Some(cluster)) = (
-            node.store.renew_lease(me, epoch, lease_ms).await,
-            &node.cluster,
-        ) {
-            tracing::warn!(epoch, "lease renewal found the epoch moved on");
-            cluster.notify(ClusterEvent::Fenced);
+        let sent = std::time::Instant::now();
+        let renewed = node.store.renew_lease(me, epoch, lease_ms).await;
+        if let Some(cluster) = &node.cluster {
+            match renewed {
+                Ok(true) if cluster.view().epoch == epoch => cluster.acks.store_renewed(sent),
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(epoch, "lease renewal found the epoch moved on");
+                    cluster.notify(ClusterEvent::Fenced);
+                }
+                Err(e) => tracing::debug!(error = %e, "lease not renewed"),
+            }
         }
         renewing.store(false, Ordering::Release);
     });
