@@ -213,7 +213,7 @@ pub enum Request {
     /// (35) Node: a follower, on its `Follow` connection, acknowledges that it applied the
     /// leader's stream up to these positions (only shows that moved; none: "alive and following").
     /// A leader answers a hold only once every caught-up follower acknowledged it, and grants
-    /// holds only while one did within `leader_lease_ms`. `taking_over`: a recovered higher node
+    /// holds only while one did (or its stored lease was renewed) within `leader_lease_ms`. `taking_over`: a recovered higher node
     /// asks the leader to stop granting and hand over; the answer (`NodeStatus`) comes once the
     /// leader has stopped. See docs/PROTOCOL.md 11.7.
     ReplicaAck {

@@ -48,8 +48,9 @@ pub struct ClusterConfig {
     pub peer_call_timeout_ms: u64,
     /// TLS to the peers (when the nodes serve TLS); `None` is plain TCP.
     pub tls: Option<crate::net::tls::PeerConnector>,
-    /// The leader grants holds only while a follower acknowledged within this long (less than
-    /// `leader_timeout_ms`, so it stops before the others can elect another leader).
+    /// The leader's lease: it renews it in the store every heartbeat, and grants holds only
+    /// while a follower acknowledged, or a renewal succeeded, within this long (less than
+    /// `leader_timeout_ms`, so a paused leader's lease ends before the others elect another).
     pub leader_lease_ms: u64,
     /// A hold is answered `Unavailable` (and kept) when not every caught-up follower
     /// acknowledged it within this long.
