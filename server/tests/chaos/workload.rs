@@ -274,6 +274,7 @@ fn judge_gone(hold: &HoldInfo, error: &Error, what: &str) -> HoldFate {
 
 async fn release(ctx: &Ctx, st: &mut Station, hold: &HoldInfo) -> HoldFate {
     let give_up = ctx.now() + KIOSK_GIVE_UP_MS;
+    let mut retried = false;
     loop {
         let answer = st.client.release(hold.hold_id).await;
         if let Err(e) = &answer {
@@ -284,9 +285,12 @@ async fn release(ctx: &Ctx, st: &mut Station, hold: &HoldInfo) -> HoldFate {
                 return HoldFate::Released;
             }
             Err(e) if transient(&e) && ctx.now() < give_up => {
+                retried = true;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(e) if transient(&e) => return HoldFate::Unknown,
+            // A retried release told "no such hold" may be its own first attempt.
+            Err(e) if retried && hold_gone(&e) => return HoldFate::Unknown,
             Err(e) => {
                 return judge_gone(
                     hold,
