@@ -339,10 +339,12 @@ impl Bully {
         self.caught_up = true;
     }
 
-    /// The database granted `epoch`. A late grant (this node stopped claiming, or already saw a
-    /// newer epoch) is ignored: whoever announced the newer epoch leads.
+    /// The database granted `epoch`. A won claim is acted on even if this node stopped waiting
+    /// for it (it followed someone meanwhile): the store says this node owns the epoch, and an
+    /// owned epoch nobody leads would stall the cluster. A grant older than an epoch already seen
+    /// is ignored: whoever announced the newer epoch leads, and it fences this one.
     pub fn on_claimed(&mut self, epoch: u64) -> Vec<Action> {
-        if !matches!(self.phase, Phase::Claiming { .. }) || epoch <= self.epoch {
+        if epoch <= self.epoch {
             return Vec::new();
         }
         self.epoch = epoch;
@@ -528,5 +530,19 @@ mod tests {
             "a claim whose answer was lost is given up"
         );
         c.on_claim_failed(2_000);
+    }
+
+    #[test]
+    fn a_won_claim_is_acted_on_even_after_following_someone() {
+        let mut b = Bully::new(3, [1, 2, 3], t(), 0);
+        assert_eq!(b.on_election(2, 10), vec![Action::ClaimEpoch { seen: 0 }]);
+        // Start-up discovery finds the old leader of epoch 6 meanwhile.
+        b.on_heartbeat(1, 6, 20);
+        assert_eq!(b.phase(), Phase::Follower);
+        assert_eq!(
+            b.on_claimed(7),
+            vec![Action::Lead { epoch: 7 }],
+            "epoch 7 is this node's in the store: lead it, or nobody does"
+        );
     }
 }
