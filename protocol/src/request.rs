@@ -235,6 +235,20 @@ pub enum Request {
         /// Our order id.
         order_id: u64,
     },
+    /// (38) Node: a follower, on its `Follow` connection, acknowledges that it applied the
+    /// leader's stream up to these positions (only shows that moved; none: "alive and following").
+    /// A leader answers a hold only once every caught-up follower acknowledged it, and grants
+    /// holds only while one did (or its stored lease was renewed) within `leader_lease_ms`. `taking_over`: a recovered higher node
+    /// asks the leader to stop granting and hand over; the answer (`NodeStatus`) comes once the
+    /// leader has stopped. See docs/PROTOCOL.md 11.7.
+    ReplicaAck {
+        /// The follower.
+        node_id: u32,
+        /// Applied positions.
+        positions: Vec<ShowPosition>,
+        /// Asks the leader to hand over to this node.
+        taking_over: bool,
+    },
 }
 
 /// Bytes of a peer-authentication nonce (`PeerHello.nonce`, `PeerChallenge.nonce`).
@@ -285,6 +299,7 @@ impl Request {
             Request::CreatePaymentOrder { .. } => "create_payment_order",
             Request::VerifyCheckout { .. } => "verify_checkout",
             Request::PaymentStatus { .. } => "payment_status",
+            Request::ReplicaAck { .. } => "replica_ack",
         }
     }
 }

@@ -721,6 +721,11 @@ fn all_requests() -> Vec<Request> {
             signature: "00".into(),
         },
         Request::PaymentStatus { order_id: 1 },
+        Request::ReplicaAck {
+            node_id: 1,
+            positions: vec![],
+            taking_over: false,
+        },
     ]
 }
 

@@ -467,6 +467,16 @@ fn request() -> BoxedStrategy<Request> {
             }
         }),
         n64().prop_map(|order_id| Request::PaymentStatus { order_id }),
+        (
+            n32(),
+            few((n64(), n64()).prop_map(|(show_id, seq)| ShowPosition { show_id, seq })),
+            any::<bool>()
+        )
+            .prop_map(|(node_id, positions, taking_over)| Request::ReplicaAck {
+                node_id,
+                positions,
+                taking_over
+            }),
     ]
     .boxed()
 }
@@ -731,7 +741,7 @@ variant_name!(request_variant, Request: [
     Confirm, Cancel, GetBooking, ListBookings, Subscribe, Unsubscribe, ShiftReport, UpsertCity,
     UpsertTheater, UpsertScreen, UpsertMovie, UpsertShow, BlockSeats, AddTerminal, ListTerminals,
     RevokeTerminal, GetScreen, Availability, AuditTrail, NodeStatus, Election, Coordinator, Follow,
-    PeerHello, PeerProof, CreatePaymentOrder, VerifyCheckout, PaymentStatus,
+    PeerHello, PeerProof, CreatePaymentOrder, VerifyCheckout, PaymentStatus, ReplicaAck,
 ]);
 variant_name!(reply_variant, Reply: [
     Welcome, Pong, Cities, Theaters, Movies, Shows, SeatMap, Held, Released, Booking, Bookings,
@@ -781,7 +791,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 38 + 24 + 16 + 8);
+    assert_eq!(wanted.len(), 39 + 24 + 16 + 8);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }

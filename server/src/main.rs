@@ -186,6 +186,10 @@ struct RunArgs {
     /// How long a candidate waits for a higher node to answer, e.g. 300ms.
     #[arg(long, env = "CINEBOOK_ELECTION_TIMEOUT", default_value = "300ms", value_parser = parse_duration_ms)]
     election_timeout: u64,
+    /// The leader grants holds only while a follower acknowledged its stream within this long;
+    /// must be shorter than --leader-timeout, e.g. 300ms.
+    #[arg(long, env = "CINEBOOK_LEADER_LEASE", default_value = "300ms", value_parser = parse_duration_ms)]
+    leader_lease: u64,
     /// Serve Prometheus metrics (/metrics) and health checks (/healthz, /readyz) over HTTP on
     /// this address, e.g. 0.0.0.0:9100. Off without it.
     #[arg(long, env = "CINEBOOK_METRICS_LISTEN", value_name = "ADDR")]
@@ -248,6 +252,11 @@ fn cluster_config(args: &RunArgs) -> Result<Option<ClusterConfig>> {
     if config.timeouts.heartbeat_interval_ms * 2 > config.timeouts.leader_timeout_ms {
         bail!("--heartbeat-interval must be at most half of --leader-timeout");
     }
+    // The lease must end before the followers can elect another leader, and outlast a heartbeat.
+    if args.leader_lease >= args.leader_timeout || args.leader_lease <= args.heartbeat_interval {
+        bail!("--leader-lease must be longer than --heartbeat-interval and shorter than --leader-timeout");
+    }
+    config.leader_lease_ms = args.leader_lease;
     Ok(Some(config))
 }
 

@@ -63,9 +63,11 @@ pub fn allowed(role: Role, request: &Request) -> bool {
         | RevokeTerminal { .. }
         | AuditTrail { .. } => 3,
         // Cluster traffic: nodes only, and nothing else may send it.
-        NodeStatus { .. } | Election { .. } | Coordinator { .. } | Follow { .. } => {
-            return role == Role::Node
-        }
+        NodeStatus { .. }
+        | Election { .. }
+        | Coordinator { .. }
+        | Follow { .. }
+        | ReplicaAck { .. } => return role == Role::Node,
     };
     level >= needed
 }

@@ -77,15 +77,21 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             show_id,
             selection,
             idempotency_key,
-        } => hold(node, caller, show_id, selection, idempotency_key).await,
+        } => {
+            crate::cluster::leader::may_grant(node)?;
+            let held = hold(node, caller, show_id, selection, idempotency_key).await?;
+            crate::cluster::leader::replicated(node, held).await
+        }
         Request::Renew { hold_id } => {
-            on_hold(node, caller, hold_id, |hold_id, terminal_id| {
+            crate::cluster::leader::may_grant(node)?;
+            let renewed = on_hold(node, caller, hold_id, |hold_id, terminal_id| {
                 Command::Renew {
                     hold_id,
                     terminal_id,
                 }
             })
-            .await
+            .await?;
+            crate::cluster::leader::replicated(node, renewed).await
         }
         Request::Release { hold_id } => {
             on_hold(node, caller, hold_id, |hold_id, terminal_id| {
@@ -231,6 +237,11 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             }
             Ok(node_status(node))
         }
+        Request::ReplicaAck {
+            node_id,
+            positions,
+            taking_over,
+        } => crate::cluster::leader::on_ack(node, caller, node_id, &positions, taking_over).await,
         Request::Hello { .. }
         | Request::Subscribe { .. }
         | Request::Unsubscribe { .. }
@@ -241,6 +252,11 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             "connection-level request reached the handlers",
         )),
     }
+}
+
+/// This node's `NodeStatus` answer.
+pub fn node_status_of(node: &Node) -> Reply {
+    node_status(node)
 }
 
 fn node_status(node: &Node) -> Reply {

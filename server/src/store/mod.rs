@@ -432,6 +432,21 @@ pub trait Store: Send + Sync + 'static {
         let _ = epoch;
     }
 
+    /// The leader of `epoch` renews its lease to the store's now + `lease_ms` (`0`: gives it
+    /// up, for a hand-over). Returns `false` when the stored epoch is no longer `epoch`. While a
+    /// lease runs, [`Store::claim_epoch`] by another node loses.
+    async fn renew_lease(
+        &self,
+        node_id: u32,
+        epoch: u64,
+        lease_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let _ = (node_id, epoch, lease_ms);
+        Err(StoreError::Unavailable(
+            "this store does not support a cluster; use MySQL".into(),
+        ))
+    }
+
     /// A show's audit trail (sales and cancellations) in `(lamport, node_id)` order.
     async fn audit_trail(&self, show_id: u64) -> Result<Vec<AuditEntry>, StoreError> {
         let _ = show_id;

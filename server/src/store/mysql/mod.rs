@@ -93,6 +93,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "payments",
         sql: include_str!("../../../../sql/mysql/0004_payments.sql"),
     },
+    Migration {
+        version: 5,
+        name: "cluster_lease",
+        sql: include_str!("../../../../sql/mysql/0005_cluster_lease.sql"),
+    },
 ];
 
 /// Rows per multi-row INSERT statement: keeps each statement far below `max_allowed_packet`
