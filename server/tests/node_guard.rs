@@ -157,6 +157,28 @@ fn rss_bytes() -> u64 {
 /// this binary (they run in the same process, at the same time).
 static MEASURING: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
+/// Connections the node counts as open (`cinebook_connections`).
+fn open_connections(node: &TestNode) -> u64 {
+    let node = &node.server.node;
+    let text = node.metrics.render(node);
+    text.lines()
+        .find_map(|l| l.strip_prefix("cinebook_connections "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("cinebook_connections in the metrics")
+}
+
+/// Waits up to `within` for the node to count at most `open` connections; the count it ended at.
+async fn connections_settle(node: &TestNode, open: u64, within: Duration) -> u64 {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let now = open_connections(node);
+        if now <= open || std::time::Instant::now() >= deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Pipeliners that never read.
 const PIPELINERS: usize = 100;
 /// Pipeliners opened and closed before the measurement.
@@ -181,12 +203,20 @@ async fn start_pipeliners(
     tokio::net::tcp::OwnedReadHalf,
     tokio::net::tcp::OwnedWriteHalf,
 )> {
-    let frame = cinebook_protocol::codec::encode_frame(&Envelope::request(
-        1,
-        1,
-        Request::GetSeatMap { show_id: SHOW },
-    ))
-    .expect("encode");
+    start_pipelining(node, count, Request::GetSeatMap { show_id: SHOW }).await
+}
+
+/// Opens `count` guest connections that pipeline `request` and never read.
+async fn start_pipelining(
+    node: &TestNode,
+    count: usize,
+    request: Request,
+) -> Vec<(
+    tokio::net::tcp::OwnedReadHalf,
+    tokio::net::tcp::OwnedWriteHalf,
+)> {
+    let frame =
+        cinebook_protocol::codec::encode_frame(&Envelope::request(1, 1, request)).expect("encode");
     let mut batch = Vec::new();
     for _ in 0..PIPELINED_REQUESTS {
         batch.extend_from_slice(&frame);
@@ -253,6 +283,7 @@ async fn non_reading_pipeliners_do_not_grow_memory() {
     drop(start_pipeliners(&node, WARM_PIPELINERS).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let baseline = rss_bytes();
+    let connections_before = open_connections(&node);
     let open = start_pipeliners(&node, PIPELINERS).await;
     // Let whatever was read run to its end.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -277,7 +308,15 @@ async fn non_reading_pipeliners_do_not_grow_memory() {
         grown / 1024,
         bound / 1024
     );
+    // Closed, they are gone: their queued replies and waiting requests with them.
+    // The seller's connection is still open.
+    let before = connections_before + 1;
     drop(open);
+    let left = connections_settle(&node, before, Duration::from_secs(5)).await;
+    assert!(
+        left <= before,
+        "{left} connections open, {before} before the pipeliners: closed ones are still served"
+    );
     node.stop().await;
 }
 
@@ -286,6 +325,20 @@ async fn non_reading_pipeliners_do_not_grow_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "a measurement; run by hand"]
 async fn thousand_pipeliners_figures() {
+    thousand_pipeliners(Request::GetSeatMap { show_id: SHOW }).await
+}
+
+/// As above, pipelining `ListShows` (the issue's own example).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement; run by hand"]
+async fn thousand_pipeliners_of_list_shows_figures() {
+    thousand_pipeliners(Request::ListShows(Default::default())).await
+}
+
+/// Seller cycles timed with and without the pipeliners.
+const SELLER_CYCLES: usize = 200;
+
+async fn thousand_pipeliners(request: Request) {
     // Alone in this process: the other tests' allocations would count as ours.
     let _alone = MEASURING.write().await;
     let config = cinebook_server::Config {
@@ -296,23 +349,31 @@ async fn thousand_pipeliners_figures() {
         ..test_config()
     };
     let node = TestNode::start_with(config, None).await;
+    let name = request.name();
     let mut warm = TestClient::connect(node.addr(), None).await;
-    let _ = warm.seat_map(SHOW).await;
-    let quiet = seller_latencies(&node, 50, "quiet").await;
+    let _ = warm.call(request.clone()).await;
+    let quiet = seller_latencies(&node, SELLER_CYCLES, "quiet").await;
     let baseline = rss_bytes();
-    let open = start_pipeliners(&node, 1_000).await;
+    let before = open_connections(&node);
+    let open = start_pipelining(&node, 1_000, request).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let grown = rss_bytes().saturating_sub(baseline);
-    let loaded = seller_latencies(&node, 50, "loaded").await;
+    let loaded = seller_latencies(&node, SELLER_CYCLES, "loaded").await;
+    drop(open);
+    let left = connections_settle(&node, before, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after_close = rss_bytes().saturating_sub(baseline);
+    eprintln!("connections open after closing the pipeliners: {left} (before them {before})");
     let p99 = |l: &[Duration]| l[l.len() * 99 / 100];
     eprintln!(
-        "1000 non-reading pipeliners: RSS +{} KiB; seller p99 {:?} (without them {:?}), max {:?}",
+        "1000 non-reading {name} pipeliners: RSS +{} KiB (+{} KiB once closed); seller p99 {:?} \
+         (without them {:?}), max {:?}",
         grown / 1024,
+        after_close / 1024,
         p99(&loaded),
         p99(&quiet),
         loaded.last()
     );
-    drop(open);
     node.stop().await;
 }
 

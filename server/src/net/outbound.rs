@@ -220,3 +220,64 @@ async fn write_batch<W: AsyncWrite + Unpin>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    fn frame(byte: u8, len: usize) -> Frame {
+        Frame {
+            bytes: vec![byte; len],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_survives_partial_writes_and_releases_every_byte() {
+        // A pipe of 7 bytes: every write is partial, most end inside a frame.
+        let (mut near, mut far) = tokio::io::duplex(7);
+        let sizes = [1, 30, 7, 64, 2, 100];
+        let budget = Budget::new(1 << 20);
+        let mut batch = VecDeque::new();
+        let mut expected = Vec::new();
+        for (n, len) in sizes.iter().enumerate() {
+            let f = frame(n as u8 + 1, *len);
+            expected.extend_from_slice(&f.bytes);
+            budget.queued(*len);
+            batch.push_back(f);
+        }
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            far.read_to_end(&mut got).await.map(|_| got)
+        });
+        write_batch(&mut near, &mut batch, &budget)
+            .await
+            .expect("write");
+        drop(near);
+        let got = reader.await.expect("join").expect("read");
+        assert_eq!(got, expected, "bytes lost, doubled or reordered");
+        assert!(batch.is_empty());
+        assert_eq!(budget.frames_bytes(), 0, "written frames still counted");
+    }
+
+    #[tokio::test]
+    async fn a_blocked_socket_keeps_only_the_unwritten_frames_counted() {
+        let (mut near, _far) = tokio::io::duplex(10);
+        let budget = Budget::new(1 << 20);
+        let mut batch = VecDeque::new();
+        for n in 0..3u8 {
+            budget.queued(8);
+            batch.push_back(frame(n, 8));
+        }
+        // Nobody reads `_far`: 10 bytes fit, then the write blocks.
+        let blocked = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            write_batch(&mut near, &mut batch, &budget),
+        )
+        .await;
+        assert!(blocked.is_err(), "the write should block");
+        // The first frame is on the socket; the second is half written, so still counted.
+        assert_eq!(budget.frames_bytes(), 16);
+    }
+}
