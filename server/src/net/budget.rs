@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 pub(super) struct Budget {
     /// Encoded frames queued or being written.
     frames_bytes: AtomicUsize,
-    /// Reserved by requests still running (`in_flight_reply_reserve_bytes` each).
+    /// Reserved by requests still running (`in_flight_reply_reserve_bytes` a read,
+    /// `in_flight_write_reserve_bytes` a write).
     reserved_bytes: AtomicUsize,
     /// `outbound_queue_max_bytes`.
     max_bytes: usize,

@@ -27,7 +27,7 @@ use super::timed_codec::TimedCodec;
 use super::tls::Stream;
 use crate::cluster::{claims, peer_auth};
 use crate::metrics::RequestTimer;
-use crate::node::{now_ms, Node};
+use crate::node::{auth, now_ms, Node};
 
 /// Shows one connection may subscribe to at once.
 pub const SUBSCRIPTIONS_PER_CONNECTION_MAX: usize = 64;
@@ -413,7 +413,7 @@ impl Connection {
                 let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
                     return;
                 };
-                let reservation = self.out.reserve();
+                let reservation = self.out.reserve(auth::is_write(&request));
                 // Requests of this connection that touch the same show run in the order sent
                 // (PROTOCOL.md 11.3): each waits for the previous one on its show's lane.
                 let (after, done) = self.lanes.enter(show_of(&self.node, &request));

@@ -2,7 +2,7 @@
 //! drains it to the socket.
 //!
 //! Frames are encoded when queued, so a reply counts by its size (see [`Budget`]). Replies are
-//! always queued once built (each request holds a reservation of `in_flight_reply_reserve_bytes`
+//! always queued once built (each request holds a reservation of `in_flight_reply_reserve_bytes`,
 //! from when it was read); a read request builds its reply, and a push is queued, only while the
 //! queue is under `outbound_queue_max_bytes`. The connection reads no further frame while the
 //! queued bytes plus reservations are at that budget: a client that does not read stops being
@@ -93,9 +93,15 @@ impl Outbound {
         self.budget.until(Budget::may_queue, &self.closed).await
     }
 
-    /// Counts a request's reply before it exists.
-    pub(super) fn reserve(&self) -> Reservation {
-        let bytes = self.node.config.limits.in_flight_reply_reserve_bytes;
+    /// Counts a request's reply before it exists: `in_flight_write_reserve_bytes` for a write,
+    /// `in_flight_reply_reserve_bytes` for a read.
+    pub(super) fn reserve(&self, write: bool) -> Reservation {
+        let limits = &self.node.config.limits;
+        let bytes = if write {
+            limits.in_flight_write_reserve_bytes
+        } else {
+            limits.in_flight_reply_reserve_bytes
+        };
         self.budget.reserve(bytes);
         Reservation {
             budget: self.budget.clone(),
