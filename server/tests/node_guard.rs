@@ -157,6 +157,19 @@ fn rss_bytes() -> u64 {
 /// this binary (they run in the same process, at the same time).
 static MEASURING: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
+/// CPU time this process has used (user + system), in clock ticks (`/proc/self/stat`).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("stat");
+    // The fields after the command name (which may hold spaces) start at state, field 3.
+    let after = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest)
+        .expect("stat fields");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |n: usize| fields[n - 3].parse::<u64>().expect("ticks");
+    field(14) + field(15)
+}
+
 /// Connections the node counts as open (`cinebook_connections`).
 fn open_connections(node: &TestNode) -> u64 {
     let node = &node.server.node;
@@ -358,12 +371,19 @@ async fn thousand_pipeliners(request: Request) {
     let open = start_pipelining(&node, 1_000, request).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let grown = rss_bytes().saturating_sub(baseline);
+    // What the idle pipeliners cost in CPU: one second with nothing else to do.
+    let ticks = cpu_ticks();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_ticks = cpu_ticks() - ticks;
     let loaded = seller_latencies(&node, SELLER_CYCLES, "loaded").await;
     drop(open);
     let left = connections_settle(&node, before, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after_close = rss_bytes().saturating_sub(baseline);
-    eprintln!("connections open after closing the pipeliners: {left} (before them {before})");
+    eprintln!(
+        "connections open after closing the pipeliners: {left} (before them {before}); \
+         CPU in a second beside them: {idle_ticks} ticks (100 a core-second)"
+    );
     let p99 = |l: &[Duration]| l[l.len() * 99 / 100];
     eprintln!(
         "1000 non-reading {name} pipeliners: RSS +{} KiB (+{} KiB once closed); seller p99 {:?} \

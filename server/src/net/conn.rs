@@ -108,6 +108,8 @@ impl Connection {
         let idle = Duration::from_millis(self.node.config.idle_timeout_ms);
         let frame_timeout = Duration::from_millis(self.node.config.frame_timeout_ms);
         let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
+        // A tick skipped while the connection is not read is not made up in a burst.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut idling = Idling::new(
             idle,
             Duration::from_millis(self.node.config.limits.guest_ping_timeout_ms),
@@ -116,6 +118,14 @@ impl Connection {
         while !self.closing {
             // Back-pressure: while the client does not read its answers, its frames are not read.
             let room = self.out.may_read();
+            // A connection that is not read has no frame or idle time to check; only a terminal's
+            // session is still re-checked (revocation). 1,000 blocked guests ticking cost 17% of a
+            // core for nothing.
+            let ticking = room
+                || self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.caller.role != Role::Guest);
             tokio::select! {
                 // Shutdown, then input, then the timer: a frame whose rest is already in the
                 // socket completes before its timeout is seen.
@@ -146,7 +156,7 @@ impl Connection {
                     // Time spent not reading is ours, not the client's.
                     reader.decoder_mut().restart_timer();
                 }
-                _ = tick.tick() => {
+                _ = tick.tick(), if ticking => {
                     if self.session.as_ref().is_some_and(|s| s.due(&self.node)) {
                         self.recheck_session().await;
                     }
