@@ -200,8 +200,8 @@ const WARM_PIPELINERS: usize = 10;
 const PIPELINED_REQUESTS: usize = 1_500;
 /// RSS one non-reading pipeliner may add, both ends of its connection counted (this process is
 /// client and node): the goal, 64 MiB for 1,000 connections. Measured with the 16 KiB
-/// default `outbound_queue_max_bytes`: about 65 KiB each for 100 (the runtime's share weighs more
-/// with few connections), 40 KiB each for 1,000 (`thousand_pipeliners_figures`); 147 KiB each
+/// default `outbound_queue_max_bytes`: about 50 KiB each for 100 (the runtime's share weighs more
+/// with few connections), 38 KiB each for 1,000 (`thousand_pipeliners_figures`); 147 KiB each
 /// for 100 before replies waited for room and the writer lost its 64 KiB buffer.
 const RSS_PER_PIPELINER_MAX_BYTES: u64 = 64 << 10;
 /// RSS the runtime may add whatever the connections do (allocator arenas of the worker threads).
