@@ -356,7 +356,7 @@ async fn confirm(
             )));
         }
         // The hold is gone and this key sold nothing: report why the hold is gone.
-        (Err(Error::HoldExpired { .. }), Some(gone)) => {
+        (Err(Error::HoldExpired { .. } | Error::NotFound { .. }), Some(gone)) => {
             return Err(
                 anyhow::Error::new(gone).context(format!("idempotency key {key} made no sale"))
             );
