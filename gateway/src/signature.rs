@@ -53,7 +53,10 @@ pub fn verify_checkout(
     signature_hex: &str,
 ) -> bool {
     verify(
-        mac(key_secret, &[order_id.as_bytes(), b"|", payment_id.as_bytes()]),
+        mac(
+            key_secret,
+            &[order_id.as_bytes(), b"|", payment_id.as_bytes()],
+        ),
         signature_hex,
     )
 }

@@ -534,7 +534,6 @@ fn key_used_elsewhere(key: &str, other: HoldId) -> ErrorBody {
     )
 }
 
-
 pub(crate) fn get_booking(node: &Node, caller: &Caller, code: &str) -> Result<Booking, ErrorBody> {
     let show_id = node
         .show_of_booking(code)

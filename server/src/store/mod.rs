@@ -431,13 +431,10 @@ pub trait Store: Send + Sync + 'static {
         let _ = epoch;
     }
 
-    /// A show's audit trail (sales and cancellations) in `(lamport, node_id)` order.
-    async fn audit_trail(&self, show_id: u64) -> Result<Vec<AuditEntry>, StoreError> {
-        let _ = show_id;
-        Err(StoreError::Unavailable(
-            "this store keeps no audit trail".into(),
-        ))
-    }
+    /// A show's audit trail (sales, cancellations, refunds and blocks) in `(lamport, node_id)`
+    /// order. Every store keeps one: there is no default (an `Unavailable` default told
+    /// clients to retry a condition that never passes).
+    async fn audit_trail(&self, show_id: u64) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Sales (by sale time), refunds (by refund time) and comps by payment method for one
     /// terminal in `[from_ms, to_ms)`.
