@@ -269,16 +269,34 @@ fn parse_duration_ms(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too long"))
 }
 
-fn init_logging(format: LogFormat) {
+/// Log lines queued for stderr at most; beyond it new lines are dropped (and counted by the
+/// writer), never waited for.
+const LOG_LINES_QUEUED_MAX: usize = 65_536;
+
+/// Logs go to stderr through a dedicated writer thread: a reader of the node's output that stops
+/// reading (a full pipe, a paused `tee`, a dead one) must not stop the node. Lines beyond
+/// [`LOG_LINES_QUEUED_MAX`] are dropped instead. Colour only when stderr is a terminal (and
+/// `NO_COLOR` is not set). Keep the guard until exit: dropping it flushes what is queued, for at
+/// most about a second.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("CINEBOOK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_LINES_QUEUED_MAX)
+        .lossy(true)
+        .thread_name("cinebook-log")
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(colour)
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    guard
 }
 
 /// Opens the store the arguments name and applies its migrations.
@@ -316,7 +334,7 @@ fn describe(args: &StoreArgs) -> String {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    init_logging(cli.run.log_format);
+    let _log_flushed_at_exit = init_logging(cli.run.log_format);
     match cli.command {
         None => run(cli.run).await,
         Some(Command::Migrate { store }) => {
@@ -521,6 +539,11 @@ async fn run(args: RunArgs) -> Result<()> {
         wait_for_signal().await;
         tracing::info!("signal received: shutting down");
         shutdown.cancel();
+        // The handler replaced the default action: without this a second Ctrl-C or SIGTERM
+        // during a slow shutdown would be ignored.
+        wait_for_signal().await;
+        tracing::warn!("second signal: exiting without waiting for the grace period");
+        std::process::exit(SECOND_SIGNAL_EXIT_CODE);
     });
     server.run().await;
     Ok(())
@@ -552,6 +575,9 @@ async fn first_run(store: &dyn Store, data_dir: &Path) -> Result<()> {
     );
     Ok(())
 }
+
+/// The exit code when a second signal cut a shutdown short (128 + SIGINT, as a shell reports it).
+const SECOND_SIGNAL_EXIT_CODE: i32 = 130;
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
