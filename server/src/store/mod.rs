@@ -10,6 +10,7 @@
 //! - [`sqlite::SqliteStore`]: the embedded default (one file under `./cinebook-data/`), for a
 //!   single node without MySQL; WAL with `synchronous=FULL`, so it keeps the same durability
 //!   promise.
+//! - [`scratch::ScratchCopy`]: a throw-away copy of an embedded store for dry runs.
 //! - [`memory::MemoryStore`]: in-process, for the deterministic simulation and unit tests only
 //!   (it is not durable and says so).
 
@@ -18,6 +19,7 @@ pub mod group_commit;
 pub mod memory;
 pub mod mysql;
 pub mod private;
+pub mod scratch;
 pub mod sqlite;
 
 use async_trait::async_trait;
