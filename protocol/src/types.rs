@@ -26,7 +26,8 @@ pub type TerminalId = u64;
 /// An amount of money in minor units (cents) of `currency`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
-    /// Amount in minor units; negative only for refunds.
+    /// Amount in minor units (see [`crate::money`] to print it); never negative from the
+    /// reference server (a refund is the positive amount given back).
     pub amount_minor: i64,
     /// ISO 4217 code such as `EUR`.
     pub currency: String,

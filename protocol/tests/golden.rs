@@ -257,6 +257,20 @@ fn expected() -> BTreeMap<&'static str, Golden> {
             )),
         ),
         (
+            "error-no-adjacent-seats",
+            Golden::Frame(Envelope::error(
+                3,
+                50,
+                ErrorBody::new(
+                    ErrorCode::NoAdjacentSeats {
+                        largest_block: 2,
+                        free: 5,
+                    },
+                    "only 2 adjacent",
+                ),
+            )),
+        ),
+        (
             "push-seats-changed",
             Golden::Frame(Envelope::push(
                 48,
@@ -879,6 +893,10 @@ fn all_error_codes() -> Vec<ErrorCode> {
         ErrorCode::Internal,
         ErrorCode::SalesClosed,
         ErrorCode::OutcomeUnknown,
+        ErrorCode::NoAdjacentSeats {
+            largest_block: 2,
+            free: 5,
+        },
     ]
 }
 

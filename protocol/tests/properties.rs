@@ -667,6 +667,10 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         Just(ErrorCode::Internal),
         Just(ErrorCode::SalesClosed),
         Just(ErrorCode::OutcomeUnknown),
+        (n32(), n32()).prop_map(|(largest_block, free)| ErrorCode::NoAdjacentSeats {
+            largest_block,
+            free
+        }),
     ]
 }
 
@@ -751,7 +755,7 @@ variant_name!(reply_variant, Reply: [
 variant_name!(error_variant, ErrorCode: [
     BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, NotFound, InvalidArgument,
     SeatUnavailable, HoldExpired, SoldOut, NotLeader, Unavailable, Overloaded, Conflict, Internal,
-    SalesClosed, OutcomeUnknown,
+    SalesClosed, OutcomeUnknown, NoAdjacentSeats,
 ]);
 variant_name!(push_variant, Push: [
     SeatsChanged, Resync, ShuttingDown, Replicated, Snapshot, Heartbeat, CatalogChanged, Ping,
@@ -791,7 +795,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 39 + 24 + 16 + 8);
+    assert_eq!(wanted.len(), 39 + 24 + 17 + 8);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }

@@ -558,3 +558,46 @@ async fn show_id_on(node: &cinebook_server::node::Node, ext: &str) -> ShowId {
         .unwrap_or_else(|| panic!("show {ext} is not mapped"))
         .internal_id
 }
+
+/// `import --dry-run` writes nothing: not the data directory, not a file in an existing one;
+/// a failure is printed once, without a backtrace or Rust's `Error:` form.
+#[test]
+fn a_dry_run_on_the_command_line_creates_nothing_and_errors_print_once() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let data = dir.path().join("never-created");
+    let v1 = fixture_path("catalog-v1.json");
+    let (ok, out, err) = server_binary(&["import", "--from", &v1, "--dry-run"], &data);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("dry run: nothing was written"), "{out}");
+    assert!(!data.exists(), "the dry run created {}", data.display());
+
+    // On an existing store: the files stay byte for byte as they were.
+    let (ok, out, err) = server_binary(&["import", "--from", &v1], &data);
+    assert!(ok, "{out}{err}");
+    let db = data.join(cinebook_server::store::sqlite::DATABASE_FILE);
+    let before = std::fs::read(&db).expect("store file");
+    let listing = |d: &std::path::Path| {
+        let mut names: Vec<_> = std::fs::read_dir(d)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let files_before = listing(&data);
+    let v2 = fixture_path("catalog-v2.json");
+    let (ok, out, err) = server_binary(&["import", "--from", &v2, "--dry-run"], &data);
+    assert!(ok, "{out}{err}");
+    assert_eq!(std::fs::read(&db).expect("store file"), before);
+    assert_eq!(listing(&data), files_before);
+
+    let bad = fixture_path("malformed.json");
+    let (ok, _, err) = server_binary(&["import", "--from", &bad], &data);
+    assert!(!ok);
+    assert_eq!(err.matches("line 7").count(), 1, "printed once: {err}");
+    assert!(err.starts_with("cinebook-server: "), "{err}");
+    assert!(
+        !err.contains("Error:") && !err.contains("backtrace"),
+        "{err}"
+    );
+}

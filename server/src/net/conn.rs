@@ -257,8 +257,12 @@ impl Connection {
             .await;
     }
 
-    async fn reply(&self, request_id: u64, answer: Result<Reply, ErrorBody>) {
+    async fn reply(&self, request_id: u64, mut answer: Result<Reply, ErrorBody>) {
         let lamport = self.node.lamport.tick();
+        // `Welcome.lamport` is the time of the envelope that carries it (PROTOCOL.md §7, §15.2).
+        if let Ok(Reply::Welcome { lamport: time, .. }) = &mut answer {
+            *time = lamport;
+        }
         let envelope = match answer {
             Ok(reply) => Envelope::reply(request_id, lamport, reply),
             Err(error) => Envelope::error(request_id, lamport, error),

@@ -417,9 +417,13 @@ async fn on_hold(
 ) -> Answer {
     let slot = node
         .show_of_hold(hold_id)
-        .ok_or_else(|| not_found(format_args!("hold {hold_id} (expired, released or sold)")))?;
+        .ok_or_else(|| node.hold_not_open(hold_id))?;
     let input = ShowInput::Command(command(hold_id, caller.terminal_id));
-    let output = node.submit(slot, input).await?.map_err(|e| e.to_wire())?;
+    let output = node.submit(slot, input).await?.map_err(|e| match e {
+        // Expired or sold between the lookup and the command.
+        DomainError::HoldNotFound(_) => node.hold_not_open(hold_id),
+        e => e.to_wire(),
+    })?;
     Ok(match output.hold {
         Some(hold) => Reply::Held(hold),
         None => Reply::Released { hold_id },
@@ -462,7 +466,7 @@ pub(crate) async fn confirm_sale(
     }
     let slot = node
         .show_of_hold(hold_id)
-        .ok_or_else(|| hold_gone(hold_id))?;
+        .ok_or_else(|| node.hold_not_open(hold_id))?;
     let sale_key = (terminal_id, key.clone());
     let ticket = match node
         .outcomes
@@ -506,7 +510,7 @@ pub(crate) async fn confirm_sale(
         Ok(Ok(output)) => output
             .sale
             .ok_or_else(|| ErrorBody::new(ErrorCode::Internal, "no sale begun")),
-        Ok(Err(DomainError::HoldNotFound(_))) => Err(hold_gone(hold_id)),
+        Ok(Err(DomainError::HoldNotFound(_))) => Err(node.hold_not_open(hold_id)),
         Ok(Err(e)) => Err(e.to_wire()),
         Err(e) => Err(e),
     };
@@ -572,13 +576,6 @@ fn key_used_elsewhere(key: &str, other: HoldId) -> ErrorBody {
     ErrorBody::new(
         ErrorCode::Conflict,
         format!("idempotency key {key:?} is confirming another hold ({other})"),
-    )
-}
-
-fn hold_gone(hold_id: HoldId) -> ErrorBody {
-    ErrorBody::new(
-        ErrorCode::HoldExpired,
-        format!("hold {hold_id} is gone: expired, released or never existed"),
     )
 }
 
