@@ -68,6 +68,16 @@ pub enum ReplicatedEvent {
         /// Blocked or unblocked.
         blocked: bool,
     },
+    /// (7) A hold waits for an online payment: it can no longer be renewed, released or
+    /// confirmed by its terminal, and expires at `expires_at_ms` unless the payment is captured.
+    AwaitingPayment {
+        /// Hold.
+        hold_id: HoldId,
+        /// The payment order.
+        order_id: u64,
+        /// The end of the payment window: the hold's new deadline.
+        expires_at_ms: u64,
+    },
 }
 
 /// One open hold in a snapshot.

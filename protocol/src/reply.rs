@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::AuditEntry;
 use crate::types::{
-    Booking, Category, City, HoldId, HoldInfo, Movie, NodeRole, Role, Screen, SeatMap, ShiftReport,
-    ShowId, ShowSummary, Terminal, TerminalId, Theater,
+    Booking, Category, City, HoldId, HoldInfo, Movie, NodeRole, PaymentOrderInfo, Role, Screen,
+    SeatMap, ShiftReport, ShowId, ShowSummary, Terminal, TerminalId, Theater,
 };
 
 /// A successful reply, carried in a frame with the request's id.
@@ -125,4 +125,6 @@ pub enum Reply {
         /// `HMAC-SHA256(secret, "CINEBOOK-PEER-V1" 02 ids nonces)`, docs/PROTOCOL.md 11.8.
         proof: [u8; crate::request::PEER_PROOF_BYTES],
     },
+    /// (23) A payment order (answer to `CreatePaymentOrder`, `VerifyCheckout`, `PaymentStatus`).
+    PaymentOrder(PaymentOrderInfo),
 }

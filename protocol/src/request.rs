@@ -210,6 +210,31 @@ pub enum Request {
         /// `HMAC-SHA256(secret, "CINEBOOK-PEER-V1" 01 ids nonces)`, docs/PROTOCOL.md 11.8.
         proof: [u8; PEER_PROOF_BYTES],
     },
+    /// (35) Start an online payment for a hold: the node creates a gateway order for the
+    /// hold's total and pins the hold for the payment window. Retried with the same key, it
+    /// answers the same order. Answered with `PaymentOrder`.
+    CreatePaymentOrder {
+        /// The hold (the caller's own).
+        hold_id: HoldId,
+        /// A retry with the same key returns the same order, never a second one.
+        idempotency_key: String,
+    },
+    /// (36) The checkout's result for one of the caller's orders (Razorpay's
+    /// `razorpay_payment_id` and `razorpay_signature`). The node checks the signature and the
+    /// payment at the gateway, then sells. Answered with `PaymentOrder`.
+    VerifyCheckout {
+        /// Our order id.
+        order_id: u64,
+        /// The gateway's payment id.
+        payment_id: String,
+        /// Hex HMAC-SHA256 of `gateway_order_id|payment_id` under the key secret.
+        signature: String,
+    },
+    /// (37) One of the caller's payment orders as it is now. Answered with `PaymentOrder`.
+    PaymentStatus {
+        /// Our order id.
+        order_id: u64,
+    },
 }
 
 /// Bytes of a peer-authentication nonce (`PeerHello.nonce`, `PeerChallenge.nonce`).
@@ -257,6 +282,9 @@ impl Request {
             Request::Follow { .. } => "follow",
             Request::PeerHello { .. } => "peer_hello",
             Request::PeerProof { .. } => "peer_proof",
+            Request::CreatePaymentOrder { .. } => "create_payment_order",
+            Request::VerifyCheckout { .. } => "verify_checkout",
+            Request::PaymentStatus { .. } => "payment_status",
         }
     }
 }

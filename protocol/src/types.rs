@@ -322,6 +322,10 @@ pub enum PaymentMethod {
     Card,
     /// Complimentary ticket, amount zero.
     Comp,
+    /// Paid online through the node's payment gateway; the reference is the gateway's payment
+    /// id. Only the node itself records it (after the gateway captured the payment): no
+    /// terminal may confirm with it.
+    Gateway,
 }
 
 impl PaymentMethod {
@@ -331,6 +335,7 @@ impl PaymentMethod {
             PaymentMethod::Cash => "cash",
             PaymentMethod::Card => "card",
             PaymentMethod::Comp => "comp",
+            PaymentMethod::Gateway => "gateway",
         }
     }
 
@@ -340,6 +345,7 @@ impl PaymentMethod {
             PaymentMethod::Cash,
             PaymentMethod::Card,
             PaymentMethod::Comp,
+            PaymentMethod::Gateway,
         ]
         .into_iter()
         .find(|m| m.name().eq_ignore_ascii_case(text))
@@ -477,4 +483,91 @@ pub enum ChangeCause {
     Cancelled,
     /// Seats were blocked or unblocked by an admin.
     Blocked,
+}
+
+/// Where a payment order is in its life (docs/PAYMENTS.md has the diagram). Append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PaymentOrderState {
+    /// Recorded; the gateway's order is not known yet (being created, or creation failed and
+    /// will be retried with the same receipt).
+    Creating,
+    /// The gateway has the order; the hold waits for the customer to pay.
+    AwaitingPayment,
+    /// A payment was captured; the sale is being committed.
+    Captured,
+    /// Sold: the booking exists.
+    Booked,
+    /// A captured payment could not become a booking (window over, seats gone); its refund
+    /// is being made through the gateway.
+    RefundPending,
+    /// The captured payment was refunded in full; no booking.
+    Refunded,
+    /// Nothing was captured before the payment window ended: the hold was released.
+    Expired,
+}
+
+impl PaymentOrderState {
+    /// The lowercase name used in the database and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            PaymentOrderState::Creating => "creating",
+            PaymentOrderState::AwaitingPayment => "awaiting_payment",
+            PaymentOrderState::Captured => "captured",
+            PaymentOrderState::Booked => "booked",
+            PaymentOrderState::RefundPending => "refund_pending",
+            PaymentOrderState::Refunded => "refunded",
+            PaymentOrderState::Expired => "expired",
+        }
+    }
+
+    /// Parses [`PaymentOrderState::name`].
+    pub fn parse(text: &str) -> Option<PaymentOrderState> {
+        use PaymentOrderState::*;
+        [
+            Creating,
+            AwaitingPayment,
+            Captured,
+            Booked,
+            RefundPending,
+            Refunded,
+            Expired,
+        ]
+        .into_iter()
+        .find(|s| s.name() == text)
+    }
+
+    /// Whether nothing can change the order any more.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            PaymentOrderState::Booked | PaymentOrderState::Refunded | PaymentOrderState::Expired
+        )
+    }
+}
+
+/// A payment order as a terminal sees it (never a gateway secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentOrderInfo {
+    /// Our order id.
+    pub order_id: u64,
+    /// The hold it pays for.
+    pub hold_id: HoldId,
+    /// The show.
+    pub show_id: ShowId,
+    /// The gateway's order id, once the gateway has it.
+    pub gateway_order_id: Option<String>,
+    /// Amount due.
+    pub amount: Money,
+    /// Where the customer pays, once the gateway has the order.
+    pub checkout_url: Option<String>,
+    /// State.
+    pub state: PaymentOrderState,
+    /// The hold stays pinned until this time, ms since the Unix epoch.
+    pub window_ends_at_ms: u64,
+    /// The booking, once sold.
+    pub booking_code: Option<String>,
+    /// The captured payment's gateway id, once captured.
+    pub payment_id: Option<String>,
+    /// Why the order ended without a booking (refunded or expired), for the customer.
+    pub reason: Option<String>,
 }

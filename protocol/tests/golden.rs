@@ -176,6 +176,17 @@ fn eur(amount_minor: i64) -> Money {
 
 fn expected() -> BTreeMap<&'static str, Golden> {
     let vectors = [
+        (
+            "create-payment-order",
+            Golden::Frame(Envelope::request(
+                5,
+                55,
+                Request::CreatePaymentOrder {
+                    hold_id: 7,
+                    idempotency_key: "p-7".into(),
+                },
+            )),
+        ),
         ("preface-v1", Golden::Preface(1)),
         ("preface-v2", Golden::Preface(2)),
         (
@@ -700,6 +711,16 @@ fn all_requests() -> Vec<Request> {
         Request::PeerProof {
             proof: [0; PEER_PROOF_BYTES],
         },
+        Request::CreatePaymentOrder {
+            hold_id: 1,
+            idempotency_key: "k".into(),
+        },
+        Request::VerifyCheckout {
+            order_id: 1,
+            payment_id: "pay_1".into(),
+            signature: "00".into(),
+        },
+        Request::PaymentStatus { order_id: 1 },
     ]
 }
 
@@ -777,7 +798,24 @@ fn all_replies() -> Vec<Reply> {
             nonce: [0; PEER_NONCE_BYTES],
             proof: [0; PEER_PROOF_BYTES],
         },
+        Reply::PaymentOrder(payment_order()),
     ]
+}
+
+fn payment_order() -> PaymentOrderInfo {
+    PaymentOrderInfo {
+        order_id: 1,
+        hold_id: 7,
+        show_id: 300,
+        gateway_order_id: Some("order_1".into()),
+        amount: eur(2500),
+        checkout_url: None,
+        state: PaymentOrderState::AwaitingPayment,
+        window_ends_at_ms: 1,
+        booking_code: None,
+        payment_id: None,
+        reason: None,
+    }
 }
 
 fn all_pushes() -> Vec<Push> {
@@ -890,6 +928,11 @@ fn message_tables_match_the_code() {
                 seats: vec![],
                 blocked: true,
             },
+            ReplicatedEvent::AwaitingPayment {
+                hold_id: 1,
+                order_id: 1,
+                expires_at_ms: 1,
+            },
         ],
     );
 }
@@ -937,6 +980,19 @@ fn domain_enum_tables_match_the_code() {
             PaymentMethod::Cash,
             PaymentMethod::Card,
             PaymentMethod::Comp,
+            PaymentMethod::Gateway,
+        ],
+    );
+    assert_table(
+        "PaymentOrderState",
+        &[
+            PaymentOrderState::Creating,
+            PaymentOrderState::AwaitingPayment,
+            PaymentOrderState::Captured,
+            PaymentOrderState::Booked,
+            PaymentOrderState::RefundPending,
+            PaymentOrderState::Refunded,
+            PaymentOrderState::Expired,
         ],
     );
     assert_table(

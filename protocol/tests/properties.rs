@@ -80,7 +80,47 @@ fn payment_method() -> impl Strategy<Value = PaymentMethod> {
         PaymentMethod::Cash,
         PaymentMethod::Card,
         PaymentMethod::Comp,
+        PaymentMethod::Gateway,
     ])
+}
+
+fn payment_order_state() -> impl Strategy<Value = PaymentOrderState> {
+    select(vec![
+        PaymentOrderState::Creating,
+        PaymentOrderState::AwaitingPayment,
+        PaymentOrderState::Captured,
+        PaymentOrderState::Booked,
+        PaymentOrderState::RefundPending,
+        PaymentOrderState::Refunded,
+        PaymentOrderState::Expired,
+    ])
+}
+
+fn payment_order_info() -> impl Strategy<Value = PaymentOrderInfo> {
+    (
+        (n64(), n64(), n64(), option::of(text()), money()),
+        (option::of(text()), payment_order_state(), n64()),
+        (option::of(text()), option::of(text()), option::of(text())),
+    )
+        .prop_map(
+            |(
+                (order_id, hold_id, show_id, gateway_order_id, amount),
+                (checkout_url, state, window_ends_at_ms),
+                (booking_code, payment_id, reason),
+            )| PaymentOrderInfo {
+                order_id,
+                hold_id,
+                show_id,
+                gateway_order_id,
+                amount,
+                checkout_url,
+                state,
+                window_ends_at_ms,
+                booking_code,
+                payment_id,
+                reason,
+            },
+        )
 }
 
 fn booking_status() -> impl Strategy<Value = BookingStatus> {
@@ -415,6 +455,18 @@ fn request() -> BoxedStrategy<Request> {
             }
         }),
         any::<[u8; PEER_PROOF_BYTES]>().prop_map(|proof| Request::PeerProof { proof }),
+        (n64(), text()).prop_map(|(hold_id, idempotency_key)| Request::CreatePaymentOrder {
+            hold_id,
+            idempotency_key
+        }),
+        (n64(), text(), text()).prop_map(|(order_id, payment_id, signature)| {
+            Request::VerifyCheckout {
+                order_id,
+                payment_id,
+                signature,
+            }
+        }),
+        n64().prop_map(|order_id| Request::PaymentStatus { order_id }),
     ]
     .boxed()
 }
@@ -499,6 +551,13 @@ fn replicated_event() -> BoxedStrategy<ReplicatedEvent> {
             .prop_map(|(code, refund)| ReplicatedEvent::Cancelled { code, refund }),
         (few(n32()), any::<bool>())
             .prop_map(|(seats, blocked)| ReplicatedEvent::Blocked { seats, blocked }),
+        (n64(), n64(), n64()).prop_map(|(hold_id, order_id, expires_at_ms)| {
+            ReplicatedEvent::AwaitingPayment {
+                hold_id,
+                order_id,
+                expires_at_ms,
+            }
+        }),
     ]
     .boxed()
 }
@@ -575,6 +634,7 @@ fn reply() -> BoxedStrategy<Reply> {
                 nonce,
                 proof
             }),
+        payment_order_info().prop_map(Reply::PaymentOrder),
     ]
     .boxed()
 }
@@ -671,12 +731,12 @@ variant_name!(request_variant, Request: [
     Confirm, Cancel, GetBooking, ListBookings, Subscribe, Unsubscribe, ShiftReport, UpsertCity,
     UpsertTheater, UpsertScreen, UpsertMovie, UpsertShow, BlockSeats, AddTerminal, ListTerminals,
     RevokeTerminal, GetScreen, Availability, AuditTrail, NodeStatus, Election, Coordinator, Follow,
-    PeerHello, PeerProof,
+    PeerHello, PeerProof, CreatePaymentOrder, VerifyCheckout, PaymentStatus,
 ]);
 variant_name!(reply_variant, Reply: [
     Welcome, Pong, Cities, Theaters, Movies, Shows, SeatMap, Held, Released, Booking, Bookings,
     Subscribed, Unsubscribed, ShiftReport, Done, TerminalAdded, Terminals, Screen, Availability,
-    AuditTrail, NodeStatus, Following, PeerChallenge,
+    AuditTrail, NodeStatus, Following, PeerChallenge, PaymentOrder,
 ]);
 variant_name!(error_variant, ErrorCode: [
     BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, NotFound, InvalidArgument,
@@ -721,7 +781,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 35 + 23 + 16 + 8);
+    assert_eq!(wanted.len(), 38 + 24 + 16 + 8);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }

@@ -62,6 +62,8 @@ pub struct Config {
     pub tls: Option<crate::net::tls::TlsFiles>,
     /// Connection guards against hostile or careless clients (issue 13).
     pub limits: ConnectionLimits,
+    /// Online payments through a gateway (`--gateway`); `None`: none.
+    pub payments: Option<crate::node::payments::PaymentConfig>,
 }
 
 /// Limits that keep one client, one address or one guessing attacker from taking a node down.
@@ -163,6 +165,7 @@ impl Default for Config {
             cluster: None,
             tls: None,
             limits: ConnectionLimits::default(),
+            payments: None,
         }
     }
 }

@@ -19,6 +19,8 @@ use cinebook_server::store::Store;
 use cinebook_server::{Config, Server};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
+mod payments_cli;
+
 /// Where the embedded store lives unless `--data-dir` says otherwise.
 const DEFAULT_DATA_DIR: &str = "./cinebook-data";
 
@@ -215,6 +217,8 @@ struct RunArgs {
         requires = "tls_cert"
     )]
     tls_ca: Option<PathBuf>,
+    #[command(flatten)]
+    payments: payments_cli::GatewayArgs,
 }
 
 fn cluster_config(args: &RunArgs) -> Result<Option<ClusterConfig>> {
@@ -498,10 +502,32 @@ async fn run(args: RunArgs) -> Result<()> {
     if args.store.database.is_none() && !args.no_sample {
         first_run(store.as_ref(), &args.store.data_dir).await?;
     }
+    let payments = payments_cli::setup(
+        &args.payments,
+        args.store.database.is_none(),
+        args.metrics_listen,
+    )
+    .await?;
+    config.payments = payments.as_ref().map(|p| p.config.clone());
     let server = Server::bind(config, store)
         .await
         .context("starting the node")?;
     println!("cinebook-server listening on {}", server.local_addr());
+    // The simulator (if any) lives as long as the node.
+    let _simulator = match payments {
+        Some(setup) => {
+            if let Some(listener) = setup.webhook_listener {
+                let addr = listener.local_addr()?;
+                tokio::spawn(cinebook_server::metrics::serve_http(
+                    listener,
+                    server.node(),
+                ));
+                println!("payment webhooks on http://{addr}/payments/webhook");
+            }
+            setup.simulator
+        }
+        None => None,
+    };
     if let Some(addr) = args.metrics_listen {
         let (bound, _) = cinebook_server::metrics::spawn_http(addr, server.node())
             .await

@@ -11,6 +11,7 @@
 //! | --- | --- |
 //! | `/metrics` | the Prometheus text format |
 //! | `/healthz` | 200 while the process serves HTTP (liveness) |
+//! | `POST /payments/webhook` | a payment gateway's signed webhook (`node::payments::webhook`) |
 //! | `/readyz` | 200 when the store answers a ping within [`READY_STORE_TIMEOUT_MS`] and, in a cluster, a leader is known; 503 with the reason otherwise |
 
 use std::convert::Infallible;
@@ -363,6 +364,13 @@ const PLAIN: &str = "text/plain; charset=utf-8";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 async fn answer(node: Arc<Node>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    if request.uri().path() == crate::node::payments::webhook::WEBHOOK_PATH {
+        if request.method() != Method::POST {
+            return text(StatusCode::METHOD_NOT_ALLOWED, "POST only\n", PLAIN);
+        }
+        let (status, body) = crate::node::payments::webhook_http::answer(node, request).await;
+        return text(status, body, PLAIN);
+    }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n", PLAIN);
     }

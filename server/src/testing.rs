@@ -386,9 +386,11 @@ pub mod contract {
     use crate::store::{CancelRecord, SaleOutcome, SaleRecord, Store, StoreError};
 
     mod outcomes;
+    mod payments;
     pub use outcomes::{
         blocked_seats_round_trip, hold_ids_and_keys_round_trip, sale_conflicts_are_classified,
     };
+    pub use payments::payment_orders;
 
     fn cancel(
         code: &str,

@@ -55,6 +55,10 @@ pub enum DomainError {
     /// A sale of this hold is being committed.
     #[error("hold {0} is being confirmed")]
     SaleInProgress(HoldId),
+    /// The hold waits for an online payment: only its captured payment sells it, and it ends
+    /// with its payment window.
+    #[error("hold {0} is waiting for its online payment")]
+    AwaitingPayment(HoldId),
     /// An argument is out of range.
     #[error("{0}")]
     InvalidArgument(String),
@@ -103,6 +107,7 @@ impl DomainError {
             DomainError::BookingNotConfirmed(_)
             | DomainError::Limit(_)
             | DomainError::KeyReused(_)
+            | DomainError::AwaitingPayment(_)
             | DomainError::LayoutLocked(_) => ErrorCode::Conflict,
             DomainError::BadEvent(_) | DomainError::CodesExhausted(_) => ErrorCode::Internal,
             DomainError::SalesClosed { .. } => ErrorCode::SalesClosed,

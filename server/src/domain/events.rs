@@ -70,6 +70,18 @@ pub enum Command {
     },
     /// Release every hold whose deadline is at or before now.
     Expire,
+    /// Pin a hold to a payment order until `until_ms` (the payment window's end): no renew,
+    /// release or ordinary confirm; it expires then unless the order's payment sells it.
+    AwaitPayment {
+        /// Hold.
+        hold_id: HoldId,
+        /// Caller, who must own it.
+        terminal_id: TerminalId,
+        /// The payment order.
+        order_id: u64,
+        /// The hold's new deadline.
+        until_ms: u64,
+    },
 }
 
 /// A state change of one show. Replaying a show's events in order rebuilds its state.

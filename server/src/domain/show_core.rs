@@ -404,7 +404,8 @@ fn command_hold(command: &Command) -> Option<HoldId> {
         Command::Hold { hold_id, .. }
         | Command::Renew { hold_id, .. }
         | Command::Release { hold_id, .. }
-        | Command::Sell { hold_id } => Some(*hold_id),
+        | Command::Sell { hold_id }
+        | Command::AwaitPayment { hold_id, .. } => Some(*hold_id),
         Command::Cancel { .. } | Command::Block { .. } | Command::Expire => None,
     }
 }

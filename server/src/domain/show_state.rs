@@ -85,6 +85,9 @@ pub struct Hold {
     /// A sale being committed, or whose outcome is unknown, pins the hold (no expiry, no
     /// release) until the store's definite answer arrives.
     pub sale: Option<Box<SaleIntent>>,
+    /// The payment order this hold waits for (`Command::AwaitPayment`): the terminal can no
+    /// longer renew, release or confirm it; only the order's captured payment sells it.
+    pub payment_order: Option<u64>,
 }
 
 /// A sale validated by [`ShowState::begin_sale`], waiting for the database.
@@ -376,6 +379,9 @@ impl ShowState {
                 if hold.sale.is_some() {
                     return Err(DomainError::SaleInProgress(hold_id));
                 }
+                if hold.payment_order.is_some() {
+                    return Err(DomainError::AwaitingPayment(hold_id));
+                }
                 Ok(vec![Event::Released {
                     hold_id,
                     seats: hold.seats.clone(),
@@ -406,6 +412,12 @@ impl ShowState {
             }
             Command::Block { seats, blocked } => self.decide_block(seats, blocked),
             Command::Expire => Ok(self.decide_expire(now_ms)),
+            Command::AwaitPayment {
+                hold_id,
+                terminal_id,
+                order_id,
+                until_ms,
+            } => self.decide_await_payment(hold_id, terminal_id, order_id, until_ms, now_ms),
         }
     }
 
@@ -561,6 +573,39 @@ impl ShowState {
         Ok(())
     }
 
+    fn decide_await_payment(
+        &self,
+        hold_id: HoldId,
+        terminal_id: TerminalId,
+        order_id: u64,
+        until_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<Event>, DomainError> {
+        let hold = self.owned_hold(hold_id, terminal_id)?;
+        match hold.payment_order {
+            // Retried: the hold already waits for this order.
+            Some(known) if known == order_id => return Ok(Vec::new()),
+            Some(_) => return Err(DomainError::AwaitingPayment(hold_id)),
+            None => {}
+        }
+        if hold.sale.is_some() {
+            return Err(DomainError::SaleInProgress(hold_id));
+        }
+        if hold.expires_at_ms <= now_ms {
+            return Err(DomainError::HoldExpired(hold_id));
+        }
+        if until_ms <= now_ms {
+            return Err(DomainError::InvalidArgument(format!(
+                "a payment window ending at {until_ms} is already over"
+            )));
+        }
+        Ok(vec![Event::AwaitingPayment {
+            hold_id,
+            order_id,
+            expires_at_ms: until_ms,
+        }])
+    }
+
     fn decide_renew(
         &self,
         hold_id: HoldId,
@@ -568,6 +613,9 @@ impl ShowState {
         now_ms: u64,
     ) -> Result<Vec<Event>, DomainError> {
         let hold = self.owned_hold(hold_id, terminal_id)?;
+        if hold.payment_order.is_some() {
+            return Err(DomainError::AwaitingPayment(hold_id));
+        }
         if hold.expires_at_ms <= now_ms {
             return Err(DomainError::HoldExpired(hold_id));
         }
@@ -673,6 +721,16 @@ impl ShowState {
         let hold = self.owned_hold(hold_id, terminal_id)?;
         if hold.sale.is_some() {
             return Err(DomainError::SaleInProgress(hold_id));
+        }
+        // Only the hold's own captured payment sells a hold that waits for one; a gateway
+        // payment sells nothing else.
+        let by_gateway = payment.method == PaymentMethod::Gateway;
+        if hold.payment_order.is_some() != by_gateway {
+            return Err(if by_gateway {
+                DomainError::InvalidArgument(format!("hold {hold_id} has no payment order"))
+            } else {
+                DomainError::AwaitingPayment(hold_id)
+            });
         }
         if hold.expires_at_ms <= now_ms {
             return Err(DomainError::HoldExpired(hold_id));
@@ -874,6 +932,7 @@ impl ShowState {
                         expires_at_ms: *expires_at_ms,
                         idempotency_key: idempotency_key.clone(),
                         sale: None,
+                        payment_order: None,
                     },
                 );
             }
@@ -886,6 +945,19 @@ impl ShowState {
                     .get_mut(hold_id)
                     .ok_or(DomainError::HoldNotFound(*hold_id))?;
                 hold.expires_at_ms = *expires_at_ms;
+                self.deadlines.push(Reverse((*expires_at_ms, *hold_id)));
+            }
+            Event::AwaitingPayment {
+                hold_id,
+                order_id,
+                expires_at_ms,
+            } => {
+                let hold = self
+                    .holds
+                    .get_mut(hold_id)
+                    .ok_or(DomainError::HoldNotFound(*hold_id))?;
+                hold.expires_at_ms = *expires_at_ms;
+                hold.payment_order = Some(*order_id);
                 self.deadlines.push(Reverse((*expires_at_ms, *hold_id)));
             }
             Event::Released { hold_id, seats } | Event::Expired { hold_id, seats } => {

@@ -84,7 +84,10 @@ impl Node {
                         (booking.code.clone(), *hold_id),
                     );
                 }
-                Event::Renewed { .. } | Event::Cancelled { .. } | Event::Blocked { .. } => {}
+                Event::Renewed { .. }
+                | Event::AwaitingPayment { .. }
+                | Event::Cancelled { .. }
+                | Event::Blocked { .. } => {}
             }
         }
     }

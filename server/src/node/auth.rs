@@ -43,7 +43,14 @@ pub fn allowed(role: Role, request: &Request) -> bool {
         | Unsubscribe { .. }
         | GetScreen { .. }
         | Availability { .. } => 0,
-        Hold { .. } | Renew { .. } | Release { .. } | Confirm { .. } | GetBooking { .. } => 1,
+        Hold { .. }
+        | Renew { .. }
+        | Release { .. }
+        | Confirm { .. }
+        | GetBooking { .. }
+        | CreatePaymentOrder { .. }
+        | VerifyCheckout { .. }
+        | PaymentStatus { .. } => 1,
         Cancel { .. } | ListBookings { .. } | ShiftReport { .. } => 2,
         UpsertCity(_)
         | UpsertTheater(_)
@@ -73,6 +80,8 @@ pub fn is_write(request: &Request) -> bool {
             | Release { .. }
             | Confirm { .. }
             | Cancel { .. }
+            | CreatePaymentOrder { .. }
+            | VerifyCheckout { .. }
             | UpsertCity(_)
             | UpsertTheater(_)
             | UpsertScreen(_)
@@ -84,8 +93,12 @@ pub fn is_write(request: &Request) -> bool {
     )
 }
 
-/// Whether `role` may take payment by `method`: kiosks take cards only.
+/// Whether `role` may take payment by `method`: kiosks take cards only; nobody confirms with
+/// `Gateway` (only the node records a gateway payment, after the gateway captured it).
 pub fn may_take(role: Role, method: PaymentMethod) -> bool {
+    if method == PaymentMethod::Gateway {
+        return false;
+    }
     match role {
         Role::Kiosk => method == PaymentMethod::Card,
         Role::BoxOffice | Role::Admin => true,

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use cinebook_protocol::types::{Booking, BookingStatus, Money, SeatId};
+use cinebook_protocol::types::{Booking, BookingStatus, Money, PaymentMethod, SeatId};
 use cinebook_protocol::Reply;
 use cinebook_protocol::{ErrorBody, ErrorCode};
 
@@ -50,6 +50,12 @@ pub async fn cancel(
         node_id: node.config.node_id,
         reason,
     };
+    // Money paid through the gateway goes back through it, before the booking is cancelled:
+    // a refund that fails leaves the booking as it was (retry the cancel; the receipt makes the
+    // retry find the first refund instead of making a second).
+    if refund && booking.payment.method == PaymentMethod::Gateway {
+        super::payments::settle::refund_booking(node, &booking).await?;
+    }
     // Durable first; the conditional update in the store refuses a second cancel.
     if let Err(e) = node.store_call(node.store.commit_cancel(&record)).await {
         // The answer may be lost (a timeout) or memory may be behind (already cancelled on

@@ -13,9 +13,12 @@ pub enum FaultPoint {
     WriterCommit,
     /// The writer, after the store answered a batch and before the shows hear of it.
     WriterAfterCommit,
+    /// The payment path, after a captured payment was recorded on its order and before the
+    /// sale is begun: a node that dies here has the money and no booking yet.
+    PaymentCaptured,
 }
 
-const POINTS: usize = 3;
+const POINTS: usize = 4;
 
 /// Armed faults: each point panics as many times as armed.
 #[derive(Debug, Default)]

@@ -110,6 +110,22 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             super::durable::cancel(node, caller, booking, refund, reason).await
         }
         Request::GetBooking { code } => get_booking(node, caller, &code).map(Reply::Booking),
+        Request::CreatePaymentOrder {
+            hold_id,
+            idempotency_key,
+        } => super::payments::create_order(node, caller, hold_id, idempotency_key)
+            .await
+            .map(Reply::PaymentOrder),
+        Request::VerifyCheckout {
+            order_id,
+            payment_id,
+            signature,
+        } => super::payments::verify_checkout(node, caller, order_id, payment_id, signature)
+            .await
+            .map(Reply::PaymentOrder),
+        Request::PaymentStatus { order_id } => super::payments::status(node, caller, order_id)
+            .await
+            .map(Reply::PaymentOrder),
         Request::ListBookings { show_id } => {
             let slot = show_slot(node, show_id)?;
             let bookings = slot.read().bookings().cloned().collect();
@@ -410,6 +426,19 @@ async fn confirm(
             &format!("take {} payments", payment.method.name()),
         ));
     }
+    confirm_sale(node, caller, hold_id, payment, key).await
+}
+
+/// Sells a hold for `caller`: the confirm's path after its checks, and the payment path's once
+/// the gateway captured a payment (`node::payments`, with `PaymentMethod::Gateway`, which no
+/// terminal may send).
+pub(crate) async fn confirm_sale(
+    node: &Arc<Node>,
+    caller: &Caller,
+    hold_id: HoldId,
+    payment: Payment,
+    key: String,
+) -> Answer {
     let terminal_id = caller.terminal_id;
     // A retry of a committed confirm finds its booking by key, even after the hold is gone.
     if let Some(answer) = confirmed_before(node, caller, hold_id, &key) {

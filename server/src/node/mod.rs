@@ -19,6 +19,7 @@ pub mod faults;
 pub mod handlers;
 pub mod layout_change;
 pub mod outcomes;
+pub mod payments;
 mod recovery;
 pub mod resolver;
 pub mod sales_window;
@@ -74,6 +75,9 @@ pub enum StartError {
     /// The listener could not bind.
     #[error("listen: {0}")]
     Io(#[from] std::io::Error),
+    /// A gateway is configured but the store keeps no payment orders.
+    #[error("payments: {0}")]
+    Payments(String),
 }
 
 /// Everything a node shares between its connections, workers and writer.
@@ -120,6 +124,8 @@ pub struct Node {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Sales whose outcome is not settled yet.
     pub(crate) outcomes: Arc<outcomes::Outcomes>,
+    /// Online payments, when a gateway is configured (`--gateway`).
+    pub payments: Option<payments::Payments>,
     /// Test-only injected panics.
     #[cfg(feature = "fault-injection")]
     pub faults: faults::Faults,
@@ -144,6 +150,8 @@ pub struct Background {
     pub sweeper: tokio::task::JoinHandle<()>,
     /// The cluster runtime, if clustered.
     pub cluster: Option<tokio::task::JoinHandle<()>>,
+    /// The payment reconciler, if a gateway is configured.
+    pub reconciler: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Node {
@@ -154,6 +162,11 @@ impl Node {
         store: Arc<dyn Store>,
     ) -> Result<(Arc<Node>, Background), StartError> {
         store.migrate().await?;
+        if config.payments.is_some() && store.payments().is_none() {
+            return Err(StartError::Payments(
+                "a gateway is configured but this store keeps no payment orders".to_owned(),
+            ));
+        }
         let catalog = Catalog::build(store.load_catalog().await?);
         let (work, pool_rx) = workers::queue(config.work_queue_max);
         let (sales, sales_rx) = mpsc::channel(config.writer_queue_max.max(1));
@@ -176,6 +189,7 @@ impl Node {
             catalog_writes: tokio::sync::Mutex::new(()),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             outcomes: Arc::default(),
+            payments: config.payments.clone().map(payments::Payments::new),
             #[cfg(feature = "fault-injection")]
             faults: faults::Faults::default(),
             lamport: LamportClock::new(0),
@@ -200,6 +214,15 @@ impl Node {
         let sweeper = tokio::spawn(sweeper::run(node.clone()));
         let cluster =
             cluster_rx.map(|rx| tokio::spawn(crate::cluster::runtime::run(node.clone(), rx)));
+        let reconciler = match node.payments {
+            Some(_) => {
+                if node.accepts_writes() {
+                    payments::restore::restore_holds(&node).await;
+                }
+                Some(tokio::spawn(payments::reconciler::run(node.clone())))
+            }
+            None => None,
+        };
         Ok((
             node,
             Background {
@@ -207,6 +230,7 @@ impl Node {
                 writer,
                 sweeper,
                 cluster,
+                reconciler,
             },
         ))
     }
@@ -216,6 +240,10 @@ impl Node {
     pub async fn stop_background(&self, background: Background) {
         self.shutdown.cancel();
         let _ = background.sweeper.await;
+        // The reconciler may be selling through the writer: it stops before the writer does.
+        if let Some(reconciler) = background.reconciler {
+            let _ = reconciler.await;
+        }
         if let Some(cluster) = background.cluster {
             let _ = cluster.await;
         }

@@ -157,7 +157,9 @@ pub fn push_for(state: &ShowState, record: &EventRecord) -> Option<Push> {
     let slots = state.slots();
     let (cause, seats): (ChangeCause, Vec<u32>) = match &record.event {
         Event::Held { seats, .. } => (ChangeCause::Held, seats.clone()),
-        Event::Renewed { .. } => return Some(empty_push(state, record)),
+        Event::Renewed { .. } | Event::AwaitingPayment { .. } => {
+            return Some(empty_push(state, record))
+        }
         Event::Released { seats, .. } => (ChangeCause::Released, seats.clone()),
         Event::Expired { seats, .. } => (ChangeCause::Expired, seats.clone()),
         Event::Sold { booking, .. } => (

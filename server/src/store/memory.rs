@@ -433,6 +433,8 @@ pub struct MemoryStore {
     fence_epoch: AtomicU64,
     /// This handle's injected faults.
     faults: Mutex<Faults>,
+    /// Payment orders, payments and refunds (shared by every handle).
+    payments: super::payments::memory::MemoryPayments,
 }
 
 impl Default for MemoryStore {
@@ -452,6 +454,7 @@ impl MemoryStore {
             })),
             fence_epoch: AtomicU64::new(0),
             faults: Mutex::new(Faults::default()),
+            payments: Default::default(),
         }
     }
 
@@ -462,6 +465,7 @@ impl MemoryStore {
             state: self.state.clone(),
             fence_epoch: AtomicU64::new(0),
             faults: Mutex::new(Faults::default()),
+            payments: self.payments.clone(),
         }
     }
 
@@ -556,6 +560,10 @@ impl SaleBackend for MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
+    fn payments(&self) -> Option<&dyn super::payments::PaymentStore> {
+        Some(&self.payments)
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         self.state.lock().check_available()
     }
@@ -981,6 +989,7 @@ mod tests {
     contract_test!(sale_conflicts_are_classified);
     contract_test!(hold_ids_and_keys_round_trip);
     contract_test!(blocked_seats_round_trip);
+    contract_test!(payment_orders);
 
     #[tokio::test]
     async fn double_sale_is_isolated() {

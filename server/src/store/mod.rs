@@ -17,6 +17,7 @@ mod audit;
 pub mod group_commit;
 pub mod memory;
 pub mod mysql;
+pub mod payments;
 pub mod private;
 pub mod sqlite;
 
@@ -447,4 +448,10 @@ pub trait Store: Send + Sync + 'static {
         from_ms: u64,
         to_ms: u64,
     ) -> Result<ShiftReport, StoreError>;
+
+    /// The store's payment orders, if it keeps them (every real store does; test doubles that
+    /// wrap a store may not, and a node with a gateway refuses to start on one that does not).
+    fn payments(&self) -> Option<&dyn payments::PaymentStore> {
+        None
+    }
 }

@@ -54,6 +54,8 @@ use super::{
 };
 use cinebook_protocol::types::{SeatId, ShowId};
 
+mod payments;
+
 /// Every migration of the embedded store, in order (the files of `sql/sqlite/`).
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -65,6 +67,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "hold_ids_and_blocked_seats",
         sql: include_str!("../../../sql/sqlite/0002_hold_ids_and_blocked_seats.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "payments",
+        sql: include_str!("../../../sql/sqlite/0003_payments.sql"),
     },
 ];
 
@@ -1151,6 +1158,10 @@ impl SaleBackend for SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn payments(&self) -> Option<&dyn super::payments::PaymentStore> {
+        Some(self)
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         self.call("migrate", Self::migrate_blocking).await
     }

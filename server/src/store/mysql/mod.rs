@@ -52,6 +52,7 @@ mod blocks;
 mod catalog;
 mod cluster;
 mod migrate;
+mod payments;
 mod reports;
 mod sales;
 mod store_impl;
@@ -86,6 +87,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "hold_ids_and_blocked_seats",
         sql: include_str!("../../../../sql/mysql/0003_hold_ids_and_blocked_seats.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "payments",
+        sql: include_str!("../../../../sql/mysql/0004_payments.sql"),
     },
 ];
 

@@ -4,6 +4,10 @@ use super::*;
 
 #[async_trait]
 impl Store for MysqlStore {
+    fn payments(&self) -> Option<&dyn crate::store::payments::PaymentStore> {
+        Some(self)
+    }
+
     async fn current_epoch(&self) -> Result<EpochState, StoreError> {
         self.run("current_epoch", self.limits.operation_timeout, || {
             self.try_current_epoch()
