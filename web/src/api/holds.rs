@@ -180,8 +180,17 @@ pub(crate) fn checkout_link(
 ) -> Option<String> {
     let raw = order.checkout_url.as_deref()?;
     let mut url = reqwest::Url::parse(raw).ok()?;
+    // The node's own `checkout_return_url` knows no order page of this site: replace it.
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "callback_url")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let back = format!("{}/pay/return/{}", app.public_base(headers), order.order_id);
-    url.query_pairs_mut().append_pair("callback_url", &back);
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("callback_url", &back);
     Some(url.into())
 }
 

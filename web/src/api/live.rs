@@ -2,6 +2,7 @@
 //! The first message is always a `snapshot` (and again after any gap the client library saw),
 //! then `changes`, each one more than the previous `seq`.
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -19,11 +20,14 @@ pub const VIEWER_MESSAGE_MAX_BYTES: usize = 1024;
 pub(crate) async fn socket(
     State(app): State<App>,
     Path(raw): Path<String>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let id = show_id(&raw)?;
     // Refuse an unknown show before upgrading, with a typed error.
     app.client().seat_map(id).await?;
+    let upgrade = upgrade.map_err(|_| {
+        ApiError::invalid("This endpoint is a WebSocket: open it with a WebSocket upgrade.")
+    })?;
     Ok(upgrade
         .max_message_size(VIEWER_MESSAGE_MAX_BYTES)
         .on_upgrade(move |ws| feed(app, id, ws))

@@ -1,0 +1,293 @@
+//! The JSON API over real sockets: a purchase end to end through the gateway simulator, bad
+//! input, and the live seat feed.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::json;
+use support::{Site, SHOW};
+
+/// Pays the order's checkout on the simulator as a browser would: open the page, press Pay,
+/// follow the return link to this site. Answers the confirmation page's path.
+async fn pay_on_simulator(site: &Site, checkout_url: &str) -> String {
+    let url = reqwest::Url::parse(checkout_url).expect("checkout url");
+    let page = site
+        .http
+        .get(url.clone())
+        .send()
+        .await
+        .expect("checkout page");
+    let code = page.status().as_u16();
+    assert_eq!(code, 200, "{checkout_url}: {:?}", page.text().await);
+    let gateway_order = url.path().rsplit('/').next().expect("order id").to_string();
+    let callback = url
+        .query_pairs()
+        .find(|(k, _)| k == "callback_url")
+        .map(|(_, v)| v.into_owned())
+        .expect("the checkout link carries this site's return link");
+    let pay = format!("{}/sim/orders/{gateway_order}/pay", site.sim.base_url());
+    let paid = site
+        .http
+        .post(pay)
+        .query(&[("callback_url", callback.as_str())])
+        .send()
+        .await
+        .expect("pay");
+    assert_eq!(paid.status().as_u16(), 303);
+    let back = paid.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    assert!(back.starts_with(&site.url("/pay/return/")), "{back}");
+    let returned = site.http.get(back).send().await.expect("return");
+    assert_eq!(
+        returned.status().as_u16(),
+        303,
+        "{:?}",
+        returned.text().await
+    );
+    returned.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_purchase_through_the_gateway_end_to_end() {
+    let site = Site::start(|_| {}).await;
+    let shows = site.get("/api/shows", None).await;
+    assert_eq!(shows.status, 200);
+    assert!(shows.json["shows"]
+        .as_array()
+        .expect("shows")
+        .iter()
+        .any(|s| s["show_id"] == SHOW));
+    let by_city = site
+        .get("/api/shows?city=Z%C3%BCrich&date=2100-01-01", None)
+        .await;
+    assert_eq!(by_city.status, 200, "{:?}", by_city.json);
+
+    let map = site.get(&format!("/api/shows/{SHOW}/seats"), None).await;
+    assert_eq!(map.status, 200);
+    assert_eq!(map.json["seats"].as_array().expect("seats").len(), 400);
+
+    let hold = site
+        .post(
+            "/api/holds",
+            None,
+            json!({"show_id": SHOW, "seats": [45, 46]}),
+        )
+        .await;
+    assert_eq!(hold.status, 201, "{:?}", hold.json);
+    let cookie = hold.cookie.clone().expect("a session cookie");
+    let hold_id = hold.json["hold_id"].as_u64().expect("hold id");
+    assert_eq!(hold.json["labels"], json!(["C6", "C7"]));
+
+    let order = site
+        .post(
+            &format!("/api/holds/{hold_id}/checkout"),
+            Some(&cookie),
+            json!({"name": "Ada Lovelace", "email": "ada@example.com"}),
+        )
+        .await;
+    assert_eq!(order.status, 200, "{:?}", order.json);
+    let order_id = order.json["order_id"].as_u64().expect("order id");
+    let checkout_url = order.json["checkout_url"].as_str().expect("checkout url");
+
+    let confirmation = pay_on_simulator(&site, checkout_url).await;
+    let code = confirmation
+        .strip_prefix("/booking/")
+        .expect("redirected to the confirmation page");
+    let page = site.get(&confirmation, None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.json.as_str().expect("html").contains(code));
+
+    let booking = site.get(&format!("/api/bookings/{code}"), None).await;
+    assert_eq!(booking.status, 200, "{:?}", booking.json);
+    assert_eq!(booking.json["payment_method"], "gateway");
+    let payment_id = booking.json["payment_reference"]
+        .as_str()
+        .expect("payment id");
+    let ledger = site.sim.ledger();
+    assert!(
+        format!("{ledger:?}").contains(payment_id),
+        "the booking's payment id is the gateway's"
+    );
+    let status = site
+        .get(&format!("/api/orders/{order_id}"), Some(&cookie))
+        .await;
+    assert_eq!(status.json["state"], "booked");
+    assert_eq!(status.json["booking_code"], code);
+    let seats = site.get(&format!("/api/shows/{SHOW}/seats"), None).await;
+    assert_eq!(seats.json["seats"][45]["state"], "sold");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_changes_nothing() {
+    let site = Site::start(|c| c.holds_per_address_max = 3).await;
+    let unknown = site.get("/api/shows/999999/seats", None).await;
+    assert_eq!((unknown.status, unknown.error_code()), (404, "not_found"));
+    let not_a_number = site.get("/api/shows/abc/seats", None).await;
+    assert_eq!(not_a_number.status, 400);
+    let bad_date = site.get("/api/shows?date=tomorrow", None).await;
+    assert_eq!(
+        (bad_date.status, bad_date.error_code()),
+        (400, "invalid_argument")
+    );
+    let no_city = site.get("/api/shows?city=Atlantis", None).await;
+    assert_eq!(no_city.status, 404);
+    let malformed = site
+        .call(reqwest::Method::POST, "/api/holds", None, Some("{".into()))
+        .await;
+    assert_eq!(
+        (malformed.status, malformed.error_code()),
+        (400, "invalid_argument")
+    );
+    let huge = format!(
+        r#"{{"show_id": {SHOW}, "labels": ["{}"]}}"#,
+        "A".repeat(64 * 1024)
+    );
+    let oversized = site
+        .call(reqwest::Method::POST, "/api/holds", None, Some(huge))
+        .await;
+    assert_eq!(
+        (oversized.status, oversized.error_code()),
+        (413, "body_too_large")
+    );
+    let two_ways = site
+        .post(
+            "/api/holds",
+            None,
+            json!({"show_id": SHOW, "seats": [1], "best": {"count": 1}}),
+        )
+        .await;
+    assert_eq!(two_ways.status, 400);
+    let no_seat = site
+        .post(
+            "/api/holds",
+            None,
+            json!({"show_id": SHOW, "seats": [4000]}),
+        )
+        .await;
+    assert!(
+        no_seat.status == 400 || no_seat.status == 404,
+        "{no_seat:?}"
+    );
+    assert!(no_seat.json["error"]["message"]
+        .as_str()
+        .expect("sentence")
+        .ends_with('.'));
+
+    // A hold of one session is refused to another, and to a forged cookie.
+    let mine = site
+        .post("/api/holds", None, json!({"show_id": SHOW, "seats": [100]}))
+        .await;
+    assert_eq!(mine.status, 201, "{mine:?}");
+    let hold_id = mine.json["hold_id"].as_u64().expect("hold");
+    let theirs = site
+        .post("/api/holds", None, json!({"show_id": SHOW, "seats": [101]}))
+        .await;
+    let their_cookie = theirs.cookie.expect("cookie");
+    let customer = json!({"name": "Eve", "email": "eve@example.com"});
+    let path = format!("/api/holds/{hold_id}/checkout");
+    for cookie in [None, Some(their_cookie.as_str())] {
+        let refused = site.post(&path, cookie, customer.clone()).await;
+        assert_eq!(
+            (refused.status, refused.error_code()),
+            (403, "not_your_hold")
+        );
+    }
+    let my_cookie = mine.cookie.expect("cookie");
+    let forged = my_cookie.replacen(&format!(".{hold_id}."), &format!(".{}.", hold_id + 1), 1);
+    let refused = site.post(&path, Some(&forged), customer.clone()).await;
+    assert_eq!(refused.status, 403);
+    let release = site
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/holds/{hold_id}"),
+            Some(&their_cookie),
+            None,
+        )
+        .await;
+    assert_eq!(release.status, 403);
+    let bad_email = site
+        .post(
+            &path,
+            Some(&my_cookie),
+            json!({"name": "Ada", "email": "not-an-address"}),
+        )
+        .await;
+    assert_eq!(
+        (bad_email.status, bad_email.error_code()),
+        (400, "invalid_argument")
+    );
+    let seats = site.get(&format!("/api/shows/{SHOW}/seats"), None).await;
+    assert_eq!(
+        seats.json["seats"][100]["state"], "held",
+        "the refused calls changed nothing"
+    );
+
+    // Three holds from this address were placed; the fourth is over the limit.
+    let over = site
+        .post("/api/holds", None, json!({"show_id": SHOW, "seats": [102]}))
+        .await;
+    assert_eq!((over.status, over.error_code()), (429, "too_many_holds"));
+    assert!(over.json["error"]["message"]
+        .as_str()
+        .expect("sentence")
+        .contains("holds_per_address_max"));
+
+    let no_booking = site.get("/api/bookings/NOPE-0000", None).await;
+    assert_eq!(no_booking.status, 404);
+    let bad_code = site.get("/api/bookings/%3Cscript%3E", None).await;
+    assert_eq!(bad_code.status, 400);
+}
+
+#[tokio::test]
+async fn the_live_feed_shows_another_customers_hold_within_a_second() {
+    let site = Site::start(|_| {}).await;
+    let url = format!("ws://{}/api/shows/{SHOW}/live", site.web);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("ws");
+    let first = ws.next().await.expect("message").expect("frame");
+    let first: serde_json::Value =
+        serde_json::from_str(first.to_text().expect("text")).expect("json");
+    assert_eq!(first["type"], "snapshot");
+    assert_eq!(first["map"]["seats"][200]["state"], "free");
+
+    let started = Instant::now();
+    let hold = site
+        .post(
+            "/api/holds",
+            None,
+            json!({"show_id": SHOW, "seats": [200, 201]}),
+        )
+        .await;
+    assert_eq!(hold.status, 201);
+    let change = tokio::time::timeout(Duration::from_secs(1), async {
+        loop {
+            let message = ws.next().await.expect("message").expect("frame");
+            let value: serde_json::Value =
+                serde_json::from_str(message.to_text().expect("text")).expect("json");
+            if value["type"] == "changes" {
+                return value;
+            }
+        }
+    })
+    .await
+    .expect("the hold reached the viewer within 1 s");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(change["cause"], "held");
+    let ids: Vec<u64> = change["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["state"] == "held")
+        .filter_map(|c| c["seat_id"].as_u64())
+        .collect();
+    assert_eq!(ids, vec![200, 201]);
+
+    let unknown = site.get("/api/shows/424242/live", None).await;
+    assert_eq!(unknown.status, 404);
+}

@@ -1,0 +1,171 @@
+//! A real node (memory store, sample catalog, a `web` terminal) paying through the in-process
+//! gateway simulator, and `cinebook-web` in front of it, all on 127.0.0.1 port 0.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use cinebook_client::{Client, ClientConfig};
+use cinebook_gateway::razorpay::{RazorpayConfig, RazorpayGateway};
+use cinebook_paysim::{SimConfig, SimHandle, Simulator};
+use cinebook_protocol::types::Role;
+use cinebook_server::node::auth;
+use cinebook_server::node::payments::PaymentConfig;
+use cinebook_server::store::memory::MemoryStore;
+use cinebook_server::store::Store;
+use cinebook_server::testing::{sample_catalog, seed_catalog};
+use cinebook_server::{Config, RunningServer, Server};
+use cinebook_web::{serve, App, WebConfig};
+use tokio::net::TcpListener;
+
+pub use cinebook_server::testing::SAMPLE_SHOW_ID as SHOW;
+
+/// The three processes of a purchase.
+pub struct Site {
+    pub sim: SimHandle,
+    pub node: RunningServer,
+    pub web: SocketAddr,
+    pub http: reqwest::Client,
+}
+
+fn node_config(sim: &SimHandle) -> Config {
+    let defaults = SimConfig::default();
+    let gateway = RazorpayGateway::new(RazorpayConfig::new(
+        &sim.base_url(),
+        &defaults.key_id,
+        &defaults.key_secret,
+        &defaults.webhook_secret,
+    ))
+    .expect("gateway client");
+    Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        workers: 2,
+        sweep_interval_ms: 50,
+        payments: Some(PaymentConfig::new(Arc::new(gateway))),
+        ..Config::default()
+    }
+}
+
+impl Site {
+    /// Starts everything; `adjust` changes the web config.
+    pub async fn start(adjust: impl FnOnce(&mut WebConfig)) -> Site {
+        let sim = Simulator::start(SimConfig::default())
+            .await
+            .expect("simulator");
+        let store = MemoryStore::new();
+        seed_catalog(&store, &sample_catalog()).await;
+        let token = auth::new_token();
+        store
+            .add_terminal("web-test", Role::Web, &auth::token_sha256(&token))
+            .await
+            .expect("web terminal");
+        let store: Arc<dyn Store> = Arc::new(store);
+        let node = Server::bind(node_config(&sim), store)
+            .await
+            .expect("bind node")
+            .spawn();
+        let hooks = TcpListener::bind("127.0.0.1:0").await.expect("hooks");
+        let hooks_addr = hooks.local_addr().expect("addr");
+        tokio::spawn(cinebook_server::metrics::serve_http(
+            hooks,
+            node.node.clone(),
+        ));
+        sim.set_webhook_url(Some(&format!("http://{hooks_addr}/payments/webhook")))
+            .expect("webhook url");
+        let client = Client::connect(
+            [node.addr.to_string()],
+            ClientConfig {
+                client_name: "web-test".into(),
+                ..ClientConfig::with_token(&token)
+            },
+        )
+        .await
+        .expect("client");
+        let mut config = WebConfig::random_secret();
+        config.node_webhook_url = Some(format!("http://{hooks_addr}/payments/webhook"));
+        adjust(&mut config);
+        let app = App::new(client, config).expect("app");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("web");
+        let web = listener.local_addr().expect("addr");
+        tokio::spawn(serve(listener, app));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http");
+        Site {
+            sim,
+            node,
+            web,
+            http,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.web)
+    }
+
+    /// A request with an optional cookie; answers (status, JSON or text as JSON string, the
+    /// session cookie set).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<String>,
+    ) -> Answer {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        let response = request.send().await.expect("send");
+        let status = response.status().as_u16();
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_string);
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = response.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        Answer {
+            status,
+            json,
+            cookie,
+            location,
+        }
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Answer {
+        self.call(reqwest::Method::GET, path, cookie, None).await
+    }
+
+    pub async fn post(&self, path: &str, cookie: Option<&str>, body: serde_json::Value) -> Answer {
+        self.call(reqwest::Method::POST, path, cookie, Some(body.to_string()))
+            .await
+    }
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub json: serde_json::Value,
+    pub cookie: Option<String>,
+    pub location: Option<String>,
+}
+
+impl Answer {
+    pub fn error_code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+}
