@@ -142,6 +142,6 @@ mod tests {
             from_cookie_header(Some(&header), b"secret"),
             Some(session.clone())
         );
-        assert!(Session::fresh().owns(1) == false);
+        assert!(!Session::fresh().owns(1));
     }
 }
