@@ -25,7 +25,7 @@
 
   function toggle(el) {
     var id = Number(el.getAttribute("data-id"));
-    if (el.getAttribute("data-state") !== "free") { say("Seat " + el.getAttribute("data-label") + " is not free."); return; }
+    if (el.getAttribute("data-state") !== "free") { say("Seat " + el.getAttribute("aria-label").split(",")[0] + " is not free."); return; }
     if (picked.has(id)) { picked.delete(id); el.classList.remove("picked"); }
     else { picked.add(id); el.classList.add("picked"); }
     say(picked.size + " seat(s) selected.");

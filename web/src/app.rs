@@ -11,6 +11,7 @@ use cinebook_client::Client;
 use tokio::net::TcpListener;
 
 use crate::limiter::HoldLimiter;
+use crate::live_hub::LiveHub;
 use crate::session::{self, Session};
 use crate::{api, pages, WebConfig};
 
@@ -26,6 +27,7 @@ pub(crate) struct Inner {
     pub config: WebConfig,
     pub limiter: HoldLimiter,
     pub http: reqwest::Client,
+    pub live: Arc<LiveHub>,
 }
 
 impl App {
@@ -46,6 +48,7 @@ impl App {
                 config,
                 limiter,
                 http,
+                live: Arc::new(LiveHub::default()),
             }),
         })
     }

@@ -8,6 +8,7 @@
 //! - [`App`] (`app.rs`): the shared state and the router ([`App::router`], [`serve`]).
 //! - `session.rs`: the signed session cookie (which holds are this browser's).
 //! - `limiter.rs`: the per-address hold limit.
+//! - `live_hub.rs`: one node subscription per watched show, fanned out to its WebSockets.
 //! - `error.rs`: [`ApiError`], every failure as a typed JSON error with a sentence.
 //! - `json.rs`: the JSON shapes of docs/WEB.md.
 //! - `api/`: the JSON API (`/api/...`), the WebSocket feed and the webhook forwarder.
@@ -21,6 +22,7 @@ mod config;
 mod error;
 mod json;
 mod limiter;
+mod live_hub;
 mod pages;
 mod session;
 

@@ -21,14 +21,15 @@ async fn the_steps_render_and_the_seat_map_marks_every_seat() {
     let html = map.json.as_str().expect("html").to_string();
     assert_eq!(html.matches("class=\"seat ").count(), 400);
     assert_eq!(html.matches("tabindex=\"0\"").count(), 400);
-    assert!(html.contains("data-category=\"wheelchair\""));
-    assert!(html.contains("data-category=\"companion\""));
+    assert!(html.contains("class=\"seat wheelchair\""));
+    assert!(html.contains("class=\"seat companion\""));
     let script = site.get("/assets/seatmap.js", None).await;
     let style = site.get("/assets/site.css", None).await;
     let total = html.len()
         + script.json.as_str().expect("js").len()
         + style.json.as_str().expect("css").len();
     println!("seat-map page of a 400-seat hall: {total} bytes (html + js + css)");
+    assert!(total < 100 * 1024, "the page weighs {total} bytes");
 
     let unknown = site.get("/show/424242", None).await;
     assert_eq!(unknown.status, 404);

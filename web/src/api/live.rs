@@ -63,21 +63,27 @@ pub fn encode(update: &SeatUpdate) -> String {
 }
 
 async fn feed(app: App, show_id: u64, ws: WebSocket) {
-    let mut updates = app.client().subscribe(show_id);
+    let joined = app.inner.live.join(app.client(), show_id);
     let (mut sink, mut incoming) = ws.split();
+    if let Some(snapshot) = joined.snapshot {
+        if sink.send(Message::Text(snapshot.into())).await.is_err() {
+            return;
+        }
+    }
+    let mut updates = joined.updates;
     loop {
         tokio::select! {
-            update = updates.next() => {
+            update = updates.recv() => {
                 let text = match update {
-                    Some(Ok(update)) => encode(&update),
-                    Some(Err(error)) => {
-                        tracing::warn!(show_id, %error, "seat feed failed");
+                    Ok(text) => text,
+                    // Too far behind, or the feed ended: close; the page reconnects and starts
+                    // again from a snapshot.
+                    Err(_) => {
                         let _ = sink.send(Message::Close(None)).await;
                         return;
                     }
-                    None => return,
                 };
-                if sink.send(Message::Text(text.into())).await.is_err() {
+                if sink.send(Message::Text(text.as_ref().into())).await.is_err() {
                     return;
                 }
             }
