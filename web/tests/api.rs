@@ -12,6 +12,22 @@ use support::{Site, SHOW};
 /// Pays the order's checkout on the simulator as a browser would: open the page, press Pay,
 /// follow the return link to this site. Answers the confirmation page's path.
 async fn pay_on_simulator(site: &Site, checkout_url: &str) -> String {
+    let returned = press(site, checkout_url, "pay").await;
+    assert_eq!(
+        returned.status().as_u16(),
+        303,
+        "{:?}",
+        returned.text().await
+    );
+    returned.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string()
+}
+
+/// Opens the checkout page, presses `button` (`pay` or `decline`) and follows the gateway's
+/// redirect back to this site; answers this site's response to the return.
+async fn press(site: &Site, checkout_url: &str, button: &str) -> reqwest::Response {
     let url = reqwest::Url::parse(checkout_url).expect("checkout url");
     let page = site
         .http
@@ -27,7 +43,10 @@ async fn pay_on_simulator(site: &Site, checkout_url: &str) -> String {
         .find(|(k, _)| k == "callback_url")
         .map(|(_, v)| v.into_owned())
         .expect("the checkout link carries this site's return link");
-    let pay = format!("{}/sim/orders/{gateway_order}/pay", site.sim.base_url());
+    let pay = format!(
+        "{}/sim/orders/{gateway_order}/{button}",
+        site.sim.base_url()
+    );
     let paid = site
         .http
         .post(pay)
@@ -41,17 +60,89 @@ async fn pay_on_simulator(site: &Site, checkout_url: &str) -> String {
         .expect("location")
         .to_string();
     assert!(back.starts_with(&site.url("/pay/return/")), "{back}");
-    let returned = site.http.get(back).send().await.expect("return");
+    site.http.get(back).send().await.expect("return")
+}
+
+/// Holds `seats` and starts their checkout; answers (cookie, hold id, order JSON).
+async fn checkout(site: &Site, seats: &[u32]) -> (String, u64, serde_json::Value) {
+    let hold = site
+        .post("/api/holds", None, json!({"show_id": SHOW, "seats": seats}))
+        .await;
+    assert_eq!(hold.status, 201, "{:?}", hold.json);
+    let cookie = hold.cookie.clone().expect("cookie");
+    let hold_id = hold.json["hold_id"].as_u64().expect("hold id");
+    let order = site
+        .post(
+            &format!("/api/holds/{hold_id}/checkout"),
+            Some(&cookie),
+            json!({"name": "Grace Hopper", "email": "grace@example.com"}),
+        )
+        .await;
+    assert_eq!(order.status, 200, "{:?}", order.json);
+    (cookie, hold_id, order.json)
+}
+
+type Viewer =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next `changes` message with seats in it of a viewer, within `wait` (a hold pinned to its
+/// payment order moves `seq` on with no seats changed).
+async fn next_change(ws: &mut Viewer, wait: Duration) -> serde_json::Value {
+    tokio::time::timeout(wait, async {
+        loop {
+            let message = ws.next().await.expect("message").expect("frame");
+            let value: serde_json::Value =
+                serde_json::from_str(message.to_text().expect("text")).expect("json");
+            let seats = value["changes"].as_array().map_or(0, Vec::len);
+            if value["type"] == "changes" && seats > 0 {
+                return value;
+            }
+        }
+    })
+    .await
+    .expect("a change reached the viewer in time")
+}
+
+#[tokio::test]
+async fn a_declined_payment_says_so_and_books_nothing() {
+    let site = Site::start(|_| {}).await;
+    let (cookie, _, order) = checkout(&site, &[300, 301]).await;
+    let url = order["checkout_url"].as_str().expect("url");
+    let returned = press(&site, url, "decline").await;
+    assert_eq!(returned.status().as_u16(), 402);
+    let page = returned.text().await.expect("page");
+    assert!(page.contains("role=\"alert\""), "{page}");
+    let order_id = order["order_id"].as_u64().expect("id");
+    let status = site
+        .get(&format!("/api/orders/{order_id}"), Some(&cookie))
+        .await;
     assert_eq!(
-        returned.status().as_u16(),
-        303,
+        status.json["state"], "awaiting_payment",
         "{:?}",
-        returned.text().await
+        status.json
     );
-    returned.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_string()
+    assert_eq!(status.json["booking_code"], serde_json::Value::Null);
+    // Another session may not read the order.
+    let other = site.get(&format!("/api/orders/{order_id}"), None).await;
+    assert_eq!(other.status, 404);
+}
+
+#[tokio::test]
+async fn an_abandoned_checkout_is_released_at_the_windows_end() {
+    let window_ms = 1_500;
+    let site = Site::start_with(window_ms, |_| {}).await;
+    let url = format!("ws://{}/api/shows/{SHOW}/live", site.web);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("ws");
+    let (_, _, order) = checkout(&site, &[310]).await;
+    assert_eq!(order["state"], "awaiting_payment", "{order:?}");
+    let held = next_change(&mut ws, Duration::from_secs(1)).await;
+    assert_eq!(held["cause"], "held");
+    let started = Instant::now();
+    let released = next_change(&mut ws, Duration::from_millis(window_ms + 5_000)).await;
+    assert_eq!(released["changes"][0]["state"], "free", "{released:?}");
+    println!("released {:?} after the checkout began", started.elapsed());
+    let seats = site.get(&format!("/api/shows/{SHOW}/seats"), None).await;
+    assert_eq!(seats.json["seats"][310]["state"], "free");
 }
 
 #[tokio::test]
@@ -287,6 +378,31 @@ async fn the_live_feed_shows_another_customers_hold_within_a_second() {
         .filter_map(|c| c["seat_id"].as_u64())
         .collect();
     assert_eq!(ids, vec![200, 201]);
+
+    // A second viewer joins the running feed with a snapshot that has the hold; the sale of
+    // another customer's seats reaches both within 1 s.
+    let url = format!("ws://{}/api/shows/{SHOW}/live", site.web);
+    let (mut second, _) = tokio_tungstenite::connect_async(url).await.expect("ws");
+    let first_message = second.next().await.expect("message").expect("frame");
+    let snapshot: serde_json::Value =
+        serde_json::from_str(first_message.to_text().expect("text")).expect("json");
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(snapshot["map"]["seats"][200]["state"], "held");
+    let (_, _, order) = checkout(&site, &[220]).await;
+    assert_eq!(
+        next_change(&mut ws, Duration::from_secs(1)).await["cause"],
+        "held"
+    );
+    assert_eq!(
+        next_change(&mut second, Duration::from_secs(1)).await["cause"],
+        "held"
+    );
+    pay_on_simulator(&site, order["checkout_url"].as_str().expect("url")).await;
+    for viewer in [&mut ws, &mut second] {
+        let sold = next_change(viewer, Duration::from_secs(1)).await;
+        assert_eq!(sold["cause"], "sold", "{sold:?}");
+        assert_eq!(sold["changes"][0]["seat_id"], 220);
+    }
 
     let unknown = site.get("/api/shows/424242/live", None).await;
     assert_eq!(unknown.status, 404);

@@ -28,7 +28,10 @@ pub struct Site {
     pub http: reqwest::Client,
 }
 
-fn node_config(sim: &SimHandle) -> Config {
+/// The payment window of the tests' node unless a test says otherwise.
+pub const PAYMENT_WINDOW_MS: u64 = 60_000;
+
+fn node_config(sim: &SimHandle, payment_window_ms: u64) -> Config {
     let defaults = SimConfig::default();
     let gateway = RazorpayGateway::new(RazorpayConfig::new(
         &sim.base_url(),
@@ -37,11 +40,13 @@ fn node_config(sim: &SimHandle) -> Config {
         &defaults.webhook_secret,
     ))
     .expect("gateway client");
+    let mut payments = PaymentConfig::new(Arc::new(gateway));
+    payments.payment_window_ms = payment_window_ms;
     Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
         workers: 2,
         sweep_interval_ms: 50,
-        payments: Some(PaymentConfig::new(Arc::new(gateway))),
+        payments: Some(payments),
         ..Config::default()
     }
 }
@@ -49,6 +54,11 @@ fn node_config(sim: &SimHandle) -> Config {
 impl Site {
     /// Starts everything; `adjust` changes the web config.
     pub async fn start(adjust: impl FnOnce(&mut WebConfig)) -> Site {
+        Site::start_with(PAYMENT_WINDOW_MS, adjust).await
+    }
+
+    /// [`Site::start`] with the node's payment window.
+    pub async fn start_with(payment_window_ms: u64, adjust: impl FnOnce(&mut WebConfig)) -> Site {
         let sim = Simulator::start(SimConfig::default())
             .await
             .expect("simulator");
@@ -60,7 +70,7 @@ impl Site {
             .await
             .expect("web terminal");
         let store: Arc<dyn Store> = Arc::new(store);
-        let node = Server::bind(node_config(&sim), store)
+        let node = Server::bind(node_config(&sim, payment_window_ms), store)
             .await
             .expect("bind node")
             .spawn();
