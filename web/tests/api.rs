@@ -104,6 +104,50 @@ async fn next_change(ws: &mut Viewer, wait: Duration) -> serde_json::Value {
 }
 
 #[tokio::test]
+async fn a_payment_captured_after_the_web_process_died_is_found_by_another() {
+    let mut site = Site::start(|_| {}).await;
+    let (cookie, _, order) = checkout(&site, &[330, 331]).await;
+    let order_id = order["order_id"].as_u64().expect("id");
+    let url = reqwest::Url::parse(order["checkout_url"].as_str().expect("url")).expect("url");
+    let gateway_order = url.path().rsplit('/').next().expect("order id").to_string();
+    let old_web = site.web;
+    site.replace_web().await;
+    assert!(
+        tokio::net::TcpStream::connect(old_web).await.is_err(),
+        "the first web process is gone"
+    );
+    // The session's hold is recognised by the new replica (same cookie secret), and a
+    // retried checkout there answers the same order.
+    let again = site
+        .post(
+            &format!("/api/holds/{}/checkout", order["hold_id"]),
+            Some(&cookie),
+            json!({"name": "Grace Hopper", "email": "grace@example.com"}),
+        )
+        .await;
+    assert_eq!(again.json["order_id"], order_id, "{:?}", again.json);
+    // The customer pays; the return link pointed at the dead process, so only the gateway's
+    // webhook tells the node.
+    site.sim.pay(&gateway_order).expect("paid on the gateway");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        let status = site
+            .get(&format!("/api/orders/{order_id}"), Some(&cookie))
+            .await;
+        assert_eq!(status.status, 200, "{:?}", status.json);
+        if let Some(code) = status.json["booking_code"].as_str() {
+            break code.to_string();
+        }
+        assert!(Instant::now() < deadline, "never booked: {:?}", status.json);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let page = site.get(&format!("/booking/{code}"), None).await;
+    assert_eq!(page.status, 200);
+    let booking = site.get(&format!("/api/bookings/{code}"), None).await;
+    assert_eq!(booking.json["payment_method"], "gateway");
+}
+
+#[tokio::test]
 async fn a_declined_payment_says_so_and_books_nothing() {
     let site = Site::start(|_| {}).await;
     let (cookie, _, order) = checkout(&site, &[300, 301]).await;

@@ -26,6 +26,33 @@ pub struct Site {
     pub node: RunningServer,
     pub web: SocketAddr,
     pub http: reqwest::Client,
+    /// The web terminal's token.
+    pub token: String,
+    /// The web server's config (its cookie secret, for a second replica).
+    pub config: WebConfig,
+    /// The web server's task: aborting it kills the process's serving (a SIGKILL, in-process).
+    pub web_task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// A `cinebook-web` on 127.0.0.1 port 0 in front of the node at `node`.
+pub async fn start_web(
+    node: SocketAddr,
+    token: &str,
+    config: WebConfig,
+) -> (SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let client = Client::connect(
+        [node.to_string()],
+        ClientConfig {
+            client_name: "web-test".into(),
+            ..ClientConfig::with_token(token)
+        },
+    )
+    .await
+    .expect("client");
+    let app = App::new(client, config).expect("app");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("web");
+    let web = listener.local_addr().expect("addr");
+    (web, tokio::spawn(serve(listener, app)))
 }
 
 /// The payment window of the tests' node unless a test says otherwise.
@@ -82,22 +109,10 @@ impl Site {
         ));
         sim.set_webhook_url(Some(&format!("http://{hooks_addr}/payments/webhook")))
             .expect("webhook url");
-        let client = Client::connect(
-            [node.addr.to_string()],
-            ClientConfig {
-                client_name: "web-test".into(),
-                ..ClientConfig::with_token(&token)
-            },
-        )
-        .await
-        .expect("client");
         let mut config = WebConfig::random_secret();
         config.node_webhook_url = Some(format!("http://{hooks_addr}/payments/webhook"));
         adjust(&mut config);
-        let app = App::new(client, config).expect("app");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("web");
-        let web = listener.local_addr().expect("addr");
-        tokio::spawn(serve(listener, app));
+        let (web, web_task) = start_web(node.addr, &token, config.clone()).await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -107,11 +122,23 @@ impl Site {
             node,
             web,
             http,
+            token,
+            config,
+            web_task,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.web)
+    }
+
+    /// Kills this site's web server and starts another replica with the same cookie secret;
+    /// later calls go to the new one.
+    pub async fn replace_web(&mut self) {
+        self.web_task.abort();
+        let (web, task) = start_web(self.node.addr, &self.token, self.config.clone()).await;
+        self.web = web;
+        self.web_task = task;
     }
 
     /// A request with an optional cookie; answers (status, JSON or text as JSON string, the
