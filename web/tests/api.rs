@@ -148,6 +148,80 @@ async fn a_payment_captured_after_the_web_process_died_is_found_by_another() {
 }
 
 #[tokio::test]
+async fn the_gateways_webhook_is_forwarded_to_the_node() {
+    let site = Site::start(|_| {}).await;
+    // The gateway now sends its webhooks to the site, which forwards them to the node.
+    site.sim
+        .set_webhook_url(Some(&site.url("/api/payments/webhook")))
+        .expect("webhook url");
+    let (cookie, _, order) = checkout(&site, &[340]).await;
+    let order_id = order["order_id"].as_u64().expect("id");
+    let url = reqwest::Url::parse(order["checkout_url"].as_str().expect("url")).expect("url");
+    let gateway_order = url.path().rsplit('/').next().expect("order id").to_string();
+    site.sim.pay(&gateway_order).expect("paid");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = site
+            .get(&format!("/api/orders/{order_id}"), Some(&cookie))
+            .await;
+        if status.json["state"] == "booked" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never booked: {:?}", status.json);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The site answered the gateway with the node's success.
+    let answered = site.sim.webhook_log().into_iter().any(|w| {
+        w.order_id.as_deref() == Some(gateway_order.as_str())
+            && matches!(
+                w.outcome,
+                cinebook_paysim::WebhookOutcome::Answered {
+                    status: 200..=299,
+                    ..
+                }
+            )
+    });
+    assert!(answered, "{:?}", site.sim.webhook_log());
+    // A forged webhook is the node's to refuse; the site passes its answer on.
+    let forged = site
+        .call(
+            reqwest::Method::POST,
+            "/api/payments/webhook",
+            None,
+            Some(r#"{"event":"payment.captured"}"#.into()),
+        )
+        .await;
+    assert!(forged.status >= 400, "{forged:?}");
+    let huge = "x".repeat(70 * 1024);
+    let oversized = site
+        .call(
+            reqwest::Method::POST,
+            "/api/payments/webhook",
+            None,
+            Some(huge),
+        )
+        .await;
+    assert_eq!(oversized.status, 413);
+}
+
+#[tokio::test]
+async fn a_site_without_a_webhook_target_says_so() {
+    let site = Site::start(|c| c.node_webhook_url = None).await;
+    let answer = site
+        .call(
+            reqwest::Method::POST,
+            "/api/payments/webhook",
+            None,
+            Some("{}".into()),
+        )
+        .await;
+    assert_eq!(
+        (answer.status, answer.error_code()),
+        (503, "webhook_not_configured")
+    );
+}
+
+#[tokio::test]
 async fn a_declined_payment_says_so_and_books_nothing() {
     let site = Site::start(|_| {}).await;
     let (cookie, _, order) = checkout(&site, &[300, 301]).await;
