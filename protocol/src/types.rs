@@ -90,6 +90,10 @@ pub enum Role {
     Admin,
     /// Another CineBook node (replication); reserved for peers.
     Node,
+    /// The customer web site (`cinebook-web`), selling on behalf of many customers: holds and
+    /// gateway payments only; no card, cash or comp confirms, no refunds, reports or
+    /// administration.
+    Web,
 }
 
 impl Role {
@@ -101,6 +105,7 @@ impl Role {
             Role::BoxOffice => "box-office",
             Role::Admin => "admin",
             Role::Node => "node",
+            Role::Web => "web",
         }
     }
 
@@ -112,6 +117,7 @@ impl Role {
             Role::BoxOffice,
             Role::Admin,
             Role::Node,
+            Role::Web,
         ]
         .into_iter()
         .find(|r| r.name().eq_ignore_ascii_case(text))

@@ -971,6 +971,7 @@ fn domain_enum_tables_match_the_code() {
             Role::BoxOffice,
             Role::Admin,
             Role::Node,
+            Role::Web,
         ],
     );
     assert_table(

@@ -55,6 +55,7 @@ fn role() -> impl Strategy<Value = Role> {
         Role::BoxOffice,
         Role::Admin,
         Role::Node,
+        Role::Web,
     ])
 }
 

@@ -658,6 +658,11 @@ async fn first_run(store: &dyn Store, data_dir: &Path) -> Result<()> {
         "`cinebook` run from this directory finds it by itself; elsewhere pass --token-file {}",
         first.token_file.display()
     );
+    println!(
+        "web terminal created; its token is in {}: `cargo run -p cinebook-web` from this \
+         directory finds it by itself.",
+        first.web_token_file.display()
+    );
     Ok(())
 }
 

@@ -410,11 +410,22 @@ async fn a_first_start_loads_the_sample_once() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    let web_token = std::fs::read_to_string(&first.web_token_file).expect("web token file");
+    assert_eq!(
+        first.web_token_file,
+        dir.path().join(sample::WEB_TOKEN_FILE)
+    );
+    let web = store
+        .terminal_by_token(&cinebook_server::node::auth::token_sha256(web_token.trim()))
+        .await
+        .expect("lookup")
+        .expect("the web token authenticates");
+    assert_eq!(web.role, cinebook_protocol::types::Role::Web);
     assert!(sample::first_run(&store, dir.path())
         .await
         .expect("second")
         .is_none());
-    assert_eq!(store.list_terminals().await.expect("terminals").len(), 1);
+    assert_eq!(store.list_terminals().await.expect("terminals").len(), 2);
 }
 
 fn server_binary(args: &[&str], data_dir: &std::path::Path) -> (bool, String, String) {

@@ -589,8 +589,8 @@ pub(crate) fn get_booking(node: &Node, caller: &Caller, code: &str) -> Result<Bo
         .booking(code)
         .cloned()
         .ok_or_else(|| not_found(format_args!("booking {code}")))?;
-    if caller.role == Role::Kiosk && booking.terminal_id != caller.terminal_id {
-        // A kiosk sees only its own sales; don't reveal that the code exists.
+    if matches!(caller.role, Role::Kiosk | Role::Web) && booking.terminal_id != caller.terminal_id {
+        // A kiosk or the web sees only its own sales; don't reveal that the code exists.
         return Err(not_found(format_args!("booking {code}")));
     }
     Ok(booking)
