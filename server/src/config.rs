@@ -74,6 +74,10 @@ pub struct ConnectionLimits {
     /// `Overloaded` and the connection closed. Keep it below `max_connections`: the difference is
     /// reserved for terminals and peers.
     pub guest_connections_max: usize,
+    /// Guest read requests building their replies at once, across the whole node. Guests
+    /// browse; beyond this they wait their turn, so a crowd of them (a load tester pipelining
+    /// `ListShows`) leaves the other cores to the terminals that sell.
+    pub guest_reads_running_max: usize,
     /// Connections from one source address at once; one more gets `Overloaded` and is closed.
     pub connections_per_address_max: usize,
     /// A frame whose Lamport time is more than this ahead of the node's clock is refused with
@@ -122,6 +126,7 @@ impl Default for ConnectionLimits {
     fn default() -> Self {
         Self {
             guest_connections_max: 8_000,
+            guest_reads_running_max: 1,
             connections_per_address_max: 1_000,
             lamport_skew_max: 1_000_000,
             outbound_queue_max_bytes: 16 * 1024,

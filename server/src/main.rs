@@ -143,6 +143,9 @@ struct RunArgs {
     /// difference is reserved for terminals and peers).
     #[arg(long, env = "CINEBOOK_GUEST_CONNECTIONS_MAX", default_value_t = cinebook_server::ConnectionLimits::default().guest_connections_max)]
     guest_connections_max: usize,
+    /// Guest read requests building their replies at once across the node (the rest wait).
+    #[arg(long, env = "CINEBOOK_GUEST_READS_RUNNING_MAX", default_value_t = cinebook_server::ConnectionLimits::default().guest_reads_running_max)]
+    guest_reads_running_max: usize,
     /// Connections from one source address at once.
     #[arg(long, env = "CINEBOOK_CONNECTIONS_PER_ADDRESS_MAX", default_value_t = cinebook_server::ConnectionLimits::default().connections_per_address_max)]
     connections_per_address_max: usize,
@@ -548,6 +551,7 @@ async fn run(args: RunArgs) -> Result<()> {
         ..defaults
     };
     config.limits.guest_connections_max = args.guest_connections_max;
+    config.limits.guest_reads_running_max = args.guest_reads_running_max.max(1);
     config.limits.connections_per_address_max = args.connections_per_address_max;
     config.limits.outbound_queue_max_bytes = args.outbound_queue_max_bytes;
     config.limits.lamport_skew_max = args.lamport_skew_max;

@@ -435,6 +435,7 @@ impl Connection {
                     node: self.node.clone(),
                     out: self.out.clone(),
                     reads: self.reads.clone(),
+                    guest_reads: (caller.role == Role::Guest).then(|| self.shield.guest_reads()),
                     caller,
                     request_id,
                     timer,

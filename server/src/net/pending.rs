@@ -31,6 +31,9 @@ pub(super) struct Pending {
     pub(super) out: Outbound,
     /// The connection's read slots ([`READS_RUNNING_PER_CONNECTION_MAX`]).
     pub(super) reads: Arc<Semaphore>,
+    /// For a guest: the node-wide guest read slots (`guest_reads_running_max`), taken after the
+    /// connection's own.
+    pub(super) guest_reads: Option<Arc<Semaphore>>,
     pub(super) caller: Caller,
     pub(super) request_id: u64,
     pub(super) timer: RequestTimer,
@@ -53,10 +56,15 @@ impl Pending {
             }
             let slot = self.reads.clone().acquire_owned().await.ok()?;
             self.out.room().await;
+            let shared = match &self.guest_reads {
+                Some(shared) => Some(shared.clone().acquire_owned().await.ok()?),
+                None => None,
+            };
             if self.out.closed().is_cancelled() {
                 return None;
             }
             let answer = Box::pin(handlers::handle(&self.node, &self.caller, request)).await;
+            drop(shared);
             Some((slot, answer))
         };
         let (slot, answer) = tokio::select! {

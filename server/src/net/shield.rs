@@ -25,6 +25,8 @@ struct Failures {
 pub struct Shield {
     limits: ConnectionLimits,
     guests: Arc<Semaphore>,
+    /// `guest_reads_running_max` slots shared by every guest connection.
+    guest_reads: Arc<Semaphore>,
     per_address: Mutex<HashMap<IpAddr, usize>>,
     failures: Mutex<HashMap<IpAddr, Failures>>,
     wrong_tokens: Mutex<HashMap<String, Instant>>,
@@ -63,6 +65,7 @@ impl Shield {
     pub fn new(limits: ConnectionLimits) -> Self {
         Self {
             guests: Arc::new(Semaphore::new(limits.guest_connections_max)),
+            guest_reads: Arc::new(Semaphore::new(limits.guest_reads_running_max.max(1))),
             limits,
             per_address: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
@@ -93,6 +96,11 @@ impl Shield {
     /// A guest place, unless `guest_connections_max` guests are connected.
     pub fn admit_guest(&self) -> Option<OwnedSemaphorePermit> {
         self.guests.clone().try_acquire_owned().ok()
+    }
+
+    /// The node-wide read slots every guest's read requests share (`guest_reads_running_max`).
+    pub fn guest_reads(&self) -> Arc<Semaphore> {
+        self.guest_reads.clone()
     }
 
     /// How much longer `ip` is backed off, if it is.
