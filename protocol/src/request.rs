@@ -235,6 +235,17 @@ pub enum Request {
         /// Our order id.
         order_id: u64,
     },
+    /// (38) Box office: refund some seats of a confirmed booking, by the booking's payment
+    /// method (through the gateway for a gateway-paid one); the seats become free, the booking
+    /// keeps the others. Answered with `SeatsRefunded`.
+    RefundSeats {
+        /// Booking code.
+        code: String,
+        /// The seats to refund: some, not all, of the booking's.
+        seats: Vec<SeatId>,
+        /// Why (recorded with the refund).
+        reason: String,
+    },
 }
 
 /// Bytes of a peer-authentication nonce (`PeerHello.nonce`, `PeerChallenge.nonce`).
@@ -285,6 +296,7 @@ impl Request {
             Request::CreatePaymentOrder { .. } => "create_payment_order",
             Request::VerifyCheckout { .. } => "verify_checkout",
             Request::PaymentStatus { .. } => "payment_status",
+            Request::RefundSeats { .. } => "refund_seats",
         }
     }
 }

@@ -467,6 +467,11 @@ fn request() -> BoxedStrategy<Request> {
             }
         }),
         n64().prop_map(|order_id| Request::PaymentStatus { order_id }),
+        (text(), few(n32()), text()).prop_map(|(code, seats, reason)| Request::RefundSeats {
+            code,
+            seats,
+            reason
+        }),
     ]
     .boxed()
 }
@@ -558,6 +563,8 @@ fn replicated_event() -> BoxedStrategy<ReplicatedEvent> {
                 expires_at_ms,
             }
         }),
+        (text(), few(n32()))
+            .prop_map(|(code, seats)| ReplicatedEvent::SeatsRefunded { code, seats }),
     ]
     .boxed()
 }
@@ -635,6 +642,22 @@ fn reply() -> BoxedStrategy<Reply> {
                 proof
             }),
         payment_order_info().prop_map(Reply::PaymentOrder),
+        (
+            booking(),
+            few(n32()),
+            money(),
+            payment_method(),
+            option::of(text())
+        )
+            .prop_map(|(booking, seats, amount, method, gateway_refund_id)| {
+                Reply::SeatsRefunded(SeatsRefund {
+                    booking,
+                    seats,
+                    amount,
+                    method,
+                    gateway_refund_id,
+                })
+            }),
     ]
     .boxed()
 }
@@ -731,12 +754,12 @@ variant_name!(request_variant, Request: [
     Confirm, Cancel, GetBooking, ListBookings, Subscribe, Unsubscribe, ShiftReport, UpsertCity,
     UpsertTheater, UpsertScreen, UpsertMovie, UpsertShow, BlockSeats, AddTerminal, ListTerminals,
     RevokeTerminal, GetScreen, Availability, AuditTrail, NodeStatus, Election, Coordinator, Follow,
-    PeerHello, PeerProof, CreatePaymentOrder, VerifyCheckout, PaymentStatus,
+    PeerHello, PeerProof, CreatePaymentOrder, VerifyCheckout, PaymentStatus, RefundSeats,
 ]);
 variant_name!(reply_variant, Reply: [
     Welcome, Pong, Cities, Theaters, Movies, Shows, SeatMap, Held, Released, Booking, Bookings,
     Subscribed, Unsubscribed, ShiftReport, Done, TerminalAdded, Terminals, Screen, Availability,
-    AuditTrail, NodeStatus, Following, PeerChallenge, PaymentOrder,
+    AuditTrail, NodeStatus, Following, PeerChallenge, PaymentOrder, SeatsRefunded,
 ]);
 variant_name!(error_variant, ErrorCode: [
     BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, NotFound, InvalidArgument,
@@ -781,7 +804,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 38 + 24 + 16 + 8);
+    assert_eq!(wanted.len(), 39 + 25 + 16 + 8);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }
