@@ -44,7 +44,7 @@ use parking_lot::Mutex;
 use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
 use super::mysql::{widths, REPORT_DEFAULT_CURRENCY};
 use super::{
-    BlockRecord, CancelRecord, CatalogChanges, CatalogData, EpochClaim, EpochState, ExternalId,
+    BlockRecord, CancelRecord, CatalogChanges, SeatRefundRecord, CatalogData, EpochClaim, EpochState, ExternalId,
     ExternalKind, SaleOutcome, SaleRecord, Store, StoreError, StoredBooking, TerminalRecord,
 };
 
@@ -719,6 +719,45 @@ impl Store for MemoryStore {
         let state = self.state.lock();
         state.check_available()?;
         Ok(state.blocked.iter().copied().collect())
+    }
+
+    async fn commit_seat_refund(&self, refund: &SeatRefundRecord) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        self.check_fence(&state)?;
+        fits("reason", &refund.reason, widths::REASON)?;
+        fits("currency", &refund.amount.currency, widths::CURRENCY)?;
+        let stored = state
+            .bookings
+            .get_mut(&refund.code)
+            .ok_or_else(|| StoreError::NotFound(format!("booking {}", refund.code)))?;
+        crate::domain::refunded_seats(&stored.booking, &refund.seats)
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        stored
+            .booking
+            .seats
+            .retain(|s| !refund.seats.contains(&s.seat_id));
+        stored.booking.total.amount_minor -= refund.amount.amount_minor;
+        let show_id = stored.booking.show_id;
+        for seat in &refund.seats {
+            state.seat_owner.remove(&(show_id, *seat));
+        }
+        state.refunds.push(RefundRow {
+            code: refund.code.clone(),
+            amount_minor: refund.amount.amount_minor,
+            currency: refund.amount.currency.clone(),
+            terminal_id: refund.terminal_id,
+            at_ms: refund.at_ms,
+        });
+        state.audit.push(AuditRow {
+            show_id,
+            lamport: refund.lamport,
+            node_id: refund.node_id,
+            kind: "partial_refund",
+            code: refund.code.clone(),
+            at_ms: refund.at_ms,
+        });
+        Ok(())
     }
 
     async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError> {

@@ -43,6 +43,19 @@ pub fn booking_refund_receipt(code: &str) -> String {
 
 /// Refunds a gateway-paid booking in full through the gateway (a box-office refund), once.
 pub async fn refund_booking(node: &Node, booking: &Booking) -> Result<String, ErrorBody> {
+    let receipt = booking_refund_receipt(&booking.code);
+    // What is left of the booking: a partial refund before this one lowered its total.
+    refund_part_of_booking(node, booking, booking.total.amount_minor, &receipt).await
+}
+
+/// Refunds `amount_minor` of a gateway-paid booking through the gateway under `receipt`, once
+/// (a retry with the same receipt finds the first refund). Returns the gateway's refund id.
+pub async fn refund_part_of_booking(
+    node: &Node,
+    booking: &Booking,
+    amount_minor: i64,
+    receipt: &str,
+) -> Result<String, ErrorBody> {
     let Some(payment_id) = booking.payment.reference.clone() else {
         return Err(ErrorBody::new(
             ErrorCode::Internal,
@@ -52,6 +65,15 @@ pub async fn refund_booking(node: &Node, booking: &Booking) -> Result<String, Er
             ),
         ));
     };
+    if amount_minor <= 0 || amount_minor > booking.total.amount_minor {
+        return Err(ErrorBody::new(
+            ErrorCode::Internal,
+            format!(
+                "a refund of {amount_minor} from booking {} that has {} left",
+                booking.code, booking.total.amount_minor
+            ),
+        ));
+    }
     let order = node
         .store_call(store(node)?.order_by_booking(&booking.code))
         .await?
@@ -61,14 +83,13 @@ pub async fn refund_booking(node: &Node, booking: &Booking) -> Result<String, Er
                 format!("booking {} has no payment order", booking.code),
             )
         })?;
-    let receipt = booking_refund_receipt(&booking.code);
     refund(
         node,
         &order,
         &payment_id,
-        booking.payment.amount.amount_minor,
+        amount_minor,
         Some(booking.code.clone()),
-        &receipt,
+        receipt,
     )
     .await
 }

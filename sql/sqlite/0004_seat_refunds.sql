@@ -1,0 +1,17 @@
+-- CineBook embedded schema, version 4: partial refunds (the MySQL 0005_seat_refunds.sql).
+
+CREATE TABLE IF NOT EXISTS seat_refunds (
+    id           INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    code         TEXT    NOT NULL REFERENCES bookings (code) CHECK (length(code) <= 32),
+    seats        TEXT    NOT NULL CHECK (length(seats) <= 4000),
+    amount_minor INTEGER NOT NULL,
+    currency     TEXT    NOT NULL CHECK (length(currency) = 3),
+    terminal_id  INTEGER NOT NULL,
+    at_ms        INTEGER NOT NULL,
+    lamport      INTEGER NOT NULL,
+    node_id      INTEGER NOT NULL,
+    reason       TEXT    NOT NULL CHECK (length(reason) <= 500)
+);
+
+CREATE INDEX IF NOT EXISTS idx_seat_refunds_code ON seat_refunds (code);
+CREATE INDEX IF NOT EXISTS idx_seat_refunds_terminal_at ON seat_refunds (terminal_id, at_ms);
