@@ -15,3 +15,15 @@ CREATE TABLE IF NOT EXISTS seat_refunds (
 
 CREATE INDEX IF NOT EXISTS idx_seat_refunds_code ON seat_refunds (code);
 CREATE INDEX IF NOT EXISTS idx_seat_refunds_terminal_at ON seat_refunds (terminal_id, at_ms);
+
+CREATE TABLE IF NOT EXISTS seat_refund_seats (
+    code        TEXT    NOT NULL CHECK (length(code) <= 32),
+    seat_id     INTEGER NOT NULL,
+    show_id     INTEGER NOT NULL,
+    position    INTEGER NOT NULL,
+    label       TEXT    NOT NULL,
+    category    TEXT    NOT NULL,
+    price_minor INTEGER NOT NULL,
+    refund_id   INTEGER NOT NULL REFERENCES seat_refunds (id),
+    PRIMARY KEY (code, seat_id)
+);

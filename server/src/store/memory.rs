@@ -162,6 +162,8 @@ struct State {
     keys: HashMap<(TerminalId, String), String>,
     blocked: BTreeSet<(ShowId, SeatId)>,
     refunds: Vec<RefundRow>,
+    /// Seats refunded from each booking by partial refunds (still counted as sold).
+    seats_refunded: HashMap<String, u32>,
     audit: Vec<AuditRow>,
     terminals: BTreeMap<TerminalId, TerminalRecord>,
     next_terminal_id: TerminalId,
@@ -742,6 +744,9 @@ impl Store for MemoryStore {
         for seat in &refund.seats {
             state.seat_owner.remove(&(show_id, *seat));
         }
+        let count = u32::try_from(refund.seats.len()).unwrap_or(u32::MAX);
+        let refunded = state.seats_refunded.entry(refund.code.clone()).or_default();
+        *refunded = refunded.saturating_add(count);
         state.refunds.push(RefundRow {
             code: refund.code.clone(),
             amount_minor: refund.amount.amount_minor,
@@ -951,9 +956,11 @@ impl Store for MemoryStore {
                 .entry(b.payment.method)
                 .or_insert_with(|| empty(b.payment.method));
             totals.sales += 1;
+            let refunded = state.seats_refunded.get(&b.code).copied().unwrap_or(0);
             totals.seats = totals
                 .seats
-                .saturating_add(u32::try_from(b.seats.len()).unwrap_or(u32::MAX));
+                .saturating_add(u32::try_from(b.seats.len()).unwrap_or(u32::MAX))
+                .saturating_add(refunded);
             totals.sales_minor += b.payment.amount.amount_minor;
         }
         for refund in state

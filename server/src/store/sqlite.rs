@@ -1076,7 +1076,8 @@ impl SqliteStore {
                     "SELECT p.method, COUNT(*), \
                      COALESCE(SUM(\
                         (SELECT COUNT(*) FROM booking_seats s WHERE s.code = b.code) + \
-                        (SELECT COUNT(*) FROM booking_seats_history h WHERE h.code = b.code)\
+                        (SELECT COUNT(*) FROM booking_seats_history h WHERE h.code = b.code) + \
+                        (SELECT COUNT(*) FROM seat_refund_seats r WHERE r.code = b.code)\
                      ), 0), \
                      COALESCE(SUM(p.amount_minor), 0) \
                      FROM bookings b JOIN payments p ON p.code = b.code \

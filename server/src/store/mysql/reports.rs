@@ -28,7 +28,8 @@ impl MysqlStore {
                 "SELECT p.method, COUNT(*), \
                  CAST(COALESCE(SUM(\
                     (SELECT COUNT(*) FROM booking_seats s WHERE s.code = b.code) + \
-                    (SELECT COUNT(*) FROM booking_seats_history h WHERE h.code = b.code)\
+                    (SELECT COUNT(*) FROM booking_seats_history h WHERE h.code = b.code) + \
+                    (SELECT COUNT(*) FROM seat_refund_seats r WHERE r.code = b.code)\
                  ), 0) AS UNSIGNED), \
                  CAST(COALESCE(SUM(p.amount_minor), 0) AS SIGNED) \
                  FROM bookings b JOIN payments p ON p.code = b.code \

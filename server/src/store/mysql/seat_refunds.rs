@@ -28,29 +28,6 @@ impl MysqlStore {
             tx.rollback().await?;
             return Err(StoreError::Conflict(why).into());
         }
-        let marks = vec!["?"; refund.seats.len()].join(", ");
-        let mut params = vec![Value::from(refund.at_ms), Value::from(code)];
-        params.extend(refund.seats.iter().map(|s| Value::from(*s)));
-        tx.exec_drop(
-            format!(
-                "INSERT INTO booking_seats_history \
-                 (code, seat_id, show_id, position, label, category, price_minor, released_at_ms) \
-                 SELECT code, seat_id, show_id, position, label, category, price_minor, ? \
-                 FROM booking_seats WHERE code = ? AND seat_id IN ({marks})"
-            ),
-            Params::Positional(params.clone()),
-        )
-        .await?;
-        tx.exec_drop(
-            format!("DELETE FROM booking_seats WHERE code = ? AND seat_id IN ({marks})"),
-            Params::Positional(params[1..].to_vec()),
-        )
-        .await?;
-        tx.exec_drop(
-            "UPDATE bookings SET total_minor = total_minor - ? WHERE code = ?",
-            (refund.amount.amount_minor, code),
-        )
-        .await?;
         tx.exec_drop(
             "INSERT INTO seat_refunds (code, seats, amount_minor, currency, terminal_id, at_ms, \
              lamport, node_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -65,6 +42,32 @@ impl MysqlStore {
                 Value::from(refund.node_id),
                 Value::from(refund.reason.as_str()),
             ]),
+        )
+        .await?;
+        let refund_id = tx.last_insert_id().ok_or_else(|| {
+            StoreError::Corrupt(format!("seat_refunds gave no id for booking {code}"))
+        })?;
+        let marks = vec!["?"; refund.seats.len()].join(", ");
+        let mut params = vec![Value::from(refund_id), Value::from(code)];
+        params.extend(refund.seats.iter().map(|s| Value::from(*s)));
+        tx.exec_drop(
+            format!(
+                "INSERT INTO seat_refund_seats \
+                 (code, seat_id, show_id, position, label, category, price_minor, refund_id) \
+                 SELECT code, seat_id, show_id, position, label, category, price_minor, ? \
+                 FROM booking_seats WHERE code = ? AND seat_id IN ({marks})"
+            ),
+            Params::Positional(params.clone()),
+        )
+        .await?;
+        tx.exec_drop(
+            format!("DELETE FROM booking_seats WHERE code = ? AND seat_id IN ({marks})"),
+            Params::Positional(params[1..].to_vec()),
+        )
+        .await?;
+        tx.exec_drop(
+            "UPDATE bookings SET total_minor = total_minor - ? WHERE code = ?",
+            (refund.amount.amount_minor, code),
         )
         .await?;
         tx.exec_drop(

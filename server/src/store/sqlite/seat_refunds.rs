@@ -41,29 +41,6 @@ impl SqliteStore {
         if let Some(why) = refusal(refund, &status, &owned) {
             return Err(StoreError::Conflict(why));
         }
-        let marks = vec!["?"; refund.seats.len()].join(", ");
-        let mut values = vec![Value::from(refund.at_ms as i64), Value::from(code.to_owned())];
-        values.extend(refund.seats.iter().map(|s| Value::from(*s)));
-        tx.execute(
-            &format!(
-                "INSERT INTO booking_seats_history \
-                 (code, seat_id, show_id, position, label, category, price_minor, released_at_ms) \
-                 SELECT code, seat_id, show_id, position, label, category, price_minor, ? \
-                 FROM booking_seats WHERE code = ? AND seat_id IN ({marks})"
-            ),
-            params_from_iter(values.iter()),
-        )
-        .op(op)?;
-        tx.execute(
-            &format!("DELETE FROM booking_seats WHERE code = ? AND seat_id IN ({marks})"),
-            params_from_iter(values[1..].iter()),
-        )
-        .op(op)?;
-        tx.execute(
-            "UPDATE bookings SET total_minor = total_minor - ?1 WHERE code = ?2",
-            params![refund.amount.amount_minor, code],
-        )
-        .op(op)?;
         tx.execute(
             "INSERT INTO seat_refunds (code, seats, amount_minor, currency, terminal_id, at_ms, \
              lamport, node_id, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -78,6 +55,30 @@ impl SqliteStore {
                 refund.node_id,
                 refund.reason
             ],
+        )
+        .op(op)?;
+        let refund_id = tx.last_insert_rowid();
+        let marks = vec!["?"; refund.seats.len()].join(", ");
+        let mut values = vec![Value::from(refund_id), Value::from(code.to_owned())];
+        values.extend(refund.seats.iter().map(|s| Value::from(*s)));
+        tx.execute(
+            &format!(
+                "INSERT INTO seat_refund_seats \
+                 (code, seat_id, show_id, position, label, category, price_minor, refund_id) \
+                 SELECT code, seat_id, show_id, position, label, category, price_minor, ? \
+                 FROM booking_seats WHERE code = ? AND seat_id IN ({marks})"
+            ),
+            params_from_iter(values.iter()),
+        )
+        .op(op)?;
+        tx.execute(
+            &format!("DELETE FROM booking_seats WHERE code = ? AND seat_id IN ({marks})"),
+            params_from_iter(values[1..].iter()),
+        )
+        .op(op)?;
+        tx.execute(
+            "UPDATE bookings SET total_minor = total_minor - ?1 WHERE code = ?2",
+            params![refund.amount.amount_minor, code],
         )
         .op(op)?;
         let detail = seat_refund_detail(refund);
