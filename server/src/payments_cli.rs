@@ -201,12 +201,22 @@ mod tests {
 
     #[test]
     fn the_return_url_flag_is_read_and_checked() {
-        let cli = Cli::parse_from(["node", "--checkout-return-url", "https://tickets.example/paid"]);
+        let cli = Cli::parse_from([
+            "node",
+            "--checkout-return-url",
+            "https://tickets.example/paid",
+        ]);
         let url = checkout_return_url(cli.payments.checkout_return_url.as_deref());
         assert_eq!(url.expect("valid"), "https://tickets.example/paid");
         assert_eq!(checkout_return_url(None).expect("none"), "");
         let long = format!("https://x/{}", "a".repeat(CHECKOUT_RETURN_URL_BYTES_MAX));
-        for bad in ["ftp://x", "https://", "tickets.example", "https://a b", long.as_str()] {
+        for bad in [
+            "ftp://x",
+            "https://",
+            "tickets.example",
+            "https://a b",
+            long.as_str(),
+        ] {
             assert!(checkout_return_url(Some(bad)).is_err(), "{bad:?} accepted");
         }
     }
@@ -226,7 +236,10 @@ mod tests {
             .await
             .expect("setup")
             .expect("payments");
-        assert_eq!(setup.config.checkout_return_url, "http://127.0.0.1:8080/back");
+        assert_eq!(
+            setup.config.checkout_return_url,
+            "http://127.0.0.1:8080/back"
+        );
         if let Some(sim) = setup.simulator {
             sim.shutdown().await;
         }

@@ -89,7 +89,10 @@ pub async fn refund_seats(
         node_id: node.config.node_id,
         reason,
     };
-    if let Err(e) = node.store_call(node.store.commit_seat_refund(&record)).await {
+    if let Err(e) = node
+        .store_call(node.store.commit_seat_refund(&record))
+        .await
+    {
         // A lost answer, or memory behind the store: make memory agree before answering.
         reconcile_booking(node, &slot, &code).await;
         return Err(e);

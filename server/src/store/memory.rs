@@ -44,8 +44,9 @@ use parking_lot::Mutex;
 use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
 use super::mysql::{widths, REPORT_DEFAULT_CURRENCY};
 use super::{
-    BlockRecord, CancelRecord, CatalogChanges, SeatRefundRecord, CatalogData, EpochClaim, EpochState, ExternalId,
-    ExternalKind, SaleOutcome, SaleRecord, Store, StoreError, StoredBooking, TerminalRecord,
+    BlockRecord, CancelRecord, CatalogChanges, CatalogData, EpochClaim, EpochState, ExternalId,
+    ExternalKind, SaleOutcome, SaleRecord, SeatRefundRecord, Store, StoreError, StoredBooking,
+    TerminalRecord,
 };
 
 /// What goes wrong with one sale transaction of a [`MemoryStore`] (see

@@ -81,7 +81,10 @@ impl ShowState {
         let entry = &mut self.bookings[index as usize];
         entry.booking.seats.retain(|s| !seats.contains(&s.seat_id));
         entry.booking.total.amount_minor -= amount_minor;
-        debug_assert!(!entry.booking.seats.is_empty(), "a partial refund keeps a seat");
+        debug_assert!(
+            !entry.booking.seats.is_empty(),
+            "a partial refund keeps a seat"
+        );
         self.set_slots(seats, SlotState::Free);
         Ok(())
     }
