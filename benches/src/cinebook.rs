@@ -192,7 +192,9 @@ impl CinebookWorker {
             category: None,
         };
         let outcome = self.sell(show, selection, Instant::now()).await;
-        if matches!(&outcome, OpOutcome::Err(code) if code == "SoldOut") {
+        // Enough seats free but none adjacent serves this size no better than sold out.
+        if matches!(&outcome, OpOutcome::Err(code) if code == "SoldOut" || code == "NoAdjacentSeats")
+        {
             self.hot.sold_out(index);
         }
         outcome
@@ -456,7 +458,10 @@ async fn sell_until(seller: &Client, options: &FanoutOptions) -> Result<(RunStat
         };
         let hold = match seller.hold(options.show.id, selection).await {
             Ok(hold) => hold,
-            Err(cinebook_client::Error::SoldOut { .. }) if !round.is_empty() => {
+            Err(
+                cinebook_client::Error::SoldOut { .. }
+                | cinebook_client::Error::NoAdjacentSeats { .. },
+            ) if !round.is_empty() => {
                 // Free the show for the next round; the cancellations are pushes too.
                 for sale in round.drain(..) {
                     seller

@@ -51,11 +51,10 @@ async fn main() -> Result<(), Error> {
         )
         .await?;
     println!(
-        "held {} until {} ms; total {} {}",
+        "held {} until {} ms; total {}",
         hold.labels.join(", "),
         hold.expires_at_ms,
-        hold.total.amount_minor,
-        hold.total.currency
+        hold.total
     );
 
     // The card terminal approved; confirm with a key kept until the answer arrives.

@@ -74,6 +74,16 @@ pub enum Error {
         /// The server's message.
         message: String,
     },
+    /// Enough seats are free for a best-available hold, but not that many adjacent in one row.
+    #[error("no adjacent seats: {message}")]
+    NoAdjacentSeats {
+        /// The largest number of adjacent free seats of the category in one row.
+        largest_block: u32,
+        /// Free seats of the category in all.
+        free: u32,
+        /// The server's message.
+        message: String,
+    },
     /// The node is a follower. The client follows this itself; it reaches the caller only when
     /// `redirects_max` hops were not enough.
     #[error("not the leader (leader: {leader:?}): {message}")]
@@ -212,6 +222,7 @@ impl Error {
             Error::Internal { .. } => "Internal",
             Error::SalesClosed { .. } => "SalesClosed",
             Error::OutcomeUnknown { .. } => "OutcomeUnknown",
+            Error::NoAdjacentSeats { .. } => "NoAdjacentSeats",
             Error::NoAddress => "NoAddress",
             Error::Connect { .. } => "Connect",
             Error::ConnectTimeout { .. } => "ConnectTimeout",
@@ -244,6 +255,7 @@ impl Error {
                 | Error::Internal { .. }
                 | Error::SalesClosed { .. }
                 | Error::OutcomeUnknown { .. }
+                | Error::NoAdjacentSeats { .. }
         )
     }
 
@@ -299,6 +311,14 @@ impl From<ErrorBody> for Error {
             ErrorCode::Internal => Error::Internal { message },
             ErrorCode::SalesClosed => Error::SalesClosed { message },
             ErrorCode::OutcomeUnknown => Error::OutcomeUnknown { message },
+            ErrorCode::NoAdjacentSeats {
+                largest_block,
+                free,
+            } => Error::NoAdjacentSeats {
+                largest_block,
+                free,
+                message,
+            },
         }
     }
 }
@@ -334,6 +354,10 @@ mod tests {
             ErrorCode::Internal,
             ErrorCode::SalesClosed,
             ErrorCode::OutcomeUnknown,
+            ErrorCode::NoAdjacentSeats {
+                largest_block: 2,
+                free: 5,
+            },
         ];
         for code in codes {
             let name = code.name();

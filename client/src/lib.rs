@@ -7,6 +7,8 @@
 //!   `Unavailable`/`Overloaded`, and bounds every call by [`ClientConfig::call_timeout_ms`].
 //! - The typed calls (`api.rs`): one method per protocol request, such as [`Client::hold`] and
 //!   [`Client::confirm`].
+//! - `payments.rs`: online payments through the node's gateway ([`Client::create_payment_order`],
+//!   [`Client::verify_checkout`], [`Client::payment_status`]).
 //! - `conn.rs`: one open connection — preface, `Hello`, a writer task that batches frames, a
 //!   reader task, and the map of pipelined calls in flight (request id → oneshot).
 //! - [`Subscription`] (`subscription.rs`): a show's live seat map as a [`futures::Stream`] of
@@ -79,6 +81,7 @@ mod client;
 mod config;
 mod conn;
 mod error;
+mod payments;
 mod subscription;
 mod tls;
 mod welcome;

@@ -618,3 +618,68 @@ fn a_closed_port_is_server_unavailable() {
         .code(SERVER)
         .stderr(predicate::str::starts_with("cinebook: "));
 }
+
+/// Input as a cashier types it: lower-case seat labels and booking codes, a city without its
+/// accent or as a prefix; refusals name seats by label; `renew`; a guest told where a token was
+/// looked for.
+#[test]
+fn a_cashier_types_as_people_do() {
+    let runtime = live::node_runtime();
+    let node = runtime.block_on(LiveNode::start());
+    let addr = node.addr_string();
+    let show = SHOW.to_string();
+
+    let hold = json_ok(&node, Role::BoxOffice, &["hold", &show, "--seats", "g3,g4"]);
+    assert_eq!(hold["seats"], serde_json::json!(["G3", "G4"]), "{hold}");
+    let hold_id = hold["hold_id"].as_u64().expect("hold id").to_string();
+
+    // Another terminal asking for one of them is told which, by label.
+    let kiosk = node.token(Role::Kiosk);
+    cinebook(&addr, Some(&kiosk))
+        .args(["hold", &show, "--seats", "G4,G5"])
+        .assert()
+        .code(UNAVAILABLE_SEATS)
+        .stderr(predicate::str::contains("G4").and(predicate::str::contains("G5").not()));
+    cinebook(&addr, Some(&kiosk))
+        .args(["hold", &show, "--seats", "zz99"])
+        .assert()
+        .code(USAGE)
+        .stderr(predicate::str::contains("no seat zz99"));
+
+    let renewed = json_ok(&node, Role::BoxOffice, &["renew", &hold_id]);
+    assert_eq!(renewed["hold_id"].as_u64(), hold["hold_id"].as_u64());
+    assert!(renewed["expires_at_ms"].as_u64() >= hold["expires_at_ms"].as_u64());
+    assert!(renewed["at_ceiling"].is_boolean(), "{renewed}");
+
+    let booking = json_ok(
+        &node,
+        Role::BoxOffice,
+        &["confirm", &hold_id, "--pay", "cash"],
+    );
+    let code = booking["booking"]["code"]
+        .as_str()
+        .expect("code")
+        .to_lowercase();
+    let again = json_ok(&node, Role::BoxOffice, &["booking", &code]);
+    assert_eq!(again["booking"]["code"], booking["booking"]["code"]);
+
+    // Zürich as typed without its accent, in another case, or by a prefix.
+    for city in ["zurich", "ZÜRICH", "zü"] {
+        let movies = json_ok(&node, Role::Kiosk, &["movies", "--city", city]);
+        assert!(
+            movies.as_array().is_some_and(|m| !m.is_empty()),
+            "{city}: {movies}"
+        );
+    }
+
+    // A guest asking for a hold learns where a token was looked for.
+    cinebook(&addr, None)
+        .args(["hold", &show, "--best", "1"])
+        .assert()
+        .code(AUTH)
+        .stderr(
+            predicate::str::contains("box-office.token")
+                .and(predicate::str::contains("--token-file")),
+        );
+    runtime.block_on(node.stop());
+}

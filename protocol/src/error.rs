@@ -31,7 +31,8 @@ pub enum ErrorCode {
     },
     /// (7) The hold expired (its seats may already be someone else's).
     HoldExpired,
-    /// (8) Not enough free seats of the category are left.
+    /// (8) Not enough free seats of the category are left (fewer free than wanted; see
+    /// `NoAdjacentSeats` for enough free seats that are not adjacent).
     SoldOut,
     /// (9) This node is a follower; send writes to the leader.
     NotLeader {
@@ -53,6 +54,14 @@ pub enum ErrorCode {
     /// seats stay reserved while the node reads the store; a retry with the same idempotency
     /// key gets the booking or a definite answer. Never a failure.
     OutcomeUnknown,
+    /// (16) Enough seats of the category are free for a best-available hold, but no `count` of
+    /// them are adjacent in one row; nothing was held. Fewer seats, or seats by id, may succeed.
+    NoAdjacentSeats {
+        /// The largest number of adjacent free seats of the category in one row.
+        largest_block: u32,
+        /// Free seats of the category in all.
+        free: u32,
+    },
 }
 
 impl ErrorCode {
@@ -75,6 +84,7 @@ impl ErrorCode {
             ErrorCode::Internal => "Internal",
             ErrorCode::SalesClosed => "SalesClosed",
             ErrorCode::OutcomeUnknown => "OutcomeUnknown",
+            ErrorCode::NoAdjacentSeats { .. } => "NoAdjacentSeats",
         }
     }
 

@@ -16,6 +16,7 @@
 //!   push). Request ids let a client pipeline; [`PUSH_REQUEST_ID`] marks server pushes.
 //! - [`request`], [`reply`], [`push`]: one enum each, one variant per message.
 //! - [`types`]: the domain values those messages carry (ids, money, seats, shows, bookings).
+//! - [`money`]: [`types::Money`] printed for people (`12.50 CHF`), in the currency's own digits.
 //! - [`cluster`]: what only nodes exchange: replicated events, show snapshots, the audit trail.
 //! - [`error`]: [`ErrorCode`], the typed error every side shares, and this crate's own
 //!   [`ProtocolError`].
@@ -40,6 +41,7 @@ pub mod codec;
 pub mod envelope;
 pub mod error;
 pub mod lamport;
+pub mod money;
 pub mod preface;
 pub mod push;
 pub mod reply;

@@ -235,7 +235,21 @@ pub enum Request {
         /// Our order id.
         order_id: u64,
     },
-    /// (38) Box office: refund some seats of a confirmed booking, by the booking's payment
+    /// (38) Node: a follower, on its `Follow` connection, acknowledges that it applied the
+    /// leader's stream up to these positions (only shows that moved; none: "alive and following").
+    /// A leader answers a hold only once every caught-up follower acknowledged it, and grants
+    /// holds only while one did (or its stored lease was renewed) within `leader_lease_ms`. `taking_over`: a recovered higher node
+    /// asks the leader to stop granting and hand over; the answer (`NodeStatus`) comes once the
+    /// leader has stopped. See docs/PROTOCOL.md 11.7.
+    ReplicaAck {
+        /// The follower.
+        node_id: u32,
+        /// Applied positions.
+        positions: Vec<ShowPosition>,
+        /// Asks the leader to hand over to this node.
+        taking_over: bool,
+    },
+    /// (39) Box office: refund some seats of a confirmed booking, by the booking's payment
     /// method (through the gateway for a gateway-paid one); the seats become free, the booking
     /// keeps the others. Answered with `SeatsRefunded`.
     RefundSeats {
@@ -296,6 +310,7 @@ impl Request {
             Request::CreatePaymentOrder { .. } => "create_payment_order",
             Request::VerifyCheckout { .. } => "verify_checkout",
             Request::PaymentStatus { .. } => "payment_status",
+            Request::ReplicaAck { .. } => "replica_ack",
             Request::RefundSeats { .. } => "refund_seats",
         }
     }

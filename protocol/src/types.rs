@@ -26,7 +26,8 @@ pub type TerminalId = u64;
 /// An amount of money in minor units (cents) of `currency`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
-    /// Amount in minor units; negative only for refunds.
+    /// Amount in minor units (see [`crate::money`] to print it); never negative from the
+    /// reference server (a refund is the positive amount given back).
     pub amount_minor: i64,
     /// ISO 4217 code such as `EUR`.
     pub currency: String,
@@ -89,6 +90,10 @@ pub enum Role {
     Admin,
     /// Another CineBook node (replication); reserved for peers.
     Node,
+    /// The customer web site (`cinebook-web`), selling on behalf of many customers: holds and
+    /// gateway payments only; no card, cash or comp confirms, no refunds, reports or
+    /// administration.
+    Web,
 }
 
 impl Role {
@@ -100,6 +105,7 @@ impl Role {
             Role::BoxOffice => "box-office",
             Role::Admin => "admin",
             Role::Node => "node",
+            Role::Web => "web",
         }
     }
 
@@ -111,6 +117,7 @@ impl Role {
             Role::BoxOffice,
             Role::Admin,
             Role::Node,
+            Role::Web,
         ]
         .into_iter()
         .find(|r| r.name().eq_ignore_ascii_case(text))

@@ -269,6 +269,20 @@ fn expected() -> BTreeMap<&'static str, Golden> {
             )),
         ),
         (
+            "error-no-adjacent-seats",
+            Golden::Frame(Envelope::error(
+                3,
+                50,
+                ErrorBody::new(
+                    ErrorCode::NoAdjacentSeats {
+                        largest_block: 2,
+                        free: 5,
+                    },
+                    "only 2 adjacent",
+                ),
+            )),
+        ),
+        (
             "push-seats-changed",
             Golden::Frame(Envelope::push(
                 48,
@@ -733,6 +747,11 @@ fn all_requests() -> Vec<Request> {
             signature: "00".into(),
         },
         Request::PaymentStatus { order_id: 1 },
+        Request::ReplicaAck {
+            node_id: 1,
+            positions: vec![],
+            taking_over: false,
+        },
         Request::RefundSeats {
             code: "c".into(),
             seats: vec![1],
@@ -898,6 +917,10 @@ fn all_error_codes() -> Vec<ErrorCode> {
         ErrorCode::Internal,
         ErrorCode::SalesClosed,
         ErrorCode::OutcomeUnknown,
+        ErrorCode::NoAdjacentSeats {
+            largest_block: 2,
+            free: 5,
+        },
     ]
 }
 
@@ -976,6 +999,7 @@ fn domain_enum_tables_match_the_code() {
             Role::BoxOffice,
             Role::Admin,
             Role::Node,
+            Role::Web,
         ],
     );
     assert_table(

@@ -55,6 +55,7 @@ fn role() -> impl Strategy<Value = Role> {
         Role::BoxOffice,
         Role::Admin,
         Role::Node,
+        Role::Web,
     ])
 }
 
@@ -467,6 +468,16 @@ fn request() -> BoxedStrategy<Request> {
             }
         }),
         n64().prop_map(|order_id| Request::PaymentStatus { order_id }),
+        (
+            n32(),
+            few((n64(), n64()).prop_map(|(show_id, seq)| ShowPosition { show_id, seq })),
+            any::<bool>()
+        )
+            .prop_map(|(node_id, positions, taking_over)| Request::ReplicaAck {
+                node_id,
+                positions,
+                taking_over
+            }),
         (text(), few(n32()), text()).prop_map(|(code, seats, reason)| Request::RefundSeats {
             code,
             seats,
@@ -680,6 +691,10 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         Just(ErrorCode::Internal),
         Just(ErrorCode::SalesClosed),
         Just(ErrorCode::OutcomeUnknown),
+        (n32(), n32()).prop_map(|(largest_block, free)| ErrorCode::NoAdjacentSeats {
+            largest_block,
+            free
+        }),
     ]
 }
 
@@ -754,7 +769,8 @@ variant_name!(request_variant, Request: [
     Confirm, Cancel, GetBooking, ListBookings, Subscribe, Unsubscribe, ShiftReport, UpsertCity,
     UpsertTheater, UpsertScreen, UpsertMovie, UpsertShow, BlockSeats, AddTerminal, ListTerminals,
     RevokeTerminal, GetScreen, Availability, AuditTrail, NodeStatus, Election, Coordinator, Follow,
-    PeerHello, PeerProof, CreatePaymentOrder, VerifyCheckout, PaymentStatus, RefundSeats,
+    PeerHello, PeerProof, CreatePaymentOrder, VerifyCheckout, PaymentStatus, ReplicaAck,
+    RefundSeats,
 ]);
 variant_name!(reply_variant, Reply: [
     Welcome, Pong, Cities, Theaters, Movies, Shows, SeatMap, Held, Released, Booking, Bookings,
@@ -764,7 +780,7 @@ variant_name!(reply_variant, Reply: [
 variant_name!(error_variant, ErrorCode: [
     BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, NotFound, InvalidArgument,
     SeatUnavailable, HoldExpired, SoldOut, NotLeader, Unavailable, Overloaded, Conflict, Internal,
-    SalesClosed, OutcomeUnknown,
+    SalesClosed, OutcomeUnknown, NoAdjacentSeats,
 ]);
 variant_name!(push_variant, Push: [
     SeatsChanged, Resync, ShuttingDown, Replicated, Snapshot, Heartbeat, CatalogChanged, Ping,
@@ -804,7 +820,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 39 + 25 + 16 + 8);
+    assert_eq!(wanted.len(), 40 + 25 + 17 + 8);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }

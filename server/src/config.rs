@@ -80,11 +80,16 @@ pub struct ConnectionLimits {
     /// `InvalidArgument` and its time is not applied.
     pub lamport_skew_max: u64,
     /// Encoded bytes queued to one connection; a connection over it is not read until its client
-    /// reads. A reply counts by its bytes.
+    /// reads, and its read requests wait before they build a reply. A reply counts by its bytes.
+    /// What a client that never reads costs is about this plus one reply.
     pub outbound_queue_max_bytes: usize,
     /// Bytes counted against `outbound_queue_max_bytes` for each request still running, so a
     /// client that does not read cannot start more than budget / reserve requests.
     pub in_flight_reply_reserve_bytes: usize,
+    /// As `in_flight_reply_reserve_bytes`, for a write (hold, confirm, cancel, admin change):
+    /// its reply is a hold or a booking, and it neither waits for room nor for the connection's
+    /// read slot, so a box office can have many sales in flight behind a slow commit.
+    pub in_flight_write_reserve_bytes: usize,
     /// Longest `Hello.client_name` accepted.
     pub client_name_max_bytes: usize,
     /// Longest `Hello.token` accepted.
@@ -119,8 +124,9 @@ impl Default for ConnectionLimits {
             guest_connections_max: 8_000,
             connections_per_address_max: 1_000,
             lamport_skew_max: 1_000_000,
-            outbound_queue_max_bytes: 64 * 1024,
+            outbound_queue_max_bytes: 16 * 1024,
             in_flight_reply_reserve_bytes: 4 * 1024,
+            in_flight_write_reserve_bytes: 1024,
             client_name_max_bytes: 128,
             token_max_bytes: 256,
             request_string_max_bytes: 1_024,

@@ -14,6 +14,7 @@ use cinebook_server::cluster::{parse_peers, BullyTimeouts, ClusterConfig};
 use cinebook_server::import::{self, seatmap, Options};
 use cinebook_server::node::auth;
 use cinebook_server::store::mysql::{MysqlLimits, MysqlStore};
+use cinebook_server::store::scratch::ScratchCopy;
 use cinebook_server::store::sqlite::{SqliteLimits, SqliteStore};
 use cinebook_server::store::Store;
 use cinebook_server::{Config, Server};
@@ -186,6 +187,10 @@ struct RunArgs {
     /// How long a candidate waits for a higher node to answer, e.g. 300ms.
     #[arg(long, env = "CINEBOOK_ELECTION_TIMEOUT", default_value = "300ms", value_parser = parse_duration_ms)]
     election_timeout: u64,
+    /// The leader grants holds only while a follower acknowledged its stream within this long;
+    /// must be shorter than --leader-timeout, e.g. 300ms.
+    #[arg(long, env = "CINEBOOK_LEADER_LEASE", default_value = "300ms", value_parser = parse_duration_ms)]
+    leader_lease: u64,
     /// Serve Prometheus metrics (/metrics) and health checks (/healthz, /readyz) over HTTP on
     /// this address, e.g. 0.0.0.0:9100. Off without it.
     #[arg(long, env = "CINEBOOK_METRICS_LISTEN", value_name = "ADDR")]
@@ -248,6 +253,11 @@ fn cluster_config(args: &RunArgs) -> Result<Option<ClusterConfig>> {
     if config.timeouts.heartbeat_interval_ms * 2 > config.timeouts.leader_timeout_ms {
         bail!("--heartbeat-interval must be at most half of --leader-timeout");
     }
+    // The lease must end before the followers can elect another leader, and outlast a heartbeat.
+    if args.leader_lease >= args.leader_timeout || args.leader_lease <= args.heartbeat_interval {
+        bail!("--leader-lease must be longer than --heartbeat-interval and shorter than --leader-timeout");
+    }
+    config.leader_lease_ms = args.leader_lease;
     Ok(Some(config))
 }
 
@@ -273,16 +283,34 @@ fn parse_duration_ms(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too long"))
 }
 
-fn init_logging(format: LogFormat) {
+/// Log lines queued for stderr at most; beyond it new lines are dropped (and counted by the
+/// writer), never waited for.
+const LOG_LINES_QUEUED_MAX: usize = 65_536;
+
+/// Logs go to stderr through a dedicated writer thread: a reader of the node's output that stops
+/// reading (a full pipe, a paused `tee`, a dead one) must not stop the node. Lines beyond
+/// [`LOG_LINES_QUEUED_MAX`] are dropped instead. Colour only when stderr is a terminal (and
+/// `NO_COLOR` is not set). Keep the guard until exit: dropping it flushes what is queued, for at
+/// most about a second.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("CINEBOOK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_LINES_QUEUED_MAX)
+        .lossy(true)
+        .thread_name("cinebook-log")
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(colour)
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    guard
 }
 
 /// Opens the store the arguments name and applies its migrations.
@@ -317,10 +345,30 @@ fn describe(args: &StoreArgs) -> String {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+/// The exit status of a command that failed.
+const FAILURE_EXIT_CODE: u8 = 1;
+
+/// Runs the command; a failure is printed once, as one line with its causes (`a: b: c`), never
+/// with a backtrace or Rust's `Error: …` debug form.
+fn main() -> std::process::ExitCode {
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+        .and_then(|runtime| runtime.block_on(start()));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "cinebook-server: {error:#}");
+            std::process::ExitCode::from(FAILURE_EXIT_CODE)
+        }
+    }
+}
+
+async fn start() -> Result<()> {
     let cli = Cli::parse();
-    init_logging(cli.run.log_format);
+    let _log_flushed_at_exit = init_logging(cli.run.log_format);
     match cli.command {
         None => run(cli.run).await,
         Some(Command::Migrate { store }) => {
@@ -346,9 +394,31 @@ async fn main() -> Result<()> {
     }
 }
 
+/// The store an import works on: the real one, or for a dry run on the embedded store a scratch
+/// copy of it (MySQL dry runs write nothing by themselves: the import only reads there).
+async fn import_store(
+    dry_run: bool,
+    args: &StoreArgs,
+) -> Result<(Arc<dyn Store>, Option<ScratchCopy>)> {
+    if !dry_run || args.database.is_some() {
+        return Ok((open_store(args).await?, None));
+    }
+    let copy = ScratchCopy::of(&args.data_dir).with_context(|| {
+        format!(
+            "copying the embedded store in {} for the dry run",
+            args.data_dir.display()
+        )
+    })?;
+    let scratch = StoreArgs {
+        database: None,
+        data_dir: copy.path().to_owned(),
+    };
+    Ok((open_store(&scratch).await?, Some(copy)))
+}
+
 /// `import --sample`: the built-in sample cinema, scheduled from today.
 async fn import_sample(dry_run: bool, args: &StoreArgs) -> Result<()> {
-    let store = open_store(args).await?;
+    let (store, _scratch) = import_store(dry_run, args).await?;
     let today = chrono::Local::now().date_naive();
     let doc = import::sample::schedule_document(import::sample::SAMPLE_JSON, today)
         .map_err(|e| anyhow::anyhow!("the built-in sample cinema: {e}"))?;
@@ -368,7 +438,7 @@ async fn import_command(
     dry_run: bool,
     args: &StoreArgs,
 ) -> Result<()> {
-    let store = open_store(args).await?;
+    let (store, _scratch) = import_store(dry_run, args).await?;
     if let (Some(path), Some(screen_id)) = (seatmap, screen) {
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let seats =
@@ -439,15 +509,7 @@ async fn terminal(command: TerminalCommand) -> Result<()> {
         }
         TerminalCommand::List { store } => {
             let store = open_store(&store).await?;
-            for t in store.list_terminals().await? {
-                println!(
-                    "{}\t{}\t{}{}",
-                    t.id,
-                    t.name,
-                    t.role.name(),
-                    if t.revoked { "\trevoked" } else { "" }
-                );
-            }
+            println!("{}", terminal_table(&store.list_terminals().await?));
         }
         TerminalCommand::Revoke { id, store } => {
             let store = open_store(&store).await?;
@@ -456,6 +518,21 @@ async fn terminal(command: TerminalCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `terminal list`: a header and one line per terminal, or a sentence when there are none.
+fn terminal_table(terminals: &[cinebook_server::store::TerminalRecord]) -> String {
+    if terminals.is_empty() {
+        return "no terminals yet: add one with \
+                `cinebook-server terminal add --name box-office-1 --role box-office`"
+            .to_owned();
+    }
+    let mut lines = vec!["ID\tNAME\tROLE\tSTATUS".to_owned()];
+    for t in terminals {
+        let status = if t.revoked { "revoked" } else { "active" };
+        lines.push(format!("{}\t{}\t{}\t{status}", t.id, t.name, t.role.name()));
+    }
+    lines.join("\n")
 }
 
 async fn run(args: RunArgs) -> Result<()> {
@@ -547,6 +624,11 @@ async fn run(args: RunArgs) -> Result<()> {
         wait_for_signal().await;
         tracing::info!("signal received: shutting down");
         shutdown.cancel();
+        // The handler replaced the default action: without this a second Ctrl-C or SIGTERM
+        // during a slow shutdown would be ignored.
+        wait_for_signal().await;
+        tracing::warn!("second signal: exiting without waiting for the grace period");
+        std::process::exit(SECOND_SIGNAL_EXIT_CODE);
     });
     server.run().await;
     Ok(())
@@ -576,8 +658,16 @@ async fn first_run(store: &dyn Store, data_dir: &Path) -> Result<()> {
         "`cinebook` run from this directory finds it by itself; elsewhere pass --token-file {}",
         first.token_file.display()
     );
+    println!(
+        "web terminal created; its token is in {}: `cargo run -p cinebook-web` from this \
+         directory finds it by itself.",
+        first.web_token_file.display()
+    );
     Ok(())
 }
+
+/// The exit code when a second signal cut a shutdown short (128 + SIGINT, as a shell reports it).
+const SECOND_SIGNAL_EXIT_CODE: i32 = 130;
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
@@ -596,7 +686,36 @@ async fn wait_for_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration_ms;
+    use super::{parse_duration_ms, terminal_table};
+    use cinebook_protocol::types::Role;
+    use cinebook_server::store::TerminalRecord;
+
+    #[test]
+    fn terminal_list_has_a_header_and_says_when_there_are_none() {
+        assert!(terminal_table(&[]).starts_with("no terminals yet"));
+        let terminals = [
+            TerminalRecord {
+                id: 1,
+                name: "box-office-1".into(),
+                role: Role::BoxOffice,
+                token_sha256: "00".into(),
+                revoked: false,
+            },
+            TerminalRecord {
+                id: 2,
+                name: "kiosk-1".into(),
+                role: Role::Kiosk,
+                token_sha256: "11".into(),
+                revoked: true,
+            },
+        ];
+        let table = terminal_table(&terminals);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0], "ID\tNAME\tROLE\tSTATUS");
+        assert!(lines[1].starts_with("1\tbox-office-1\t") && lines[1].ends_with("active"));
+        assert!(lines[2].ends_with("\trevoked"));
+        assert_eq!(lines.len(), 3);
+    }
 
     #[test]
     fn durations() {

@@ -385,8 +385,10 @@ pub mod contract {
     use super::{sample_catalog, sample_sale, seed_catalog, SAMPLE_CURRENCY, SAMPLE_SHOW_ID};
     use crate::store::{CancelRecord, SaleOutcome, SaleRecord, Store, StoreError};
 
+    mod audit;
     mod outcomes;
     mod payments;
+    pub use audit::audit_trail_in_order;
     mod seat_refunds;
     pub use outcomes::{
         blocked_seats_round_trip, hold_ids_and_keys_round_trip, sale_conflicts_are_classified,

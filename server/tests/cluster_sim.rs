@@ -30,10 +30,28 @@ const HEAL_MS: u64 = 6_000;
 
 #[derive(Debug, Clone)]
 enum Msg {
-    Election { from: u32 },
-    Answer { from: u32 },
-    Coordinator { leader: u32, epoch: u64 },
-    Heartbeat { leader: u32, epoch: u64 },
+    Election {
+        from: u32,
+    },
+    Answer {
+        from: u32,
+    },
+    Coordinator {
+        leader: u32,
+        epoch: u64,
+    },
+    Heartbeat {
+        leader: u32,
+        epoch: u64,
+    },
+    /// A caught-up higher node asks its leader to hand over.
+    HandOver {
+        from: u32,
+    },
+    /// The leader stopped granting for the hand-over.
+    Granted {
+        leader: u32,
+    },
 }
 
 struct Node {
@@ -164,6 +182,7 @@ impl Sim {
                     }
                 }
                 Action::Follow { .. } => {}
+                Action::AskHandOver { leader } => self.send(id, leader, Msg::HandOver { from: id }),
             }
         }
     }
@@ -209,6 +228,14 @@ impl Sim {
                     Msg::Coordinator { leader, epoch } => {
                         node.bully.on_coordinator(leader, epoch, local)
                     }
+                    Msg::HandOver { from } => {
+                        if node.bully.is_leader() {
+                            self.in_flight
+                                .push((now + 1, to, from, Msg::Granted { leader: to }));
+                        }
+                        Vec::new()
+                    }
+                    Msg::Granted { leader } => node.bully.on_handover_granted(leader, local),
                     Msg::Heartbeat { leader, epoch } => {
                         let actions = node.bully.on_heartbeat(leader, epoch, local);
                         if node.bully.leader() == Some(leader) {

@@ -410,11 +410,22 @@ async fn a_first_start_loads_the_sample_once() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    let web_token = std::fs::read_to_string(&first.web_token_file).expect("web token file");
+    assert_eq!(
+        first.web_token_file,
+        dir.path().join(sample::WEB_TOKEN_FILE)
+    );
+    let web = store
+        .terminal_by_token(&cinebook_server::node::auth::token_sha256(web_token.trim()))
+        .await
+        .expect("lookup")
+        .expect("the web token authenticates");
+    assert_eq!(web.role, cinebook_protocol::types::Role::Web);
     assert!(sample::first_run(&store, dir.path())
         .await
         .expect("second")
         .is_none());
-    assert_eq!(store.list_terminals().await.expect("terminals").len(), 1);
+    assert_eq!(store.list_terminals().await.expect("terminals").len(), 2);
 }
 
 fn server_binary(args: &[&str], data_dir: &std::path::Path) -> (bool, String, String) {
@@ -557,4 +568,47 @@ async fn show_id_on(node: &cinebook_server::node::Node, ext: &str) -> ShowId {
         .find(|e| e.kind == ExternalKind::Show && e.external_id == ext)
         .unwrap_or_else(|| panic!("show {ext} is not mapped"))
         .internal_id
+}
+
+/// `import --dry-run` writes nothing: not the data directory, not a file in an existing one;
+/// a failure is printed once, without a backtrace or Rust's `Error:` form.
+#[test]
+fn a_dry_run_on_the_command_line_creates_nothing_and_errors_print_once() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let data = dir.path().join("never-created");
+    let v1 = fixture_path("catalog-v1.json");
+    let (ok, out, err) = server_binary(&["import", "--from", &v1, "--dry-run"], &data);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("dry run: nothing was written"), "{out}");
+    assert!(!data.exists(), "the dry run created {}", data.display());
+
+    // On an existing store: the files stay byte for byte as they were.
+    let (ok, out, err) = server_binary(&["import", "--from", &v1], &data);
+    assert!(ok, "{out}{err}");
+    let db = data.join(cinebook_server::store::sqlite::DATABASE_FILE);
+    let before = std::fs::read(&db).expect("store file");
+    let listing = |d: &std::path::Path| {
+        let mut names: Vec<_> = std::fs::read_dir(d)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let files_before = listing(&data);
+    let v2 = fixture_path("catalog-v2.json");
+    let (ok, out, err) = server_binary(&["import", "--from", &v2, "--dry-run"], &data);
+    assert!(ok, "{out}{err}");
+    assert_eq!(std::fs::read(&db).expect("store file"), before);
+    assert_eq!(listing(&data), files_before);
+
+    let bad = fixture_path("malformed.json");
+    let (ok, _, err) = server_binary(&["import", "--from", &bad], &data);
+    assert!(!ok);
+    assert_eq!(err.matches("line 7").count(), 1, "printed once: {err}");
+    assert!(err.starts_with("cinebook-server: "), "{err}");
+    assert!(
+        !err.contains("Error:") && !err.contains("backtrace"),
+        "{err}"
+    );
 }

@@ -326,14 +326,14 @@ async fn unknown_ids_are_answered_with_typed_errors() {
         (Request::GetScreen { screen_id: 999 }, ErrorCode::NotFound),
         (Request::Renew { hold_id: 123_456 }, ErrorCode::NotFound),
         (Request::Release { hold_id: 123_456 }, ErrorCode::NotFound),
-        // A confirm cannot tell a hold that never existed from one that expired.
+        // Like renew and release: a hold that never existed is not found (PROTOCOL.md §8).
         (
             Request::Confirm {
                 hold_id: 123_456,
                 payment,
                 idempotency_key: "unknown-hold".into(),
             },
-            ErrorCode::HoldExpired,
+            ErrorCode::NotFound,
         ),
         (
             Request::GetBooking {

@@ -84,6 +84,7 @@ const SANE_LAMPORT_MAX: u64 = 1 << 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pre_hello_frame_does_not_move_the_lamport_clock() {
+    let _shared = MEASURING.read().await;
     let node = TestNode::start().await;
     let before = node.server.node.lamport.now();
     let mut raw = Raw::open(node.addr()).await;
@@ -109,6 +110,7 @@ async fn a_pre_hello_frame_does_not_move_the_lamport_clock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_authenticated_frame_far_ahead_is_refused_and_not_applied() {
+    let _shared = MEASURING.read().await;
     let node = TestNode::start().await;
     let mut raw = Raw::open(node.addr()).await;
     let token = node.token(Role::Kiosk, 0);
@@ -152,14 +154,59 @@ fn rss_bytes() -> u64 {
     kib * 1024
 }
 
+/// Taken exclusively by the tests that measure this process's RSS, shared by every other test of
+/// this binary (they run in the same process, at the same time).
+static MEASURING: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// CPU time this process has used (user + system), in clock ticks (`/proc/self/stat`).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("stat");
+    // The fields after the command name (which may hold spaces) start at state, field 3.
+    let after = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest)
+        .expect("stat fields");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |n: usize| fields[n - 3].parse::<u64>().expect("ticks");
+    field(14) + field(15)
+}
+
+/// Connections the node counts as open (`cinebook_connections`).
+fn open_connections(node: &TestNode) -> u64 {
+    let node = &node.server.node;
+    let text = node.metrics.render(node);
+    text.lines()
+        .find_map(|l| l.strip_prefix("cinebook_connections "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("cinebook_connections in the metrics")
+}
+
+/// Waits up to `within` for the node to count at most `open` connections; the count it ended at.
+async fn connections_settle(node: &TestNode, open: u64, within: Duration) -> u64 {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let now = open_connections(node);
+        if now <= open || std::time::Instant::now() >= deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Pipeliners that never read.
 const PIPELINERS: usize = 100;
+/// Pipeliners opened and closed before the measurement.
+const WARM_PIPELINERS: usize = 10;
 /// Requests each pipeliner sends (as far as the node lets it).
 const PIPELINED_REQUESTS: usize = 1_500;
-/// RSS the pipeliners may add in all. Measured: +16 MiB alone (+86 MiB before back-pressure
-/// counted bytes). The bound leaves room for the other tests of this binary, which run in the
-/// same process at the same time, and for a loaded CI machine.
-const PIPELINERS_RSS_MAX_BYTES: u64 = 48 << 20;
+/// RSS one non-reading pipeliner may add, both ends of its connection counted (this process is
+/// client and node): the issue's goal, 64 MiB for 1,000 connections. Measured with the 16 KiB
+/// default `outbound_queue_max_bytes`: about 50 KiB each for 100 (the runtime's share weighs more
+/// with few connections), 38 KiB each for 1,000 (`thousand_pipeliners_figures`); 147 KiB each
+/// for 100 before replies waited for room and the writer lost its 64 KiB buffer.
+const RSS_PER_PIPELINER_MAX_BYTES: u64 = 64 << 10;
+/// RSS the runtime may add whatever the connections do (allocator arenas of the worker threads).
+const PROCESS_SLACK_BYTES: u64 = 2 << 20;
 
 /// Opens `count` guest connections that pipeline seat maps and never read; returns their
 /// sockets (kept open) once every write is done or blocked.
@@ -170,12 +217,20 @@ async fn start_pipeliners(
     tokio::net::tcp::OwnedReadHalf,
     tokio::net::tcp::OwnedWriteHalf,
 )> {
-    let frame = cinebook_protocol::codec::encode_frame(&Envelope::request(
-        1,
-        1,
-        Request::GetSeatMap { show_id: SHOW },
-    ))
-    .expect("encode");
+    start_pipelining(node, count, Request::GetSeatMap { show_id: SHOW }).await
+}
+
+/// Opens `count` guest connections that pipeline `request` and never read.
+async fn start_pipelining(
+    node: &TestNode,
+    count: usize,
+    request: Request,
+) -> Vec<(
+    tokio::net::tcp::OwnedReadHalf,
+    tokio::net::tcp::OwnedWriteHalf,
+)> {
+    let frame =
+        cinebook_protocol::codec::encode_frame(&Envelope::request(1, 1, request)).expect("encode");
     let mut batch = Vec::new();
     for _ in 0..PIPELINED_REQUESTS {
         batch.extend_from_slice(&frame);
@@ -231,18 +286,27 @@ async fn seller_latencies(node: &TestNode, cycles: usize, keys: &str) -> Vec<Dur
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn non_reading_pipeliners_do_not_grow_memory() {
+    // Alone in this process: the other tests' allocations would count as ours.
+    let _alone = MEASURING.write().await;
     let node = TestNode::start().await;
     // Warm up: the seat map once, so allocations of the first request are not counted.
     let mut warm = TestClient::connect(node.addr(), None).await;
     let _ = warm.seat_map(SHOW).await;
+    // A few pipeliners first, so what the runtime sets up once (per-thread allocator arenas,
+    // timer and I/O slabs) is not counted as the connections'.
+    drop(start_pipeliners(&node, WARM_PIPELINERS).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let baseline = rss_bytes();
+    let connections_before = open_connections(&node);
     let open = start_pipeliners(&node, PIPELINERS).await;
     // Let whatever was read run to its end.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let grown = rss_bytes().saturating_sub(baseline);
+    let bound = PIPELINERS as u64 * RSS_PER_PIPELINER_MAX_BYTES + PROCESS_SLACK_BYTES;
     eprintln!(
-        "{PIPELINERS} non-reading pipeliners grew RSS by {} KiB",
-        grown / 1024
+        "{PIPELINERS} non-reading pipeliners grew RSS by {} KiB (bound {} KiB)",
+        grown / 1024,
+        bound / 1024
     );
     // The box office still sells meanwhile.
     let mut seller = node.client(Role::BoxOffice, 0).await;
@@ -253,12 +317,20 @@ async fn non_reading_pipeliners_do_not_grow_memory() {
             .await,
     );
     assert!(
-        grown <= PIPELINERS_RSS_MAX_BYTES,
-        "{PIPELINERS} non-reading pipeliners grew RSS by {} MiB (bound {} MiB)",
-        grown >> 20,
-        PIPELINERS_RSS_MAX_BYTES >> 20
+        grown <= bound,
+        "{PIPELINERS} non-reading pipeliners grew RSS by {} KiB (bound {} KiB)",
+        grown / 1024,
+        bound / 1024
     );
+    // Closed, they are gone: their queued replies and waiting requests with them.
+    // The seller's connection is still open.
+    let before = connections_before + 1;
     drop(open);
+    let left = connections_settle(&node, before, Duration::from_secs(5)).await;
+    assert!(
+        left <= before,
+        "{left} connections open, {before} before the pipeliners: closed ones are still served"
+    );
     node.stop().await;
 }
 
@@ -267,6 +339,22 @@ async fn non_reading_pipeliners_do_not_grow_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "a measurement; run by hand"]
 async fn thousand_pipeliners_figures() {
+    thousand_pipeliners(Request::GetSeatMap { show_id: SHOW }).await
+}
+
+/// As above, pipelining `ListShows` (the issue's own example).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement; run by hand"]
+async fn thousand_pipeliners_of_list_shows_figures() {
+    thousand_pipeliners(Request::ListShows(Default::default())).await
+}
+
+/// Seller cycles timed with and without the pipeliners.
+const SELLER_CYCLES: usize = 200;
+
+async fn thousand_pipeliners(request: Request) {
+    // Alone in this process: the other tests' allocations would count as ours.
+    let _alone = MEASURING.write().await;
     let config = cinebook_server::Config {
         limits: cinebook_server::ConnectionLimits {
             connections_per_address_max: 2_000,
@@ -275,28 +363,44 @@ async fn thousand_pipeliners_figures() {
         ..test_config()
     };
     let node = TestNode::start_with(config, None).await;
+    let name = request.name();
     let mut warm = TestClient::connect(node.addr(), None).await;
-    let _ = warm.seat_map(SHOW).await;
-    let quiet = seller_latencies(&node, 50, "quiet").await;
+    let _ = warm.call(request.clone()).await;
+    let quiet = seller_latencies(&node, SELLER_CYCLES, "quiet").await;
     let baseline = rss_bytes();
-    let open = start_pipeliners(&node, 1_000).await;
+    let before = open_connections(&node);
+    let open = start_pipelining(&node, 1_000, request).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let grown = rss_bytes().saturating_sub(baseline);
-    let loaded = seller_latencies(&node, 50, "loaded").await;
+    // What the idle pipeliners cost in CPU: one second with nothing else to do.
+    let ticks = cpu_ticks();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_ticks = cpu_ticks() - ticks;
+    let loaded = seller_latencies(&node, SELLER_CYCLES, "loaded").await;
+    drop(open);
+    let left = connections_settle(&node, before, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after_close = rss_bytes().saturating_sub(baseline);
+    eprintln!(
+        "connections open after closing the pipeliners: {left} (before them {before}); \
+         CPU in a second beside them: {idle_ticks} ticks (100 a core-second)"
+    );
     let p99 = |l: &[Duration]| l[l.len() * 99 / 100];
     eprintln!(
-        "1000 non-reading pipeliners: RSS +{} KiB; seller p99 {:?} (without them {:?}), max {:?}",
+        "1000 non-reading {name} pipeliners: RSS +{} KiB (+{} KiB once closed); seller p99 {:?} \
+         (without them {:?}), max {:?}",
         grown / 1024,
+        after_close / 1024,
         p99(&loaded),
         p99(&quiet),
         loaded.last()
     );
-    drop(open);
     node.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn guests_cannot_take_the_box_office_connections() {
+    let _shared = MEASURING.read().await;
     let config = cinebook_server::Config {
         max_connections: 20,
         limits: cinebook_server::ConnectionLimits {
@@ -332,6 +436,7 @@ async fn guests_cannot_take_the_box_office_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_address_cannot_take_every_connection() {
+    let _shared = MEASURING.read().await;
     let config = cinebook_server::Config {
         limits: cinebook_server::ConnectionLimits {
             connections_per_address_max: 5,
@@ -480,6 +585,7 @@ const GUESS_LOOKUPS_MAX: u64 = 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn token_guessing_costs_a_bounded_number_of_store_queries() {
+    let _shared = MEASURING.read().await;
     let (db, tokens) = prepare_database().await;
     let counting = Arc::new(CountingStore {
         inner: mysql_store(&db.url).await,
@@ -562,6 +668,7 @@ async fn expect_cut_off(client: &mut TestClient) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_revoked_session_is_cut_off_within_the_ttl() {
+    let _shared = MEASURING.read().await;
     let config = cinebook_server::Config {
         terminal_cache_ttl_ms: TEST_TERMINAL_CACHE_TTL_MS,
         ..test_config()

@@ -78,7 +78,7 @@ async fn an_expired_hold_frees_its_seats_and_the_expiry_is_pushed() {
             })
             .await,
     );
-    assert_eq!(error.code, ErrorCode::NotFound, "{error:?}");
+    assert_eq!(error.code, ErrorCode::HoldExpired, "{error:?}");
     // Someone else can have them now.
     let mut other = node.client(Role::Kiosk, 1).await;
     let again = held(other.hold_seats(SHOW, &["C1", "C2"]).await);

@@ -165,6 +165,12 @@ impl Store for LostAcks {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
+    async fn audit_trail(
+        &self,
+        show_id: u64,
+    ) -> Result<Vec<cinebook_protocol::cluster::AuditEntry>, StoreError> {
+        self.inner.audit_trail(show_id).await
+    }
     async fn load_catalog(&self) -> Result<CatalogData, StoreError> {
         self.inner.load_catalog().await
     }

@@ -1,6 +1,6 @@
 //! Node tests over real TCP and real MariaDB: the role matrix, table-driven. Each row is a
-//! representative request; each column what a guest, kiosk, box-office, admin and node terminal
-//! get for it (the node column: a node-role terminal token, which is no credential). A refused
+//! representative request; each column what a guest, kiosk, box-office, admin, node and web
+//! terminal get for it (the node column: a node-role terminal token, which is no credential). A refused
 //! request changes nothing.
 
 mod support;
@@ -13,12 +13,13 @@ use cinebook_server::node::auth;
 use support::{booked, held, TestClient, TestNode, SHOW};
 
 /// The columns of the matrix.
-const ROLES: [Role; 5] = [
+const ROLES: [Role; 6] = [
     Role::Guest,
     Role::Kiosk,
     Role::BoxOffice,
     Role::Admin,
     Role::Node,
+    Role::Web,
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -52,72 +53,167 @@ const NOT_FOUND: Option<ErrorCode> = Some(ErrorCode::NotFound);
 /// What each role gets: guest, kiosk, box-office, admin, and a node-role terminal token (as an
 /// older version could store one). That token authenticates as nothing: only the cluster's
 /// challenge-response gives the node role (tests/peer_auth.rs), so every request of its
-/// connection is `Unauthenticated`.
-const MATRIX: &[(Case, [Option<ErrorCode>; 5])] = &[
-    (Case::ListShows, [OK, OK, OK, OK, UNAUTHENTICATED]),
-    (Case::GetSeatMap, [OK, OK, OK, OK, UNAUTHENTICATED]),
-    (Case::Subscribe, [OK, OK, OK, OK, UNAUTHENTICATED]),
-    (Case::Hold, [UNAUTHENTICATED, OK, OK, OK, UNAUTHENTICATED]),
+/// connection is `Unauthenticated`. The web column: it sells through the gateway only (payment
+/// orders), so every `Confirm` is `Forbidden`, and it administers and reports nothing.
+const MATRIX: &[(Case, [Option<ErrorCode>; 6])] = &[
+    (Case::ListShows, [OK, OK, OK, OK, UNAUTHENTICATED, OK]),
+    (Case::GetSeatMap, [OK, OK, OK, OK, UNAUTHENTICATED, OK]),
+    (Case::Subscribe, [OK, OK, OK, OK, UNAUTHENTICATED, OK]),
+    (
+        Case::Hold,
+        [UNAUTHENTICATED, OK, OK, OK, UNAUTHENTICATED, OK],
+    ),
     (
         Case::ReleaseOwnHold,
-        [UNAUTHENTICATED, OK, OK, OK, UNAUTHENTICATED],
+        [UNAUTHENTICATED, OK, OK, OK, UNAUTHENTICATED, OK],
     ),
     (
         Case::ConfirmCard,
-        [UNAUTHENTICATED, OK, OK, OK, UNAUTHENTICATED],
+        [UNAUTHENTICATED, OK, OK, OK, UNAUTHENTICATED, FORBIDDEN],
     ),
     (
         Case::ConfirmCash,
-        [UNAUTHENTICATED, FORBIDDEN, OK, OK, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            FORBIDDEN,
+            OK,
+            OK,
+            UNAUTHENTICATED,
+            FORBIDDEN,
+        ],
     ),
     (
         Case::ConfirmComp,
-        [UNAUTHENTICATED, FORBIDDEN, OK, OK, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            FORBIDDEN,
+            OK,
+            OK,
+            UNAUTHENTICATED,
+            FORBIDDEN,
+        ],
     ),
     // A kiosk sees only its own sales, and is not told that another's exists.
     (
         Case::GetAnotherTerminalsBooking,
-        [UNAUTHENTICATED, NOT_FOUND, OK, OK, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            NOT_FOUND,
+            OK,
+            OK,
+            UNAUTHENTICATED,
+            NOT_FOUND,
+        ],
     ),
     (
         Case::Cancel,
-        [UNAUTHENTICATED, FORBIDDEN, OK, OK, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            FORBIDDEN,
+            OK,
+            OK,
+            UNAUTHENTICATED,
+            FORBIDDEN,
+        ],
     ),
     (
         Case::ListBookings,
-        [UNAUTHENTICATED, FORBIDDEN, OK, OK, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            FORBIDDEN,
+            OK,
+            OK,
+            UNAUTHENTICATED,
+            FORBIDDEN,
+        ],
     ),
     (
         Case::OwnShiftReport,
-        [UNAUTHENTICATED, FORBIDDEN, OK, OK, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            FORBIDDEN,
+            OK,
+            OK,
+            UNAUTHENTICATED,
+            FORBIDDEN,
+        ],
     ),
     (
         Case::AnotherTerminalsShiftReport,
-        [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            FORBIDDEN,
+            FORBIDDEN,
+            OK,
+            UNAUTHENTICATED,
+            FORBIDDEN,
+        ],
     ),
     (
         Case::UpsertCity,
-        [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            FORBIDDEN,
+            FORBIDDEN,
+            OK,
+            UNAUTHENTICATED,
+            FORBIDDEN,
+        ],
     ),
     (
         Case::UpsertMovie,
-        [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            FORBIDDEN,
+            FORBIDDEN,
+            OK,
+            UNAUTHENTICATED,
+            FORBIDDEN,
+        ],
     ),
     (
         Case::BlockSeats,
-        [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            FORBIDDEN,
+            FORBIDDEN,
+            OK,
+            UNAUTHENTICATED,
+            FORBIDDEN,
+        ],
     ),
     (
         Case::AddTerminal,
-        [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            FORBIDDEN,
+            FORBIDDEN,
+            OK,
+            UNAUTHENTICATED,
+            FORBIDDEN,
+        ],
     ),
     (
         Case::ListTerminals,
-        [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            FORBIDDEN,
+            FORBIDDEN,
+            OK,
+            UNAUTHENTICATED,
+            FORBIDDEN,
+        ],
     ),
     (
         Case::RevokeTerminal,
-        [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, UNAUTHENTICATED],
+        [
+            UNAUTHENTICATED,
+            FORBIDDEN,
+            FORBIDDEN,
+            OK,
+            UNAUTHENTICATED,
+            FORBIDDEN,
+        ],
     ),
 ];
 
@@ -347,6 +443,7 @@ async fn say_hello(addr: std::net::SocketAddr, token: String) -> bool {
 async fn the_role_matrix() {
     let node = TestNode::start().await;
     let node_token = node.add_terminal("peer", Role::Node).await;
+    let web_token = node.add_terminal("web", Role::Web).await;
     let mut clients = Vec::new();
     for role in ROLES {
         let client = match role {
@@ -366,6 +463,7 @@ async fn the_role_matrix() {
                 );
                 client
             }
+            Role::Web => TestClient::connect(node.addr(), Some(web_token.clone())).await,
             role => node.client(role, 0).await,
         };
         match &client.welcome {

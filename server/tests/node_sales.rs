@@ -143,7 +143,16 @@ async fn sixty_four_concurrent_sellers_sell_every_seat_exactly_once() {
                     let hold = loop {
                         match client.hold_best(SHOW, count, Some(category)).await {
                             Ok(Reply::Held(hold)) => break hold,
-                            Err(e) if e.code == ErrorCode::SoldOut && count > 1 => count -= 1,
+                            // Too few free, or enough free but not adjacent (PROTOCOL.md 8).
+                            Err(e)
+                                if count > 1
+                                    && matches!(
+                                        e.code,
+                                        ErrorCode::SoldOut | ErrorCode::NoAdjacentSeats { .. }
+                                    ) =>
+                            {
+                                count -= 1
+                            }
                             Err(e) if e.code == ErrorCode::SoldOut => break 'category,
                             other => panic!("seller {i}: hold {count} {category:?}: {other:?}"),
                         }

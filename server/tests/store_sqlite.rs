@@ -40,6 +40,7 @@ contract_test!(sale_conflicts_are_classified);
 contract_test!(hold_ids_and_keys_round_trip);
 contract_test!(blocked_seats_round_trip);
 contract_test!(payment_orders);
+contract_test!(audit_trail_in_order);
 
 #[tokio::test]
 async fn double_sale_is_isolated() {

@@ -1,4 +1,4 @@
--- CineBook embedded schema, version 4: partial refunds (the MySQL 0005_seat_refunds.sql).
+-- CineBook embedded schema, version 4: partial refunds (the MySQL 0006_seat_refunds.sql).
 
 CREATE TABLE IF NOT EXISTS seat_refunds (
     id           INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,

@@ -8,8 +8,9 @@
 //! over; the candidate waits for its `Coordinator` (and starts again if none comes). With no
 //! answer within `election_timeout_ms`, it claims the next fencing epoch in the database — a
 //! conditional update, so at most one node can win an epoch — and announces itself. A node
-//! that recovers with a higher id than the leader first follows it, and starts an election only
-//! once it has caught up.
+//! that recovers with a higher id than the leader first follows it, and once it has caught up
+//! asks the leader to hand over (stop granting holds, so none is lost); it starts its election
+//! when the leader has stopped, or after `coordinator_timeout_ms` without an answer.
 
 use std::collections::BTreeSet;
 
@@ -82,6 +83,12 @@ pub enum Action {
         /// The leader.
         leader: u32,
     },
+    /// Ask this (lower) leader to stop granting holds and hand over; report the answer with
+    /// [`Bully::on_handover_granted`].
+    AskHandOver {
+        /// The leader.
+        leader: u32,
+    },
 }
 
 /// One node's election state.
@@ -95,6 +102,8 @@ pub struct Bully {
     epoch: u64,
     last_heard_ms: u64,
     caught_up: bool,
+    /// When this node asked its leader to hand over.
+    handover_asked_ms: Option<u64>,
 }
 
 impl Bully {
@@ -115,6 +124,7 @@ impl Bully {
             epoch: 0,
             last_heard_ms: now_ms,
             caught_up: false,
+            handover_asked_ms: None,
         }
     }
 
@@ -183,12 +193,20 @@ impl Bully {
                     self.leader = None;
                     return self.start_election(now_ms);
                 }
-                // A recovered higher node takes over once it has caught up with the leader.
-                if self.caught_up && self.leader.is_some_and(|l| l < self.me) {
-                    self.caught_up = false;
-                    return self.start_election(now_ms);
+                // A recovered higher node takes over once it has caught up with the leader, and
+                // the leader has stopped granting (or did not answer in time).
+                match (self.leader, self.handover_asked_ms) {
+                    (Some(leader), None) if self.caught_up && leader < self.me => {
+                        self.handover_asked_ms = Some(now_ms);
+                        vec![Action::AskHandOver { leader }]
+                    }
+                    (Some(_), Some(asked))
+                        if now_ms.saturating_sub(asked) >= self.timeouts.coordinator_timeout_ms =>
+                    {
+                        self.take_back(now_ms)
+                    }
+                    _ => Vec::new(),
                 }
-                Vec::new()
             }
             Phase::Candidate { since_ms, answered } => {
                 let waited = now_ms.saturating_sub(since_ms);
@@ -208,6 +226,21 @@ impl Bully {
         }
     }
 
+    fn take_back(&mut self, now_ms: u64) -> Vec<Action> {
+        self.caught_up = false;
+        self.handover_asked_ms = None;
+        self.start_election(now_ms)
+    }
+
+    /// The leader stopped granting for the hand-over this node asked for: take over now.
+    pub fn on_handover_granted(&mut self, leader: u32, now_ms: u64) -> Vec<Action> {
+        let asked = self.handover_asked_ms.is_some();
+        if self.phase != Phase::Follower || self.leader != Some(leader) || !asked {
+            return Vec::new();
+        }
+        self.take_back(now_ms)
+    }
+
     /// A higher node answered our `Election`.
     pub fn on_answer(&mut self, from: u32) {
         if let Phase::Candidate { since_ms, .. } = self.phase {
@@ -218,6 +251,22 @@ impl Bully {
                 };
             }
         }
+    }
+
+    /// Every higher node asked in this election failed to answer (refused, unreachable or timed
+    /// out): none is alive, so claim now rather than at `election_timeout_ms`.
+    pub fn on_no_answer(&mut self, now_ms: u64) -> Vec<Action> {
+        if !matches!(
+            self.phase,
+            Phase::Candidate {
+                answered: false,
+                ..
+            }
+        ) {
+            return Vec::new();
+        }
+        self.phase = Phase::Claiming { since_ms: now_ms };
+        vec![Action::ClaimEpoch { seen: self.epoch }]
     }
 
     /// A lower node asks whether we are alive (we answer by replying). Unless we lead or are
@@ -256,6 +305,7 @@ impl Bully {
         self.leader = Some(leader);
         self.last_heard_ms = now_ms;
         self.caught_up = false;
+        self.handover_asked_ms = None;
         self.phase = Phase::Follower;
         let mut actions = Vec::new();
         if was_leader {
@@ -289,10 +339,12 @@ impl Bully {
         self.caught_up = true;
     }
 
-    /// The database granted `epoch`. A late grant (this node stopped claiming, or already saw a
-    /// newer epoch) is ignored: whoever announced the newer epoch leads.
+    /// The database granted `epoch`. A won claim is acted on even if this node stopped waiting
+    /// for it (it followed someone meanwhile): the store says this node owns the epoch, and an
+    /// owned epoch nobody leads would stall the cluster. A grant older than an epoch already seen
+    /// is ignored: whoever announced the newer epoch leads, and it fences this one.
     pub fn on_claimed(&mut self, epoch: u64) -> Vec<Action> {
-        if !matches!(self.phase, Phase::Claiming { .. }) || epoch <= self.epoch {
+        if epoch <= self.epoch {
             return Vec::new();
         }
         self.epoch = epoch;
@@ -370,6 +422,20 @@ mod tests {
     }
 
     #[test]
+    fn every_higher_node_failing_to_answer_claims_at_once() {
+        let mut b = Bully::new(1, [1, 2, 3], t(), 0);
+        assert_eq!(b.on_tick(600), vec![Action::AskHigher(vec![2, 3])]);
+        assert_eq!(b.on_no_answer(650), vec![Action::ClaimEpoch { seen: 0 }]);
+        let mut c = Bully::new(1, [1, 2, 3], t(), 0);
+        c.on_tick(600);
+        c.on_answer(3);
+        assert!(
+            c.on_no_answer(650).is_empty(),
+            "an answer came: wait for it"
+        );
+    }
+
+    #[test]
     fn no_answer_means_claim() {
         let mut b = Bully::new(1, [1, 2, 3], t(), 0);
         b.on_tick(600);
@@ -398,7 +464,31 @@ mod tests {
         assert!(b.on_tick(200).is_empty());
         b.on_heartbeat(2, 7, 250);
         b.on_caught_up();
-        assert_eq!(b.on_tick(300), vec![Action::ClaimEpoch { seen: 7 }]);
+        assert_eq!(
+            b.on_tick(300),
+            vec![Action::AskHandOver { leader: 2 }],
+            "caught up: the leader must stop granting before this node takes over"
+        );
+        assert!(b.on_tick(350).is_empty(), "asked once");
+        assert_eq!(
+            b.on_handover_granted(2, 400),
+            vec![Action::ClaimEpoch { seen: 7 }]
+        );
+    }
+
+    #[test]
+    fn a_hand_over_nobody_answers_is_taken_after_the_coordinator_timeout() {
+        let mut b = Bully::new(3, [1, 2, 3], t(), 0);
+        b.on_heartbeat(2, 7, 10);
+        b.on_caught_up();
+        assert_eq!(b.on_tick(50), vec![Action::AskHandOver { leader: 2 }]);
+        b.on_heartbeat(2, 7, 500);
+        assert!(b.on_tick(500).is_empty());
+        b.on_heartbeat(2, 7, 950);
+        assert_eq!(
+            b.on_tick(50 + t().coordinator_timeout_ms),
+            vec![Action::ClaimEpoch { seen: 7 }]
+        );
     }
 
     #[test]
@@ -440,5 +530,19 @@ mod tests {
             "a claim whose answer was lost is given up"
         );
         c.on_claim_failed(2_000);
+    }
+
+    #[test]
+    fn a_won_claim_is_acted_on_even_after_following_someone() {
+        let mut b = Bully::new(3, [1, 2, 3], t(), 0);
+        assert_eq!(b.on_election(2, 10), vec![Action::ClaimEpoch { seen: 0 }]);
+        // Start-up discovery finds the old leader of epoch 6 meanwhile.
+        b.on_heartbeat(1, 6, 20);
+        assert_eq!(b.phase(), Phase::Follower);
+        assert_eq!(
+            b.on_claimed(7),
+            vec![Action::Lead { epoch: 7 }],
+            "epoch 7 is this node's in the store: lead it, or nobody does"
+        );
     }
 }

@@ -81,9 +81,22 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
     node.set_stream_origin(None);
     let mut caught_up = false;
     let mut last_alive = std::time::Instant::now();
+    let mut handover = Handover::default();
     loop {
-        let envelope = match tokio::time::timeout(silence, peer.next()).await {
+        let wait = if handover.granted.is_some() {
+            Duration::from_millis(HANDOVER_GRACE_MS)
+        } else {
+            silence
+        };
+        let envelope = match tokio::time::timeout(wait, peer.next()).await {
             Ok(frame) => frame.map_err(|e| e.to_string())?,
+            Err(_) if handover.granted.is_some() => {
+                if handover.granted_long_enough() {
+                    handover.granted = None;
+                    cluster.notify(ClusterEvent::HandOverGranted { leader });
+                }
+                continue;
+            }
             Err(_) => return Err("leader silent".into()),
         };
         node.lamport.observe(envelope.lamport);
@@ -96,9 +109,15 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
                 epoch: following_epoch,
             });
         }
-        let Body::Push(push) = envelope.body else {
-            continue;
+        let push = match envelope.body {
+            Body::Push(push) => push,
+            Body::Reply(_) if Some(envelope.request_id) == handover.asked => {
+                handover.granted = Some(std::time::Instant::now());
+                continue;
+            }
+            _ => continue,
         };
+        let mut ack: Option<Vec<ShowPosition>> = None;
         match push {
             Push::Snapshot(snapshot) => node
                 .install_snapshot(&snapshot)
@@ -114,17 +133,21 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
                     node.set_stream_origin(None);
                     return Err(gap);
                 }
+                ack = Some(vec![ShowPosition { show_id, seq }]);
             }
             Push::Heartbeat { leader_id, epoch } => {
                 cluster.notify(ClusterEvent::Heartbeat {
                     leader: leader_id,
                     epoch,
                 });
-                if !caught_up {
+                if caught_up {
+                    ack = Some(Vec::new());
+                } else {
                     // The leader sends its first heartbeat after every snapshot and backlog.
                     caught_up = true;
                     node.set_stream_origin(Some((leader, epoch)));
                     cluster.notify(ClusterEvent::CaughtUp);
+                    ack = Some(positions_of(node));
                 }
             }
             Push::CatalogChanged => node.reload_catalog().await.map_err(|e| e.to_string())?,
@@ -132,8 +155,56 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
             // A leader pings only guests; a follower's stream never needs an answer.
             Push::SeatsChanged { .. } | Push::Resync { .. } | Push::Ping { .. } => {}
         }
+        if let Some(positions) = ack {
+            let taking_over =
+                caught_up && handover.asked.is_none() && cluster.handover_wanted() == Some(leader);
+            let request = Request::ReplicaAck {
+                node_id: node.config.node_id,
+                positions,
+                taking_over,
+            };
+            let id = peer
+                .send(request, node.lamport.tick())
+                .await
+                .map_err(|e| e.to_string())?;
+            if taking_over {
+                handover.asked = Some(id);
+            }
+        }
+        if handover.granted_long_enough() {
+            handover.granted = None;
+            cluster.notify(ClusterEvent::HandOverGranted { leader });
+        }
         if cluster.view().leader_id != Some(leader) {
             return Ok(());
         }
     }
+}
+
+/// After the leader stopped granting, keep applying (and acknowledging) its stream this long, so
+/// holds it answered just before have reached this node.
+const HANDOVER_GRACE_MS: u64 = 10;
+
+/// A hand-over asked on this stream: the request id, and when the leader answered.
+#[derive(Debug, Default)]
+struct Handover {
+    asked: Option<u64>,
+    granted: Option<std::time::Instant>,
+}
+
+impl Handover {
+    fn granted_long_enough(&self) -> bool {
+        self.granted
+            .is_some_and(|t| t.elapsed() >= Duration::from_millis(HANDOVER_GRACE_MS))
+    }
+}
+
+fn positions_of(node: &Node) -> Vec<ShowPosition> {
+    node.show_slots()
+        .iter()
+        .map(|s| ShowPosition {
+            show_id: s.show_id,
+            seq: s.read().seq(),
+        })
+        .collect()
 }

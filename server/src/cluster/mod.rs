@@ -10,10 +10,14 @@
 //! - [`peer`]: a short request/reply connection to another node.
 //! - [`peer_auth`]: how nodes prove the cluster secret to each other (challenge-response).
 //! - [`claims`]: which `Election`/`Coordinator`/`Follow` messages a node believes.
+//! - [`acks`]: what followers acknowledged: the leader lease, replicated holds, hand-over.
+//! - [`leader`]: those rules as the request handlers apply them.
 
+pub mod acks;
 pub mod bully;
 pub mod claims;
 pub mod follower;
+pub mod leader;
 pub mod peer;
 pub mod peer_auth;
 pub mod replication;
@@ -44,6 +48,15 @@ pub struct ClusterConfig {
     pub peer_call_timeout_ms: u64,
     /// TLS to the peers (when the nodes serve TLS); `None` is plain TCP.
     pub tls: Option<crate::net::tls::PeerConnector>,
+    /// The leader's lease: it renews it in the store every heartbeat, and grants holds only
+    /// while a follower acknowledged, or a renewal succeeded, within this long (less than
+    /// `leader_timeout_ms`, so a paused leader's lease ends before the others elect another).
+    pub leader_lease_ms: u64,
+    /// A hold is answered `Unavailable` (and kept) when not every caught-up follower
+    /// acknowledged it within this long.
+    pub replication_ack_timeout_ms: u64,
+    /// A leader handing over grants again if the new leader has not announced itself by then.
+    pub handover_timeout_ms: u64,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -56,6 +69,12 @@ impl std::fmt::Debug for ClusterConfig {
             .field("replication_buffer_max", &self.replication_buffer_max)
             .field("peer_call_timeout_ms", &self.peer_call_timeout_ms)
             .field("tls", &self.tls)
+            .field("leader_lease_ms", &self.leader_lease_ms)
+            .field(
+                "replication_ack_timeout_ms",
+                &self.replication_ack_timeout_ms,
+            )
+            .field("handover_timeout_ms", &self.handover_timeout_ms)
             .finish()
     }
 }
@@ -87,6 +106,9 @@ impl ClusterConfig {
             replication_buffer_max: 65_536,
             peer_call_timeout_ms: 250,
             tls: None,
+            leader_lease_ms: 300,
+            replication_ack_timeout_ms: 250,
+            handover_timeout_ms: 2_000,
         }
     }
 }
@@ -157,6 +179,13 @@ pub enum ClusterEvent {
         /// Its epoch.
         epoch: u64,
     },
+    /// Every higher node asked in an election failed to answer.
+    NoAnswer,
+    /// The leader stopped granting holds for a hand-over to this node.
+    HandOverGranted {
+        /// The leader that handed over.
+        leader: u32,
+    },
 }
 
 /// The cluster handle inside a node.
@@ -166,6 +195,10 @@ pub struct Cluster {
     pub config: ClusterConfig,
     view: RwLock<ClusterView>,
     events: mpsc::Sender<ClusterEvent>,
+    /// What followers acknowledged (used while leading).
+    pub acks: acks::Acks,
+    /// A hand-over this node asks of this leader (0: none), sent on the follow stream.
+    want_handover: std::sync::atomic::AtomicU32,
 }
 
 /// Events queued for the runtime; beyond this, events are dropped (the next tick or heartbeat
@@ -187,6 +220,8 @@ impl Cluster {
                 config,
                 view: RwLock::new(view),
                 events,
+                acks: acks::Acks::default(),
+                want_handover: std::sync::atomic::AtomicU32::new(0),
             },
             rx,
         )
@@ -206,6 +241,21 @@ impl Cluster {
         if self.events.try_send(event).is_err() {
             tracing::warn!("cluster event queue full; event dropped");
         }
+    }
+
+    /// Asks the follow stream to request a hand-over from `leader` (None: stop asking).
+    pub fn want_handover(&self, leader: Option<u32>) {
+        self.want_handover
+            .store(leader.unwrap_or(0), std::sync::atomic::Ordering::Release);
+    }
+
+    /// The leader a hand-over is wanted from, if any.
+    pub fn handover_wanted(&self) -> Option<u32> {
+        Some(
+            self.want_handover
+                .load(std::sync::atomic::Ordering::Acquire),
+        )
+        .filter(|l| *l != 0)
     }
 
     /// A peer's client address.

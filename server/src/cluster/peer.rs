@@ -113,6 +113,18 @@ impl PeerConnection {
         }
     }
 
+    /// Sends one request without waiting for its answer; returns its request id (the answer
+    /// arrives among the frames of [`PeerConnection::next`]).
+    pub async fn send(&mut self, request: Request, lamport: u64) -> Result<u64, PeerError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.framed
+            .send(Envelope::request(id, lamport, request))
+            .await
+            .map_err(|e| PeerError::Unreachable(e.to_string()))?;
+        Ok(id)
+    }
+
     /// Sends one request and waits for its answer (pushes before it are skipped).
     pub async fn call(
         &mut self,

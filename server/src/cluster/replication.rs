@@ -52,6 +52,8 @@ pub async fn serve_follower(
     // Subscribe before reading any state: nothing applied after this point can be missed, and
     // what is also in a snapshot or backlog is skipped by its sequence number.
     let mut rx = node.replication_subscribe();
+    // Its acknowledgements count (for the lease and replicated holds) while this stream is open.
+    let _acks = cluster.acks.stream_started(follower);
     let positions: HashMap<ShowId, u64> = positions.iter().map(|p| (p.show_id, p.seq)).collect();
     let mut sent: HashMap<ShowId, u64> = HashMap::new();
     let (mut snapshots, mut backlogs) = (0usize, 0usize);

@@ -34,11 +34,18 @@ pub async fn run(node: Arc<Node>, mut events: mpsc::Receiver<ClusterEvent>) {
     discover(&node);
     let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut epoch_checked_ms = 0;
+    let renewing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut renewed_ms = 0;
     loop {
         let now = now_ms();
         let actions = tokio::select! {
             _ = node.shutdown.cancelled() => break,
-            _ = tick.tick() => bully.on_tick(now),
+            _ = tick.tick() => {
+                check_unleased(&node, &bully, now, &mut epoch_checked_ms);
+                renew_lease(&node, &bully, now, &mut renewed_ms, &renewing);
+                bully.on_tick(now)
+            }
             event = events.recv() => match event {
                 None => break,
                 Some(event) => on_event(&node, &mut bully, event, now),
@@ -88,6 +95,13 @@ fn on_event(
             Vec::new()
         }
         ClusterEvent::ClaimLost { current, leader } => bully.on_claim_lost(current, leader, now),
+        ClusterEvent::NoAnswer => bully.on_no_answer(now),
+        ClusterEvent::HandOverGranted { leader } => {
+            if let Some(cluster) = &node.cluster {
+                cluster.want_handover(None);
+            }
+            bully.on_handover_granted(leader, now)
+        }
         ClusterEvent::Fenced => {
             let actions = bully.on_fenced(now);
             // Learn who leads now from the database, and follow it.
@@ -122,43 +136,16 @@ async fn perform(
     match action {
         Action::AskHigher(ids) => {
             tracing::info!(node = bully.me(), asking = ?ids, "leader lost: election");
-            for id in ids {
-                let (node, cluster) = (node.clone(), cluster.clone());
-                tokio::spawn(async move {
-                    let Some(addr) = cluster.addr_of(id) else {
-                        return;
-                    };
-                    let request = Request::Election {
-                        node_id: node.config.node_id,
-                    };
-                    let timeout = cluster.config.peer_call_timeout_ms;
-                    if let Ok((
-                        Reply::NodeStatus {
-                            node_id,
-                            leader_id,
-                            epoch,
-                            ..
-                        },
-                        lamport,
-                    )) = call_once(
-                        &addr,
-                        cluster.config.identity(node.config.node_id),
-                        id,
-                        request,
-                        node.lamport.tick(),
-                        timeout,
-                    )
-                    .await
-                    {
-                        node.lamport.observe(lamport);
-                        cluster.notify(ClusterEvent::Answer {
-                            from: node_id,
-                            leader: leader_id,
-                            epoch,
-                        });
+            let node = node.clone();
+            tokio::spawn(async move {
+                let asks = ids.into_iter().map(|id| ask_higher(&node, id));
+                let answered = futures::future::join_all(asks).await;
+                if !answered.contains(&true) {
+                    if let Some(cluster) = &node.cluster {
+                        cluster.notify(ClusterEvent::NoAnswer);
                     }
-                });
-            }
+                }
+            });
         }
         Action::ClaimEpoch { seen } => {
             let node = node.clone();
@@ -169,7 +156,17 @@ async fn perform(
                 }
             });
         }
+        Action::AskHandOver { leader } => {
+            tracing::info!(
+                node = bully.me(),
+                leader,
+                "caught up: asking for a hand-over"
+            );
+            cluster.want_handover(Some(leader));
+        }
         Action::Lead { epoch } => {
+            cluster.want_handover(None);
+            cluster.acks.clear_handover();
             if let Some((_, task)) = following.take() {
                 task.abort();
             }
@@ -199,9 +196,13 @@ async fn perform(
         }
         Action::StepDown => {
             tracing::warn!(node = bully.me(), "stepping down");
+            cluster.acks.clear_handover();
             node.step_down();
         }
         Action::Follow { leader } => {
+            if cluster.handover_wanted().is_some_and(|l| l != leader) {
+                cluster.want_handover(None);
+            }
             if following
                 .as_ref()
                 .is_some_and(|(l, task)| *l == leader && !task.is_finished())
@@ -223,6 +224,125 @@ async fn perform(
             ));
         }
     }
+}
+
+/// A leader that lost its lease (no follower acknowledged within `leader_lease_ms`) may have
+/// been deposed without hearing of it (partitioned, paused): at most once per
+/// `leader_timeout_ms` it reads the epoch from the store, and steps down (following the stored
+/// leader) if the epoch moved on.
+fn check_unleased(node: &Arc<Node>, bully: &Bully, now: u64, checked_ms: &mut u64) {
+    let Some(cluster) = &node.cluster else {
+        return;
+    };
+    let lease = Duration::from_millis(cluster.config.leader_lease_ms);
+    let unleased = matches!(
+        cluster.acks.may_grant(lease),
+        Err(super::acks::NotReplicated::NoLease)
+    );
+    let due = now.saturating_sub(*checked_ms) >= cluster.config.timeouts.leader_timeout_ms;
+    if !bully.is_leader() || !unleased || !due {
+        return;
+    }
+    *checked_ms = now;
+    let (node, mine) = (node.clone(), bully.epoch());
+    tokio::spawn(async move {
+        let Ok(state) = node.store.current_epoch().await else {
+            return;
+        };
+        if state.epoch != mine {
+            tracing::warn!(
+                mine,
+                stored = state.epoch,
+                "no lease and the epoch moved on"
+            );
+            if let Some(cluster) = &node.cluster {
+                cluster.notify(ClusterEvent::Fenced);
+            }
+        }
+    });
+}
+
+/// The leader renews its lease in the store every heartbeat (not while handing over); each
+/// renewal that succeeds confirms its lead for `leader_lease_ms` from when it was sent. A
+/// renewal that finds the epoch moved on steps it down.
+fn renew_lease(
+    node: &Arc<Node>,
+    bully: &Bully,
+    now: u64,
+    renewed_ms: &mut u64,
+    renewing: &Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::Ordering;
+    let Some(cluster) = &node.cluster else {
+        return;
+    };
+    let lease = Duration::from_millis(cluster.config.leader_lease_ms);
+    let handing_over = matches!(
+        cluster.acks.may_grant(lease),
+        Err(super::acks::NotReplicated::HandingOver(_))
+    );
+    let due = now.saturating_sub(*renewed_ms) >= cluster.config.timeouts.heartbeat_interval_ms;
+    if !bully.is_leader() || !due || handing_over {
+        return;
+    }
+    if renewing.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    *renewed_ms = now;
+    let (node, renewing, epoch) = (node.clone(), renewing.clone(), bully.epoch());
+    let lease_ms = cluster.config.leader_lease_ms;
+    tokio::spawn(async move {
+        let me = node.config.node_id;
+        let sent = std::time::Instant::now();
+        let renewed = node.store.renew_lease(me, epoch, lease_ms).await;
+        if let Some(cluster) = &node.cluster {
+            match renewed {
+                Ok(true) if cluster.view().epoch == epoch => cluster.acks.store_renewed(sent),
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(epoch, "lease renewal found the epoch moved on");
+                    cluster.notify(ClusterEvent::Fenced);
+                }
+                Err(e) => tracing::debug!(error = %e, "lease not renewed"),
+            }
+        }
+        renewing.store(false, Ordering::Release);
+    });
+}
+
+/// Sends `Election` to node `id`; reports its answer. Returns whether it answered.
+async fn ask_higher(node: &Arc<Node>, id: u32) -> bool {
+    let Some(cluster) = node.cluster.clone() else {
+        return false;
+    };
+    let Some(addr) = cluster.addr_of(id) else {
+        return false;
+    };
+    let request = Request::Election {
+        node_id: node.config.node_id,
+    };
+    let timeout = cluster.config.peer_call_timeout_ms;
+    let me = cluster.config.identity(node.config.node_id);
+    let answer = call_once(&addr, me, id, request, node.lamport.tick(), timeout).await;
+    let Ok((
+        Reply::NodeStatus {
+            node_id,
+            leader_id,
+            epoch,
+            ..
+        },
+        lamport,
+    )) = answer
+    else {
+        return false;
+    };
+    node.lamport.observe(lamport);
+    cluster.notify(ClusterEvent::Answer {
+        from: node_id,
+        leader: leader_id,
+        epoch,
+    });
+    true
 }
 
 /// Claims the next epoch over the stored one. Bully already established that no higher node is

@@ -60,8 +60,8 @@ pub enum DomainError {
     /// The booking is not confirmed (already cancelled or refunded).
     #[error("booking {0} is not confirmed")]
     BookingNotConfirmed(String),
-    /// A sale of this hold is being committed.
-    #[error("hold {0} is being confirmed")]
+    /// A sale of this hold is being committed (by a confirm with another idempotency key).
+    #[error("hold {0} is being confirmed by another request; retry with that request's idempotency key to get its answer")]
     SaleInProgress(HoldId),
     /// The hold waits for an online payment: only its captured payment sells it, and it ends
     /// with its payment window.
@@ -106,13 +106,22 @@ impl DomainError {
             DomainError::UnknownSeats(_)
             | DomainError::InvalidArgument(_)
             | DomainError::NotOnSale(_) => ErrorCode::InvalidArgument,
-            DomainError::SoldOut { .. } | DomainError::NoAdjacentBlock { .. } => ErrorCode::SoldOut,
+            DomainError::SoldOut { .. } => ErrorCode::SoldOut,
+            DomainError::NoAdjacentBlock {
+                largest_block,
+                free,
+                ..
+            } => ErrorCode::NoAdjacentSeats {
+                largest_block: *largest_block,
+                free: *free,
+            },
             DomainError::HoldNotFound(_) | DomainError::BookingNotFound(_) => ErrorCode::NotFound,
             DomainError::HoldExpired(_) => ErrorCode::HoldExpired,
             DomainError::NotYourHold(_) => ErrorCode::Forbidden,
-            // The first confirm is still committing: retry with the same key to get its booking.
-            DomainError::SaleInProgress(_) => ErrorCode::Unavailable,
-            DomainError::BookingNotConfirmed(_)
+            // Another confirm of this hold (with another key) is committing: whatever its outcome,
+            // this one cannot sell the hold. (A retry with that confirm's key gets its answer.)
+            DomainError::SaleInProgress(_)
+            | DomainError::BookingNotConfirmed(_)
             | DomainError::SeatsNotInBooking { .. }
             | DomainError::Limit(_)
             | DomainError::KeyReused(_)
@@ -122,5 +131,41 @@ impl DomainError {
             DomainError::SalesClosed { .. } => ErrorCode::SalesClosed,
         };
         ErrorBody::new(code, self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragmentation_has_its_own_code_and_not_sold_out() {
+        let error = DomainError::NoAdjacentBlock {
+            category: "standard",
+            wanted: 4,
+            largest_block: 2,
+            free: 5,
+        };
+        assert_eq!(
+            error.to_wire().code,
+            ErrorCode::NoAdjacentSeats {
+                largest_block: 2,
+                free: 5
+            }
+        );
+        let sold_out = DomainError::SoldOut {
+            category: "standard",
+            wanted: 4,
+            free: 3,
+        };
+        assert_eq!(sold_out.to_wire().code, ErrorCode::SoldOut);
+    }
+
+    #[test]
+    fn a_second_confirm_of_a_hold_being_confirmed_is_a_conflict_not_unavailable() {
+        // Unavailable says "the database is down, retry": this confirm can never sell the hold.
+        let code = DomainError::SaleInProgress(7).to_wire().code;
+        assert_eq!(code, ErrorCode::Conflict);
+        assert!(!code.is_retryable());
     }
 }

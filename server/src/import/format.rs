@@ -287,9 +287,10 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Inv
         Ok(value) => match de.end() {
             Ok(()) => Ok(value),
             Err(e) => Err(Invalid(vec![format!(
-                "line {} column {}: {e}",
+                "line {} column {}: {}",
                 e.line(),
-                e.column()
+                e.column(),
+                without_position(&e)
             )])),
         },
         Err(e) => {
@@ -301,12 +302,22 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Inv
                 format!(" (field {path})")
             };
             Err(Invalid(vec![format!(
-                "line {} column {}{field}: {inner}",
+                "line {} column {}{field}: {}",
                 inner.line(),
-                inner.column()
+                inner.column(),
+                without_position(&inner)
             )]))
         }
     }
+}
+
+/// serde_json's message without its own trailing " at line L column C" (the problem already
+/// starts with the position).
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    text.strip_suffix(&suffix)
+        .map_or(text.clone(), str::to_owned)
 }
 
 /// Collects problems while validating.

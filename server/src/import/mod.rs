@@ -34,14 +34,16 @@ pub const PROGRESS_MIN_ITEMS: usize = 1_000;
 /// Why an import failed. Nothing was written in any of these cases.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    /// The input is malformed or inconsistent.
-    #[error("{0}")]
+    /// The input is malformed or inconsistent. Transparent: printed with its causes (`{:#}`)
+    /// the problems appear once, not twice.
+    #[error(transparent)]
     Invalid(#[from] Invalid),
     /// The input could not be read or downloaded.
     #[error("cannot read the input: {0}")]
     Fetch(String),
-    /// The store failed; the transaction was rolled back.
-    #[error("store: {0}")]
+    /// The store failed; the transaction was rolled back. (The cause is the source, not part
+    /// of this message, so `{:#}` prints it once.)
+    #[error("store")]
     Store(#[from] StoreError),
 }
 

@@ -32,6 +32,13 @@ pub const TOKEN_FILE: &str = "box-office.token";
 /// Name of the box-office terminal created on a first start.
 pub const TERMINAL_NAME: &str = "box-office-1";
 
+/// The web terminal's token file written on a first start, inside the data directory; where
+/// `cinebook-web` looks for its token by default.
+pub const WEB_TOKEN_FILE: &str = "web.token";
+
+/// Name of the web terminal (role `web`) created on a first start.
+pub const WEB_TERMINAL_NAME: &str = "web-1";
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSample {
@@ -130,6 +137,8 @@ pub struct FirstRun {
     pub terminal_id: u64,
     /// Where its token was written (mode 0600).
     pub token_file: PathBuf,
+    /// Where the web terminal's token was written (mode 0600).
+    pub web_token_file: PathBuf,
 }
 
 /// Whether the store has no catalog and no terminals: a first start.
@@ -162,10 +171,22 @@ pub async fn first_run(
     let token_file = data_dir.join(TOKEN_FILE);
     write_secret(&token_file, &token)
         .map_err(|e| ImportError::Fetch(format!("writing {}: {e}", token_file.display())))?;
+    let web_token = auth::new_token();
+    store
+        .add_terminal(
+            WEB_TERMINAL_NAME,
+            Role::Web,
+            &auth::token_sha256(&web_token),
+        )
+        .await?;
+    let web_token_file = data_dir.join(WEB_TOKEN_FILE);
+    write_secret(&web_token_file, &web_token)
+        .map_err(|e| ImportError::Fetch(format!("writing {}: {e}", web_token_file.display())))?;
     Ok(Some(FirstRun {
         report,
         terminal_id,
         token_file,
+        web_token_file,
     }))
 }
 

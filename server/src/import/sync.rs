@@ -43,6 +43,8 @@ pub fn spawn(node: Arc<Node>, from: String, every: Duration) -> tokio::task::Joi
                     }
                 }
                 Err(error) => {
+                    // With its causes, once each (`a: b`).
+                    let error = format!("{error:#}");
                     tracing::warn!(from = %from, %error, "sync failed; nothing was changed")
                 }
             }

@@ -18,6 +18,7 @@ use tracing::Instrument;
 use super::lanes::{show_of, Lanes};
 use super::limits::{check_request, log_field};
 use super::outbound::{write_frames, Outbound};
+use super::pending::{Pending, READS_RUNNING_PER_CONNECTION_MAX};
 use super::preface::read_preface;
 use super::session::{self, Session};
 use super::shield::Shield;
@@ -26,7 +27,6 @@ use super::timed_codec::TimedCodec;
 use super::tls::Stream;
 use crate::cluster::{claims, peer_auth};
 use crate::metrics::RequestTimer;
-use crate::node::handlers;
 use crate::node::{auth, now_ms, Node};
 
 /// Shows one connection may subscribe to at once.
@@ -69,6 +69,7 @@ async fn serve_inner(
         in_flight: Arc::new(Semaphore::new(
             node.config.in_flight_per_connection_max.max(1),
         )),
+        reads: Arc::new(Semaphore::new(READS_RUNNING_PER_CONNECTION_MAX)),
         session: None,
         peer_challenge: None,
         subscriptions: Subscriptions::default(),
@@ -91,6 +92,8 @@ struct Connection {
     peer: SocketAddr,
     out: Outbound,
     in_flight: Arc<Semaphore>,
+    /// Read requests building their replies ([`READS_RUNNING_PER_CONNECTION_MAX`]).
+    reads: Arc<Semaphore>,
     session: Option<Session>,
     /// A `PeerChallenge` sent and not yet answered (used once).
     peer_challenge: Option<peer_auth::PendingChallenge>,
@@ -105,6 +108,8 @@ impl Connection {
         let idle = Duration::from_millis(self.node.config.idle_timeout_ms);
         let frame_timeout = Duration::from_millis(self.node.config.frame_timeout_ms);
         let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
+        // A tick skipped while the connection is not read is not made up in a burst.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut idling = Idling::new(
             idle,
             Duration::from_millis(self.node.config.limits.guest_ping_timeout_ms),
@@ -112,7 +117,15 @@ impl Connection {
         let mut graceful = false;
         while !self.closing {
             // Back-pressure: while the client does not read its answers, its frames are not read.
-            let room = self.out.has_room();
+            let room = self.out.may_read();
+            // A connection that is not read has no frame or idle time to check; only a terminal's
+            // session is still re-checked (revocation). 1,000 blocked guests ticking cost 17% of a
+            // core for nothing.
+            let ticking = room
+                || self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.caller.role != Role::Guest);
             tokio::select! {
                 // Shutdown, then input, then the timer: a frame whose rest is already in the
                 // socket completes before its timeout is seen.
@@ -139,11 +152,11 @@ impl Connection {
                         Some(Ok(Incoming::Envelope(envelope))) => self.dispatch(envelope).await,
                     }
                 }
-                _ = self.out.room(), if !room => {
+                _ = self.out.read_room(), if !room => {
                     // Time spent not reading is ours, not the client's.
                     reader.decoder_mut().restart_timer();
                 }
-                _ = tick.tick() => {
+                _ = tick.tick(), if ticking => {
                     if self.session.as_ref().is_some_and(|s| s.due(&self.node)) {
                         self.recheck_session().await;
                     }
@@ -244,8 +257,12 @@ impl Connection {
             .await;
     }
 
-    async fn reply(&self, request_id: u64, answer: Result<Reply, ErrorBody>) {
+    async fn reply(&self, request_id: u64, mut answer: Result<Reply, ErrorBody>) {
         let lamport = self.node.lamport.tick();
+        // `Welcome.lamport` is the time of the envelope that carries it (PROTOCOL.md §7, §15.2).
+        if let Ok(Reply::Welcome { lamport: time, .. }) = &mut answer {
+            *time = lamport;
+        }
         let envelope = match answer {
             Ok(reply) => Envelope::reply(request_id, lamport, reply),
             Err(error) => Envelope::error(request_id, lamport, error),
@@ -410,46 +427,27 @@ impl Connection {
                 let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
                     return;
                 };
-                let reservation = self.out.reserve();
+                let reservation = self.out.reserve(auth::is_write(&request));
                 // Requests of this connection that touch the same show run in the order sent
                 // (PROTOCOL.md 11.3): each waits for the previous one on its show's lane.
                 let (after, done) = self.lanes.enter(show_of(&self.node, &request));
-                let (node, out) = (self.node.clone(), self.out.clone());
-                // A read whose connection is gone is dropped; a write runs to its end (its
-                // effect must not be cut in half).
-                let droppable = !auth::is_write(&request);
-                tokio::spawn(
-                    async move {
-                        let run = async {
-                            if let Some(previous) = after {
-                                let _ = previous.await;
-                            }
-                            handlers::handle(&node, &caller, request).await
-                        };
-                        let answer = if droppable {
-                            tokio::select! {
-                                answer = run => answer,
-                                _ = out.closed().cancelled() => return,
-                            }
-                        } else {
-                            run.await
-                        };
-                        timer.finish(&node.metrics, name, &answer);
-                        if let Err(e) = &answer {
-                            tracing::debug!(code = e.code.name(), message = %log_field(&e.message), "request refused");
-                        }
-                        let lamport = node.lamport.tick();
-                        let envelope = match answer {
-                            Ok(reply) => Envelope::reply(request_id, lamport, reply),
-                            Err(error) => Envelope::error(request_id, lamport, error),
-                        };
-                        let _ = out.send(envelope).await;
-                        drop(reservation);
-                        drop(done);
-                        drop(permit);
-                    }
-                    .instrument(span),
-                );
+                let pending = Pending {
+                    node: self.node.clone(),
+                    out: self.out.clone(),
+                    reads: self.reads.clone(),
+                    caller,
+                    request_id,
+                    timer,
+                    name,
+                };
+                let task = async move {
+                    pending.run(request, after).await;
+                    drop(reservation);
+                    drop(done);
+                    drop(permit);
+                }
+                .instrument(span);
+                tokio::spawn(task);
             }
         }
     }

@@ -1,9 +1,11 @@
 //! The network edge: the accept loop with connection admission, and one task per connection.
 
+mod budget;
 pub mod conn;
 mod lanes;
 pub mod limits;
 mod outbound;
+mod pending;
 mod preface;
 pub mod server;
 mod session;

@@ -65,8 +65,12 @@ impl Node {
                 Event::Held { hold_id, .. } => {
                     self.hold_shows.lock().insert(*hold_id, show_id);
                 }
-                Event::Released { hold_id, .. } | Event::Expired { hold_id, .. } => {
+                Event::Released { hold_id, .. } => {
                     self.hold_shows.lock().remove(hold_id);
+                }
+                Event::Expired { hold_id, .. } => {
+                    self.hold_shows.lock().remove(hold_id);
+                    self.expired_holds.lock().insert(*hold_id);
                 }
                 Event::Sold {
                     hold_id,

@@ -20,12 +20,16 @@ pub fn token_sha256(token: &str) -> String {
 }
 
 /// Whether `role` may send `request`. The table in one place: guest < kiosk < box-office < admin;
-/// node is reserved for peers and may only read.
+/// node is reserved for peers and may only read; web is a kiosk that sells through the gateway
+/// only, so it may never `Confirm` (a terminal's own payment).
 pub fn allowed(role: Role, request: &Request) -> bool {
     use Request::*;
+    if role == Role::Web && matches!(request, Confirm { .. }) {
+        return false;
+    }
     let level = match role {
         Role::Guest | Role::Node => 0,
-        Role::Kiosk => 1,
+        Role::Kiosk | Role::Web => 1,
         Role::BoxOffice => 2,
         Role::Admin => 3,
     };
@@ -63,9 +67,11 @@ pub fn allowed(role: Role, request: &Request) -> bool {
         | RevokeTerminal { .. }
         | AuditTrail { .. } => 3,
         // Cluster traffic: nodes only, and nothing else may send it.
-        NodeStatus { .. } | Election { .. } | Coordinator { .. } | Follow { .. } => {
-            return role == Role::Node
-        }
+        NodeStatus { .. }
+        | Election { .. }
+        | Coordinator { .. }
+        | Follow { .. }
+        | ReplicaAck { .. } => return role == Role::Node,
     };
     level >= needed
 }
@@ -103,7 +109,7 @@ pub fn may_take(role: Role, method: PaymentMethod) -> bool {
     match role {
         Role::Kiosk => method == PaymentMethod::Card,
         Role::BoxOffice | Role::Admin => true,
-        Role::Guest | Role::Node => false,
+        Role::Guest | Role::Node | Role::Web => false,
     }
 }
 
@@ -120,6 +126,63 @@ pub fn forbidden(role: Role, what: &str) -> ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_web_sells_through_the_gateway_only() {
+        let hold = Request::Hold {
+            show_id: 1,
+            selection: cinebook_protocol::types::SeatSelection::Best {
+                count: 1,
+                category: None,
+            },
+            idempotency_key: None,
+        };
+        let order = Request::CreatePaymentOrder {
+            hold_id: 1,
+            idempotency_key: "k".into(),
+        };
+        let confirm = Request::Confirm {
+            hold_id: 1,
+            payment: cinebook_protocol::types::Payment {
+                method: PaymentMethod::Card,
+                amount: cinebook_protocol::types::Money {
+                    amount_minor: 1,
+                    currency: "EUR".into(),
+                },
+                reference: None,
+            },
+            idempotency_key: "k".into(),
+        };
+        let cancel = Request::Cancel {
+            code: "C".into(),
+            refund: true,
+            reason: "r".into(),
+        };
+        let report = Request::ShiftReport {
+            terminal_id: None,
+            from_ms: 0,
+            to_ms: 1,
+        };
+        assert!(allowed(Role::Web, &hold));
+        assert!(allowed(Role::Web, &order));
+        assert!(allowed(
+            Role::Web,
+            &Request::GetBooking { code: "C".into() }
+        ));
+        assert!(allowed(Role::Kiosk, &confirm));
+        assert!(!allowed(Role::Web, &confirm));
+        assert!(!allowed(Role::Web, &cancel));
+        assert!(!allowed(Role::Web, &report));
+        assert!(!allowed(Role::Web, &Request::ListTerminals));
+        for method in [
+            PaymentMethod::Cash,
+            PaymentMethod::Card,
+            PaymentMethod::Comp,
+            PaymentMethod::Gateway,
+        ] {
+            assert!(!may_take(Role::Web, method));
+        }
+    }
 
     #[test]
     fn tokens_are_random_and_hashes_stable() {

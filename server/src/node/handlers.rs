@@ -77,15 +77,21 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             show_id,
             selection,
             idempotency_key,
-        } => hold(node, caller, show_id, selection, idempotency_key).await,
+        } => {
+            crate::cluster::leader::may_grant(node)?;
+            let held = hold(node, caller, show_id, selection, idempotency_key).await?;
+            crate::cluster::leader::replicated(node, held).await
+        }
         Request::Renew { hold_id } => {
-            on_hold(node, caller, hold_id, |hold_id, terminal_id| {
+            crate::cluster::leader::may_grant(node)?;
+            let renewed = on_hold(node, caller, hold_id, |hold_id, terminal_id| {
                 Command::Renew {
                     hold_id,
                     terminal_id,
                 }
             })
-            .await
+            .await?;
+            crate::cluster::leader::replicated(node, renewed).await
         }
         Request::Release { hold_id } => {
             on_hold(node, caller, hold_id, |hold_id, terminal_id| {
@@ -236,6 +242,11 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             }
             Ok(node_status(node))
         }
+        Request::ReplicaAck {
+            node_id,
+            positions,
+            taking_over,
+        } => crate::cluster::leader::on_ack(node, caller, node_id, &positions, taking_over).await,
         Request::Hello { .. }
         | Request::Subscribe { .. }
         | Request::Unsubscribe { .. }
@@ -246,6 +257,11 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             "connection-level request reached the handlers",
         )),
     }
+}
+
+/// This node's `NodeStatus` answer.
+pub fn node_status_of(node: &Node) -> Reply {
+    node_status(node)
 }
 
 fn node_status(node: &Node) -> Reply {
@@ -406,9 +422,13 @@ async fn on_hold(
 ) -> Answer {
     let slot = node
         .show_of_hold(hold_id)
-        .ok_or_else(|| not_found(format_args!("hold {hold_id} (expired, released or sold)")))?;
+        .ok_or_else(|| node.hold_not_open(hold_id))?;
     let input = ShowInput::Command(command(hold_id, caller.terminal_id));
-    let output = node.submit(slot, input).await?.map_err(|e| e.to_wire())?;
+    let output = node.submit(slot, input).await?.map_err(|e| match e {
+        // Expired or sold between the lookup and the command.
+        DomainError::HoldNotFound(_) => node.hold_not_open(hold_id),
+        e => e.to_wire(),
+    })?;
     Ok(match output.hold {
         Some(hold) => Reply::Held(hold),
         None => Reply::Released { hold_id },
@@ -451,7 +471,7 @@ pub(crate) async fn confirm_sale(
     }
     let slot = node
         .show_of_hold(hold_id)
-        .ok_or_else(|| hold_gone(hold_id))?;
+        .ok_or_else(|| node.hold_not_open(hold_id))?;
     let sale_key = (terminal_id, key.clone());
     let ticket = match node
         .outcomes
@@ -495,7 +515,7 @@ pub(crate) async fn confirm_sale(
         Ok(Ok(output)) => output
             .sale
             .ok_or_else(|| ErrorBody::new(ErrorCode::Internal, "no sale begun")),
-        Ok(Err(DomainError::HoldNotFound(_))) => Err(hold_gone(hold_id)),
+        Ok(Err(DomainError::HoldNotFound(_))) => Err(node.hold_not_open(hold_id)),
         Ok(Err(e)) => Err(e.to_wire()),
         Err(e) => Err(e),
     };
@@ -564,13 +584,6 @@ fn key_used_elsewhere(key: &str, other: HoldId) -> ErrorBody {
     )
 }
 
-fn hold_gone(hold_id: HoldId) -> ErrorBody {
-    ErrorBody::new(
-        ErrorCode::HoldExpired,
-        format!("hold {hold_id} is gone: expired, released or never existed"),
-    )
-}
-
 pub(crate) fn get_booking(node: &Node, caller: &Caller, code: &str) -> Result<Booking, ErrorBody> {
     let show_id = node
         .show_of_booking(code)
@@ -581,8 +594,8 @@ pub(crate) fn get_booking(node: &Node, caller: &Caller, code: &str) -> Result<Bo
         .booking(code)
         .cloned()
         .ok_or_else(|| not_found(format_args!("booking {code}")))?;
-    if caller.role == Role::Kiosk && booking.terminal_id != caller.terminal_id {
-        // A kiosk sees only its own sales; don't reveal that the code exists.
+    if matches!(caller.role, Role::Kiosk | Role::Web) && booking.terminal_id != caller.terminal_id {
+        // A kiosk or the web sees only its own sales; don't reveal that the code exists.
         return Err(not_found(format_args!("booking {code}")));
     }
     Ok(booking)

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod catalog;
 pub mod catalog_write;
 pub mod durable;
+pub mod expired_holds;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
 pub mod handlers;
@@ -97,6 +98,8 @@ pub struct Node {
     booking_shows: Mutex<HashMap<String, ShowId>>,
     /// Which show an open hold is on.
     hold_shows: Mutex<HashMap<u64, ShowId>>,
+    /// The holds that expired most recently (`Renew`, `Release`, `Confirm` answer `HoldExpired`).
+    expired_holds: Mutex<expired_holds::ExpiredHolds>,
     /// Which booking a (terminal, confirm idempotency key) made.
     confirm_keys: Mutex<HashMap<(u64, String), KeyedBooking>>,
     /// Authenticated terminals by token hash, with when they were read from the store; an entry
@@ -198,6 +201,7 @@ impl Node {
             shows: RwLock::new(HashMap::new()),
             booking_shows: Mutex::new(HashMap::new()),
             hold_shows: Mutex::new(HashMap::new()),
+            expired_holds: Mutex::default(),
             confirm_keys: Mutex::new(HashMap::new()),
             terminals: Mutex::new(HashMap::new()),
             next_hold_id: AtomicU64::new(now_ms() << 12),
@@ -308,6 +312,22 @@ impl Node {
     pub fn show_of_hold(&self, hold_id: u64) -> Option<Arc<ShowSlot>> {
         let show_id = *self.hold_shows.lock().get(&hold_id)?;
         self.show(show_id)
+    }
+
+    /// The error for a hold id that is not open on this node: `HoldExpired` if it expired
+    /// recently, otherwise `NotFound` (never existed, released, sold, or expired long ago).
+    pub fn hold_not_open(&self, hold_id: u64) -> ErrorBody {
+        if self.expired_holds.lock().contains(hold_id) {
+            ErrorBody::new(
+                ErrorCode::HoldExpired,
+                format!("hold {hold_id} expired; its seats may be someone else's: hold again"),
+            )
+        } else {
+            ErrorBody::new(
+                ErrorCode::NotFound,
+                format!("hold {hold_id} not found (never existed, released or sold)"),
+            )
+        }
     }
 
     /// The booking a terminal confirmed with this idempotency key, and the hold it came from

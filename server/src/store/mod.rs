@@ -10,6 +10,7 @@
 //! - [`sqlite::SqliteStore`]: the embedded default (one file under `./cinebook-data/`), for a
 //!   single node without MySQL; WAL with `synchronous=FULL`, so it keeps the same durability
 //!   promise.
+//! - [`scratch::ScratchCopy`]: a throw-away copy of an embedded store for dry runs.
 //! - [`memory::MemoryStore`]: in-process, for the deterministic simulation and unit tests only
 //!   (it is not durable and says so).
 
@@ -19,6 +20,7 @@ pub mod memory;
 pub mod mysql;
 pub mod payments;
 pub mod private;
+pub mod scratch;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -458,13 +460,25 @@ pub trait Store: Send + Sync + 'static {
         let _ = epoch;
     }
 
-    /// A show's audit trail (sales and cancellations) in `(lamport, node_id)` order.
-    async fn audit_trail(&self, show_id: u64) -> Result<Vec<AuditEntry>, StoreError> {
-        let _ = show_id;
+    /// The leader of `epoch` renews its lease to the store's now + `lease_ms` (`0`: gives it
+    /// up, for a hand-over). Returns `false` when the stored epoch is no longer `epoch`. While a
+    /// lease runs, [`Store::claim_epoch`] by another node loses.
+    async fn renew_lease(
+        &self,
+        node_id: u32,
+        epoch: u64,
+        lease_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let _ = (node_id, epoch, lease_ms);
         Err(StoreError::Unavailable(
-            "this store keeps no audit trail".into(),
+            "this store does not support a cluster; use MySQL".into(),
         ))
     }
+
+    /// A show's audit trail (sales, cancellations, refunds and blocks) in `(lamport, node_id)`
+    /// order. Every store keeps one: there is no default (an `Unavailable` default told
+    /// clients to retry a condition that never passes).
+    async fn audit_trail(&self, show_id: u64) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Sales (by sale time), refunds (by refund time) and comps by payment method for one
     /// terminal in `[from_ms, to_ms)`.

@@ -52,6 +52,7 @@ use super::{
     BlockRecord, CancelRecord, CatalogChanges, CatalogData, ExternalId, ExternalKind, SaleOutcome,
     SaleRecord, SeatRefundRecord, Store, StoreError, StoredBooking, TerminalRecord,
 };
+use cinebook_protocol::cluster::AuditEntry;
 use cinebook_protocol::types::{SeatId, ShowId};
 
 mod payments;
@@ -1338,6 +1339,32 @@ impl Store for SqliteStore {
                 Some(r) => Self::terminal_from_row(r).map(Some),
                 None => Ok(None),
             }
+        })
+        .await
+    }
+
+    async fn audit_trail(&self, show_id: u64) -> Result<Vec<AuditEntry>, StoreError> {
+        self.call("audit_trail", move |conn| {
+            let op = "audit_trail";
+            let mut stmt = conn
+                .prepare(
+                    "SELECT lamport, node_id, kind, code, detail, at_ms FROM audit_events \
+                     WHERE show_id = ?1 ORDER BY lamport, node_id, id",
+                )
+                .op(op)?;
+            let rows = stmt
+                .query_map(params![show_id], |r| {
+                    Ok(AuditEntry {
+                        lamport: r.get(0)?,
+                        node_id: r.get(1)?,
+                        kind: r.get(2)?,
+                        code: r.get(3)?,
+                        detail: r.get(4)?,
+                        at_ms: r.get(5)?,
+                    })
+                })
+                .op(op)?;
+            rows.collect::<Result<Vec<_>, _>>().op(op)
         })
         .await
     }

@@ -166,7 +166,14 @@ impl MysqlProxy {
     /// when it cannot listen or `db`'s URL has no usable address.
     pub async fn start(db: &TestDatabase) -> MysqlProxy {
         let opts = Opts::from_url(&db.url).expect("test database URL");
-        let target = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
+        Self::start_to(format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port())).await
+    }
+
+    /// Starts a proxy on an ephemeral loopback port forwarding to any TCP `target`
+    /// (`host:port`): the chaos suite puts one between every two cluster nodes, and one in
+    /// front of MySQL, to partition them ([`MysqlProxy::cut`]) or stall them
+    /// ([`MysqlProxy::stall`]). Panics when it cannot listen.
+    pub async fn start_to(target: String) -> MysqlProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("proxy listen on 127.0.0.1:0");
@@ -211,6 +218,11 @@ impl MysqlProxy {
             control,
             accept_task,
         }
+    }
+
+    /// The proxy's own address (what its clients dial).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// The URL of `db` through this proxy. It sets `prefer_socket=false`: otherwise the

@@ -202,7 +202,7 @@ async fn migration_3_applies_again_after_an_interruption() {
         .query("SELECT version FROM schema_migrations ORDER BY version")
         .await
         .expect("versions");
-    let all: Vec<u32> = (1..=MIGRATIONS.len() as u32).collect();
-    assert_eq!(versions, all);
+    let known: Vec<u32> = MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(versions, known, "every known migration applied once");
     db.drop_database().await;
 }

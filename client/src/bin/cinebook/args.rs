@@ -122,6 +122,11 @@ pub enum Command {
         /// Hold id.
         hold: u64,
     },
+    /// Keep a hold alive longer, up to its ceiling (shown).
+    Renew {
+        /// Hold id.
+        hold: u64,
+    },
     /// Cancel a booking, freeing its seats.
     Cancel {
         /// Booking code.

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::args::{Command, Pay, Report};
 use crate::exit::CliError;
+use crate::names::{self, Match};
 use crate::output::{self, *};
 use crate::{draw, grid, ticket, when};
 
@@ -99,6 +100,7 @@ pub async fn run(client: &Client, command: Command, out: Out) -> anyhow::Result<
             pay,
             idempotency_key,
         } => confirm(client, hold, pay, idempotency_key, out).await,
+        Command::Renew { hold } => renew(client, hold, out).await,
         Command::Release { hold } => {
             client.release(hold).await?;
             out.print(
@@ -110,6 +112,7 @@ pub async fn run(client: &Client, command: Command, out: Out) -> anyhow::Result<
             )
         }
         Command::Cancel { code, refund } => {
+            let code = names::booking_code(&code);
             let reason = if refund {
                 "refund at the box office"
             } else {
@@ -126,7 +129,7 @@ pub async fn run(client: &Client, command: Command, out: Out) -> anyhow::Result<
             })
         }
         Command::Booking { code } => {
-            let booking = client.booking(&code).await?;
+            let booking = client.booking(&names::booking_code(&code)).await?;
             print_ticket(client, &booking, None, out).await
         }
         Command::Watch { show } => watch(client, show, out).await,
@@ -158,24 +161,46 @@ async fn cities(client: &Client, out: Out) -> anyhow::Result<()> {
     })
 }
 
-/// A city by id or (case-insensitive) name.
+/// A city by id, by name (ignoring case and accents) or by a unique prefix of its name.
 async fn resolve_city(client: &Client, text: &str) -> anyhow::Result<City> {
     let cities = client.list_cities().await?;
-    let id = text.trim().parse::<u64>().ok();
-    cities
-        .into_iter()
-        .find(|c| Some(c.id) == id || c.name.eq_ignore_ascii_case(text.trim()))
-        .ok_or_else(|| CliError::not_found(format!("no city `{text}`")).into())
+    match names::pick(cities, text, |c| c.id, |c| &c.name) {
+        Match::One(city) => Ok(city),
+        Match::None => Err(CliError::not_found(format!("no city `{text}`")).into()),
+        Match::Several(names) => Err(ambiguous("city", text, &names)),
+    }
 }
 
-/// A movie by id or (case-insensitive) title.
-async fn resolve_movie(client: &Client, text: &str, city_id: Option<u64>) -> anyhow::Result<Movie> {
-    let movies = client.list_movies(city_id).await?;
-    let id = text.trim().parse::<u64>().ok();
-    movies
-        .into_iter()
-        .find(|m| Some(m.id) == id || m.title.eq_ignore_ascii_case(text.trim()))
-        .ok_or_else(|| CliError::not_found(format!("no movie `{text}`")).into())
+/// A movie by id, by title (ignoring case and accents) or by a unique prefix, among those
+/// playing in `city` if given. One that plays only elsewhere is said so.
+async fn resolve_movie(client: &Client, text: &str, city: Option<&City>) -> anyhow::Result<Movie> {
+    let movies = client.list_movies(city.map(|c| c.id)).await?;
+    match names::pick(movies, text, |m| m.id, |m| &m.title) {
+        Match::One(movie) => Ok(movie),
+        Match::Several(titles) => Err(ambiguous("movie", text, &titles)),
+        Match::None => {
+            let Some(city) = city else {
+                return Err(CliError::not_found(format!("no movie `{text}`")).into());
+            };
+            let everywhere = client.list_movies(None).await?;
+            let message = match names::pick(everywhere, text, |m| m.id, |m| &m.title) {
+                Match::One(movie) => format!(
+                    "no movie `{text}` in {}: `{}` plays elsewhere (drop --city to see where)",
+                    city.name, movie.title
+                ),
+                _ => format!("no movie `{text}` in {}", city.name),
+            };
+            Err(CliError::not_found(message).into())
+        }
+    }
+}
+
+fn ambiguous(what: &str, text: &str, names: &[String]) -> anyhow::Error {
+    CliError::usage(format!(
+        "`{text}` could be the {what} {}: type more of the name",
+        names.join(", ")
+    ))
+    .into()
 }
 
 async fn movies(client: &Client, city: Option<&str>, out: Out) -> anyhow::Result<()> {
@@ -216,11 +241,13 @@ async fn shows(
     if !all {
         filter.from_ms = Some(sales_open_from_ms(filter.from_ms, when::now_ms()));
     }
-    if let Some(city) = city {
-        filter.city_id = Some(resolve_city(client, city).await?.id);
-    }
+    let city = match city {
+        Some(city) => Some(resolve_city(client, city).await?),
+        None => None,
+    };
+    filter.city_id = city.as_ref().map(|c| c.id);
     if let Some(movie) = movie {
-        filter.movie_id = Some(resolve_movie(client, movie, filter.city_id).await?.id);
+        filter.movie_id = Some(resolve_movie(client, movie, city.as_ref()).await?.id);
     }
     let mut shows = client.list_shows(filter).await?;
     shows.sort_by_key(|s| (s.show.starts_at_ms, s.show.id));
@@ -245,16 +272,17 @@ pub fn show_table(shows: &[ShowSummary]) -> String {
         return "no shows".into();
     }
     let mut lines = vec![format!(
-        "{:>5}  {:<16}  {:<28}  {:<24}  {:>9}",
-        "SHOW", "STARTS", "MOVIE", "THEATER / SCREEN", "FREE"
+        "{:>5}  {:<16}  {:<28}  {:<24}  {:>6}  {:>9}",
+        "SHOW", "STARTS", "MOVIE", "THEATER / SCREEN", "SCREEN", "FREE"
     )];
     for s in shows {
         lines.push(format!(
-            "{:>5}  {:<16}  {:<28}  {:<24}  {:>9}",
+            "{:>5}  {:<16}  {:<28}  {:<24}  {:>6}  {:>9}",
             s.show.id,
             when::show_time(s.show.starts_at_ms),
             truncate(&s.movie_title, 28),
             truncate(&format!("{} / {}", s.theater_name, s.screen_name), 24),
+            s.show.screen_id,
             format!("{}/{}", s.seats_free, s.seats_total)
         ));
     }
@@ -284,7 +312,56 @@ async fn hold(
     selection: SeatSelection,
     out: Out,
 ) -> anyhow::Result<()> {
-    let hold = client.hold(show, selection).await?;
+    // Labels as typed (`a5`) are matched against the screen's; refusals name seats by label.
+    let map = client.seat_map(show).await?;
+    let selection = match selection {
+        SeatSelection::Labels(typed) => {
+            let labels: Vec<&str> = map.seats.iter().map(|s| s.label.as_str()).collect();
+            let found = names::seat_labels(&typed, &labels).map_err(|unknown| {
+                CliError::usage(format!("show {show} has no seat {}", unknown.join(", ")))
+            })?;
+            SeatSelection::Labels(found)
+        }
+        other => other,
+    };
+    let hold = match client.hold(show, selection).await {
+        Ok(hold) => hold,
+        Err(Error::SeatUnavailable { seats, .. }) => {
+            let taken: Vec<&str> = seats
+                .iter()
+                .map(|id| {
+                    map.seats
+                        .get(*id as usize)
+                        .map_or("?", |s| s.label.as_str())
+                })
+                .collect();
+            return Err(CliError {
+                code: crate::exit::UNAVAILABLE_SEATS,
+                kind: "SeatUnavailable",
+                message: format!(
+                    "not free (held, sold or blocked): {}; nothing was held",
+                    taken.join(", ")
+                ),
+            }
+            .into());
+        }
+        Err(Error::NoAdjacentSeats {
+            largest_block,
+            free,
+            ..
+        }) => {
+            return Err(CliError {
+                code: crate::exit::UNAVAILABLE_SEATS,
+                kind: "NoAdjacentSeats",
+                message: format!(
+                    "{free} seats are free but at most {largest_block} together in a row: \
+                     hold fewer, or pick seats with --seats"
+                ),
+            }
+            .into());
+        }
+        Err(error) => return Err(error.into()),
+    };
     out.print(&HoldOut::from(&hold), || {
         format!(
             "hold {}: {} — {} — expires {} (confirm with `cinebook confirm {} --pay cash|card|comp`)",
@@ -293,6 +370,47 @@ async fn hold(
             ticket::total(&hold.total),
             when::clock(hold.expires_at_ms),
             hold.hold_id
+        )
+    })
+}
+
+/// How far the client's clock may be from the server's for `renew`'s ceiling check.
+const CLOCK_SLACK_MS: u64 = 1_000;
+
+/// `cinebook renew`: the hold's new expiry; when the server could not give a whole
+/// `hold_ttl_ms` more, the hold is at its ceiling and says so.
+async fn renew(client: &Client, hold_id: u64, out: Out) -> anyhow::Result<()> {
+    let asked_at_ms = when::now_ms();
+    let hold = match client.renew(hold_id).await {
+        Ok(hold) => hold,
+        Err(Error::Conflict { message }) if message.contains("maximum lifetime") => {
+            return Err(CliError {
+                code: crate::exit::UNAVAILABLE_SEATS,
+                kind: "Conflict",
+                message: format!(
+                    "hold {hold_id} is at its ceiling and cannot be renewed again ({message}); \
+                     confirm it before it expires"
+                ),
+            }
+            .into());
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let ttl_ms = client.welcome().map_or(0, |w| w.hold_ttl_ms);
+    // A second of slack for the clocks of client and server.
+    let at_ceiling = ttl_ms > 0
+        && hold.expires_at_ms.saturating_add(CLOCK_SLACK_MS) < asked_at_ms.saturating_add(ttl_ms);
+    out.print(&RenewOut::new(&hold, at_ceiling), || {
+        let ceiling = if at_ceiling {
+            " (its ceiling: it cannot be renewed past this)"
+        } else {
+            ""
+        };
+        format!(
+            "hold {}: {} — expires {}{ceiling}",
+            hold.hold_id,
+            hold.labels.join(", "),
+            when::clock(hold.expires_at_ms)
         )
     })
 }
@@ -356,7 +474,7 @@ async fn confirm(
             )));
         }
         // The hold is gone and this key sold nothing: report why the hold is gone.
-        (Err(Error::HoldExpired { .. }), Some(gone)) => {
+        (Err(Error::HoldExpired { .. } | Error::NotFound { .. }), Some(gone)) => {
             return Err(
                 anyhow::Error::new(gone).context(format!("idempotency key {key} made no sale"))
             );
@@ -570,6 +688,12 @@ mod tests {
         let table = show_table(std::slice::from_ref(&map.summary));
         assert!(table.contains("Metropolis"));
         assert!(table.contains("4/6"));
+        assert!(table.lines().next().is_some_and(|h| h.contains("SCREEN")));
+        let screen_id = format!(" {} ", map.summary.show.screen_id);
+        assert!(
+            table.lines().nth(1).is_some_and(|l| l.contains(&screen_id)),
+            "{table}"
+        );
         assert_eq!(show_table(&[]), "no shows");
         assert_eq!(truncate("abcdef", 4), "abc…");
     }

@@ -64,6 +64,7 @@ pub fn code_of(error: &Error) -> u8 {
         Error::NotFound { .. } => NOT_FOUND,
         Error::SeatUnavailable { .. }
         | Error::SoldOut { .. }
+        | Error::NoAdjacentSeats { .. }
         | Error::HoldExpired { .. }
         | Error::Conflict { .. }
         | Error::SalesClosed { .. } => UNAVAILABLE_SEATS,
@@ -107,6 +108,13 @@ mod tests {
         assert_eq!(code_of(&server(C::NotFound)), 3);
         assert_eq!(code_of(&server(C::SeatUnavailable { seats: vec![1] })), 4);
         assert_eq!(code_of(&server(C::SoldOut)), 4);
+        assert_eq!(
+            code_of(&server(C::NoAdjacentSeats {
+                largest_block: 1,
+                free: 3
+            })),
+            4
+        );
         assert_eq!(code_of(&server(C::HoldExpired)), 4);
         assert_eq!(code_of(&server(C::Unauthenticated)), 5);
         assert_eq!(code_of(&server(C::Forbidden)), 5);

@@ -5,6 +5,7 @@ mod commands;
 mod draw;
 mod exit;
 mod grid;
+mod names;
 mod output;
 mod ticket;
 mod tui;
@@ -76,8 +77,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         ..ClientConfig::default()
     };
+    let had_token = config.token.is_some();
     let client = Client::connect(cli.addr.clone(), config).await?;
-    commands::run(&client, cli.command, commands::Out::new(cli.json)).await
+    commands::run(&client, cli.command, commands::Out::new(cli.json))
+        .await
+        .map_err(|error| explain_unauthenticated(error, had_token, Path::new(DEFAULT_TOKEN_FILE)))
+}
+
+/// A command that needs a terminal but ran as a guest says where a token was looked for and how
+/// to give one.
+fn explain_unauthenticated(
+    error: anyhow::Error,
+    had_token: bool,
+    default_file: &Path,
+) -> anyhow::Error {
+    let guest = matches!(
+        error.downcast_ref::<cinebook_client::Error>(),
+        Some(cinebook_client::Error::Unauthenticated { .. })
+    );
+    if !guest || had_token {
+        return error;
+    }
+    error.context(format!(
+        "this command needs a terminal token, and none was given: no --token, no --token-file, \
+         no CINEBOOK_TOKEN, and no {} here. Give one with --token-file FILE (such as the \
+         box-office.token a first server start writes into its data directory) or \
+         CINEBOOK_TOKEN=…",
+        default_file.display()
+    ))
 }
 
 /// `--token`, then `--token-file`, then `CINEBOOK_TOKEN`, then the default file if it exists.
@@ -115,6 +142,30 @@ fn read_token(path: &Path) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_guest_refusal_names_the_token_file_looked_for() {
+        let refused = || {
+            anyhow::Error::new(cinebook_client::Error::Unauthenticated {
+                message: "a guest may not hold".into(),
+            })
+        };
+        let default = Path::new("./cinebook-data/box-office.token");
+        let explained = format!("{:#}", explain_unauthenticated(refused(), false, default));
+        assert!(
+            explained.contains("./cinebook-data/box-office.token"),
+            "{explained}"
+        );
+        assert!(explained.contains("--token-file"), "{explained}");
+        // Still an authentication error for the exit code.
+        assert_eq!(
+            exit::classify(&explain_unauthenticated(refused(), false, default)).0,
+            exit::AUTH
+        );
+        // With a token the server's answer stands alone (the token is unknown or revoked).
+        let kept = format!("{:#}", explain_unauthenticated(refused(), true, default));
+        assert!(!kept.contains("--token-file"), "{kept}");
+    }
 
     #[test]
     fn token_sources_in_order() {

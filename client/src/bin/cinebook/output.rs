@@ -186,6 +186,23 @@ impl From<&HoldInfo> for HoldOut {
     }
 }
 
+/// `cinebook renew --json`: the hold, and whether its new expiry is its ceiling.
+#[derive(Debug, Serialize)]
+pub struct RenewOut {
+    #[serde(flatten)]
+    pub hold: HoldOut,
+    pub at_ceiling: bool,
+}
+
+impl RenewOut {
+    pub fn new(hold: &HoldInfo, at_ceiling: bool) -> Self {
+        RenewOut {
+            hold: HoldOut::from(hold),
+            at_ceiling,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct BookedSeatOut {
     pub seat_id: u32,

@@ -6,9 +6,11 @@ use crate::when;
 
 /// `12.50 EUR` (two minor digits, as every currency CineBook sells in has).
 pub fn money(amount_minor: i64, currency: &str) -> String {
-    let sign = if amount_minor < 0 { "-" } else { "" };
-    let abs = amount_minor.unsigned_abs();
-    format!("{sign}{}.{:02} {currency}", abs / 100, abs % 100)
+    Money {
+        amount_minor,
+        currency: currency.to_owned(),
+    }
+    .to_string()
 }
 
 /// [`money`] of a [`Money`].

@@ -97,8 +97,13 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 5,
+        name: "cluster_lease",
+        sql: include_str!("../../../../sql/mysql/0005_cluster_lease.sql"),
+    },
+    Migration {
+        version: 6,
         name: "seat_refunds",
-        sql: include_str!("../../../../sql/mysql/0005_seat_refunds.sql"),
+        sql: include_str!("../../../../sql/mysql/0006_seat_refunds.sql"),
     },
 ];
 

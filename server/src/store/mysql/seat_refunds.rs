@@ -1,4 +1,4 @@
-//! Partial refunds (`sql/mysql/0005_seat_refunds.sql`): some seats of a confirmed booking.
+//! Partial refunds (`sql/mysql/0006_seat_refunds.sql`): some seats of a confirmed booking.
 
 use super::*;
 use crate::store::payments::seats_text;

@@ -22,6 +22,18 @@ impl Store for MysqlStore {
         .await
     }
 
+    async fn renew_lease(
+        &self,
+        node_id: u32,
+        epoch: u64,
+        lease_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.run("renew_lease", self.limits.operation_timeout, || {
+            self.try_renew_lease(node_id, epoch, lease_ms)
+        })
+        .await
+    }
+
     fn set_fence(&self, epoch: Option<u64>) {
         self.fence_epoch
             .store(epoch.unwrap_or(0), Ordering::Release);

@@ -1,4 +1,4 @@
--- CineBook schema, version 5: partial refunds (some seats of a booking; issue 14).
+-- CineBook schema, version 6: partial refunds (some seats of a booking; issue 14).
 --
 -- `seat_refunds`: one row per partial refund. In the same transaction its seats move from
 -- `booking_seats` to `seat_refund_seats` (not to `booking_seats_history`: they are no longer

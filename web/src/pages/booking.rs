@@ -1,0 +1,84 @@
+//! Back from the gateway's checkout, and the confirmation page.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cinebook_protocol::types::PaymentOrderState;
+use serde::Deserialize;
+
+use super::html::{error_page, escape, money, page};
+use crate::api::bookings::find;
+use crate::{ApiError, App};
+
+/// What the checkout appends to its return link.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CheckoutResult {
+    razorpay_payment_id: Option<String>,
+    razorpay_signature: Option<String>,
+    #[serde(rename = "error[description]")]
+    error_description: Option<String>,
+}
+
+pub(crate) async fn payment_return(
+    State(app): State<App>,
+    Path(raw): Path<String>,
+    Query(result): Query<CheckoutResult>,
+) -> Response {
+    let Ok(order_id) = raw.parse::<u64>() else {
+        return error_page(ApiError::invalid(format!("{raw:?} is not an order id.")));
+    };
+    let order = match (&result.razorpay_payment_id, &result.razorpay_signature) {
+        (Some(payment), Some(signature)) => {
+            app.client()
+                .verify_checkout(order_id, payment, signature)
+                .await
+        }
+        _ => app.client().payment_status(order_id).await,
+    };
+    let order = match order {
+        Ok(order) => order,
+        Err(e) => return error_page(ApiError::from(e)),
+    };
+    if let Some(code) = order
+        .booking_code
+        .filter(|_| order.state == PaymentOrderState::Booked)
+    {
+        let to = format!("/booking/{code}");
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
+    }
+    let why = result
+        .error_description
+        .or(order.reason)
+        .unwrap_or_else(|| "The payment was not completed.".to_string());
+    error_page(ApiError::new(
+        StatusCode::PAYMENT_REQUIRED,
+        "not_paid",
+        format!(
+            "{} Your seats stay held until the payment window ends; go back to the seat map to try again.",
+            why.trim_end_matches('.').to_string() + "."
+        ),
+    ))
+}
+
+pub(crate) async fn page_of(State(app): State<App>, Path(code): Path<String>) -> Response {
+    let booking = match find(&app, &code).await {
+        Ok(b) => b,
+        Err(e) => return error_page(e),
+    };
+    let seats: String = booking
+        .seats
+        .iter()
+        .map(|s| format!("<li>{} ({})</li>", escape(&s.label), s.category.name()))
+        .collect();
+    let body = format!(
+        r#"<h1>Booked</h1><p>Booking code <strong id="code">{code}</strong></p>
+<ul id="seats">{seats}</ul><p>Total <span id="total">{total}</span></p>
+<p>Payment <span id="payment">{method} {reference}</span></p>
+<p><button type="button" onclick="window.print()">Print</button></p>"#,
+        code = escape(&booking.code),
+        total = money(booking.total.amount_minor, &booking.total.currency),
+        method = booking.payment.method.name(),
+        reference = escape(booking.payment.reference.as_deref().unwrap_or("")),
+    );
+    page("Booked", &body).into_response()
+}
