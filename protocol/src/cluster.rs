@@ -78,6 +78,14 @@ pub enum ReplicatedEvent {
         /// The end of the payment window: the hold's new deadline.
         expires_at_ms: u64,
     },
+    /// (8) Some seats of a confirmed booking were refunded: they leave the booking (its total
+    /// drops by their prices) and become free; the booking keeps its other seats.
+    SeatsRefunded {
+        /// Booking code.
+        code: String,
+        /// The seats refunded (each one of the booking's).
+        seats: Vec<SeatId>,
+    },
 }
 
 /// One open hold in a snapshot.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::AuditEntry;
 use crate::types::{
     Booking, Category, City, HoldId, HoldInfo, Movie, NodeRole, PaymentOrderInfo, Role, Screen,
-    SeatMap, ShiftReport, ShowId, ShowSummary, Terminal, TerminalId, Theater,
+    SeatMap, SeatsRefund, ShiftReport, ShowId, ShowSummary, Terminal, TerminalId, Theater,
 };
 
 /// A successful reply, carried in a frame with the request's id.
@@ -127,4 +127,6 @@ pub enum Reply {
     },
     /// (23) A payment order (answer to `CreatePaymentOrder`, `VerifyCheckout`, `PaymentStatus`).
     PaymentOrder(PaymentOrderInfo),
+    /// (24) What a partial refund returned (answer to `RefundSeats`).
+    SeatsRefunded(SeatsRefund),
 }

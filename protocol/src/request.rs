@@ -249,6 +249,17 @@ pub enum Request {
         /// Asks the leader to hand over to this node.
         taking_over: bool,
     },
+    /// (39) Box office: refund some seats of a confirmed booking, by the booking's payment
+    /// method (through the gateway for a gateway-paid one); the seats become free, the booking
+    /// keeps the others. Answered with `SeatsRefunded`.
+    RefundSeats {
+        /// Booking code.
+        code: String,
+        /// The seats to refund: some, not all, of the booking's.
+        seats: Vec<SeatId>,
+        /// Why (recorded with the refund).
+        reason: String,
+    },
 }
 
 /// Bytes of a peer-authentication nonce (`PeerHello.nonce`, `PeerChallenge.nonce`).
@@ -300,6 +311,7 @@ impl Request {
             Request::VerifyCheckout { .. } => "verify_checkout",
             Request::PaymentStatus { .. } => "payment_status",
             Request::ReplicaAck { .. } => "replica_ack",
+            Request::RefundSeats { .. } => "refund_seats",
         }
     }
 }

@@ -578,3 +578,18 @@ pub struct PaymentOrderInfo {
     /// Why the order ended without a booking (refunded or expired), for the customer.
     pub reason: Option<String>,
 }
+
+/// What a partial refund (`RefundSeats`) returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatsRefund {
+    /// The booking as it is afterwards (its other seats, the lower total).
+    pub booking: Booking,
+    /// The seats refunded.
+    pub seats: Vec<SeatId>,
+    /// The amount returned: the refunded seats' prices.
+    pub amount: Money,
+    /// How it was returned: the booking's payment method.
+    pub method: PaymentMethod,
+    /// The gateway's refund id, for a booking paid through the gateway.
+    pub gateway_refund_id: Option<String>,
+}

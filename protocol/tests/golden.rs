@@ -187,6 +187,18 @@ fn expected() -> BTreeMap<&'static str, Golden> {
                 },
             )),
         ),
+        (
+            "refund-seats",
+            Golden::Frame(Envelope::request(
+                6,
+                57,
+                Request::RefundSeats {
+                    code: "K7QX".into(),
+                    seats: vec![41],
+                    reason: "ill".into(),
+                },
+            )),
+        ),
         ("preface-v1", Golden::Preface(1)),
         ("preface-v2", Golden::Preface(2)),
         (
@@ -740,6 +752,11 @@ fn all_requests() -> Vec<Request> {
             positions: vec![],
             taking_over: false,
         },
+        Request::RefundSeats {
+            code: "c".into(),
+            seats: vec![1],
+            reason: String::new(),
+        },
     ]
 }
 
@@ -818,6 +835,13 @@ fn all_replies() -> Vec<Reply> {
             proof: [0; PEER_PROOF_BYTES],
         },
         Reply::PaymentOrder(payment_order()),
+        Reply::SeatsRefunded(SeatsRefund {
+            booking: booking(),
+            seats: vec![1],
+            amount: eur(1250),
+            method: PaymentMethod::Cash,
+            gateway_refund_id: None,
+        }),
     ]
 }
 
@@ -955,6 +979,10 @@ fn message_tables_match_the_code() {
                 hold_id: 1,
                 order_id: 1,
                 expires_at_ms: 1,
+            },
+            ReplicatedEvent::SeatsRefunded {
+                code: "c".into(),
+                seats: vec![1],
             },
         ],
     );

@@ -478,6 +478,11 @@ fn request() -> BoxedStrategy<Request> {
                 positions,
                 taking_over
             }),
+        (text(), few(n32()), text()).prop_map(|(code, seats, reason)| Request::RefundSeats {
+            code,
+            seats,
+            reason
+        }),
     ]
     .boxed()
 }
@@ -569,6 +574,8 @@ fn replicated_event() -> BoxedStrategy<ReplicatedEvent> {
                 expires_at_ms,
             }
         }),
+        (text(), few(n32()))
+            .prop_map(|(code, seats)| ReplicatedEvent::SeatsRefunded { code, seats }),
     ]
     .boxed()
 }
@@ -646,6 +653,22 @@ fn reply() -> BoxedStrategy<Reply> {
                 proof
             }),
         payment_order_info().prop_map(Reply::PaymentOrder),
+        (
+            booking(),
+            few(n32()),
+            money(),
+            payment_method(),
+            option::of(text())
+        )
+            .prop_map(|(booking, seats, amount, method, gateway_refund_id)| {
+                Reply::SeatsRefunded(SeatsRefund {
+                    booking,
+                    seats,
+                    amount,
+                    method,
+                    gateway_refund_id,
+                })
+            }),
     ]
     .boxed()
 }
@@ -747,11 +770,12 @@ variant_name!(request_variant, Request: [
     UpsertTheater, UpsertScreen, UpsertMovie, UpsertShow, BlockSeats, AddTerminal, ListTerminals,
     RevokeTerminal, GetScreen, Availability, AuditTrail, NodeStatus, Election, Coordinator, Follow,
     PeerHello, PeerProof, CreatePaymentOrder, VerifyCheckout, PaymentStatus, ReplicaAck,
+    RefundSeats,
 ]);
 variant_name!(reply_variant, Reply: [
     Welcome, Pong, Cities, Theaters, Movies, Shows, SeatMap, Held, Released, Booking, Bookings,
     Subscribed, Unsubscribed, ShiftReport, Done, TerminalAdded, Terminals, Screen, Availability,
-    AuditTrail, NodeStatus, Following, PeerChallenge, PaymentOrder,
+    AuditTrail, NodeStatus, Following, PeerChallenge, PaymentOrder, SeatsRefunded,
 ]);
 variant_name!(error_variant, ErrorCode: [
     BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, NotFound, InvalidArgument,
@@ -796,7 +820,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 39 + 24 + 17 + 8);
+    assert_eq!(wanted.len(), 40 + 25 + 17 + 8);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }

@@ -52,6 +52,33 @@ pub struct GatewayArgs {
     /// port; with razorpay it is required unless --metrics-listen (which serves it too) is given.
     #[arg(long, env = "CINEBOOK_WEBHOOK_LISTEN", value_name = "ADDR")]
     pub webhook_listen: Option<SocketAddr>,
+    /// Where the gateway's checkout sends the customer back after paying (the web site's
+    /// return page), an http(s) URL. Default: none (the checkout shows its own result).
+    #[arg(long, env = "CINEBOOK_CHECKOUT_RETURN_URL", value_name = "URL")]
+    pub checkout_return_url: Option<String>,
+}
+
+/// Bytes of a `--checkout-return-url`, at most.
+pub const CHECKOUT_RETURN_URL_BYTES_MAX: usize = 2048;
+
+/// `--checkout-return-url`, checked: an absolute http(s) URL of at most
+/// [`CHECKOUT_RETURN_URL_BYTES_MAX`] bytes, without spaces; none is the empty string.
+pub fn checkout_return_url(arg: Option<&str>) -> Result<String> {
+    let Some(url) = arg else {
+        return Ok(String::new());
+    };
+    if url.len() > CHECKOUT_RETURN_URL_BYTES_MAX {
+        bail!("--checkout-return-url has at most {CHECKOUT_RETURN_URL_BYTES_MAX} bytes");
+    }
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !url.chars().any(char::is_whitespace) => {
+            Ok(url.to_owned())
+        }
+        _ => bail!("--checkout-return-url must be an http:// or https:// URL, not {url:?}"),
+    }
 }
 
 /// What `run` keeps alive for payments.
@@ -153,9 +180,68 @@ pub async fn setup(
     let mut config = PaymentConfig::new(Arc::new(gateway));
     config.payment_window_ms = args.payment_window_ms;
     config.reconcile_interval_ms = args.reconcile_interval_ms;
+    config.checkout_return_url = checkout_return_url(args.checkout_return_url.as_deref())?;
     Ok(Some(PaymentSetup {
         config,
         webhook_listener: listener,
         simulator,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        payments: GatewayArgs,
+    }
+
+    #[test]
+    fn the_return_url_flag_is_read_and_checked() {
+        let cli = Cli::parse_from([
+            "node",
+            "--checkout-return-url",
+            "https://tickets.example/paid",
+        ]);
+        let url = checkout_return_url(cli.payments.checkout_return_url.as_deref());
+        assert_eq!(url.expect("valid"), "https://tickets.example/paid");
+        assert_eq!(checkout_return_url(None).expect("none"), "");
+        let long = format!("https://x/{}", "a".repeat(CHECKOUT_RETURN_URL_BYTES_MAX));
+        for bad in [
+            "ftp://x",
+            "https://",
+            "tickets.example",
+            "https://a b",
+            long.as_str(),
+        ] {
+            assert!(checkout_return_url(Some(bad)).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_return_url_reaches_the_payment_config() {
+        let cli = Cli::parse_from([
+            "node",
+            "--gateway",
+            "sim",
+            "--webhook-listen",
+            "127.0.0.1:0",
+            "--checkout-return-url",
+            "http://127.0.0.1:8080/back",
+        ]);
+        let setup = setup(&cli.payments, false, None)
+            .await
+            .expect("setup")
+            .expect("payments");
+        assert_eq!(
+            setup.config.checkout_return_url,
+            "http://127.0.0.1:8080/back"
+        );
+        if let Some(sim) = setup.simulator {
+            sim.shutdown().await;
+        }
+    }
 }

@@ -389,10 +389,12 @@ pub mod contract {
     mod outcomes;
     mod payments;
     pub use audit::audit_trail_in_order;
+    mod seat_refunds;
     pub use outcomes::{
         blocked_seats_round_trip, hold_ids_and_keys_round_trip, sale_conflicts_are_classified,
     };
     pub use payments::payment_orders;
+    pub use seat_refunds::seat_refunds;
 
     fn cancel(
         code: &str,

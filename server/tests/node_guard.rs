@@ -16,6 +16,7 @@ use cinebook_protocol::types::{
 use cinebook_protocol::{
     Body, Envelope, ErrorCode, FrameCodec, Incoming, Reply, Request, PROTOCOL_VERSION,
 };
+use cinebook_server::store::SeatRefundRecord;
 use cinebook_server::store::{
     BlockRecord, CancelRecord, CatalogChanges, CatalogData, EpochClaim, EpochState, ExternalId,
     SaleOutcome, SaleRecord, Store, StoreError, StoredBooking, TerminalRecord,
@@ -530,6 +531,9 @@ impl Store for CountingStore {
     }
     async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError> {
         self.inner.commit_cancel(cancel).await
+    }
+    async fn commit_seat_refund(&self, refund: &SeatRefundRecord) -> Result<(), StoreError> {
+        self.inner.commit_seat_refund(refund).await
     }
     async fn add_terminal(
         &self,

@@ -13,6 +13,7 @@ use cinebook_protocol::types::{
     TerminalId, Theater,
 };
 use cinebook_protocol::{ErrorCode, Reply, Request};
+use cinebook_server::store::SeatRefundRecord;
 use cinebook_server::store::{
     BlockRecord, CancelRecord, CatalogChanges, CatalogData, ExternalId, SaleOutcome, SaleRecord,
     Store, StoreError, StoredBooking, TerminalRecord,
@@ -227,6 +228,9 @@ impl Store for LostAcks {
     }
     async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError> {
         self.inner.commit_cancel(cancel).await
+    }
+    async fn commit_seat_refund(&self, refund: &SeatRefundRecord) -> Result<(), StoreError> {
+        self.inner.commit_seat_refund(refund).await
     }
     async fn add_terminal(
         &self,

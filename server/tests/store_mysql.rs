@@ -47,6 +47,7 @@ contract_test!(catalog_round_trip);
 contract_test!(batch_of_fifty);
 contract_test!(idempotency_keys_are_unique);
 contract_test!(cancel_frees_seats);
+contract_test!(seat_refunds);
 contract_test!(shift_report_figures);
 contract_test!(terminals);
 contract_test!(sale_of_unknown_show_is_rejected);

@@ -49,6 +49,14 @@ pub enum DomainError {
     /// The booking does not exist on this show.
     #[error("booking {0} not found")]
     BookingNotFound(String),
+    /// Seats named for a partial refund that the booking does not own (any more).
+    #[error("booking {code} does not own seats {seats:?} (refunded before, or never its own)")]
+    SeatsNotInBooking {
+        /// Booking code.
+        code: String,
+        /// The seats it does not own.
+        seats: Vec<SeatId>,
+    },
     /// The booking is not confirmed (already cancelled or refunded).
     #[error("booking {0} is not confirmed")]
     BookingNotConfirmed(String),
@@ -114,6 +122,7 @@ impl DomainError {
             // this one cannot sell the hold. (A retry with that confirm's key gets its answer.)
             DomainError::SaleInProgress(_)
             | DomainError::BookingNotConfirmed(_)
+            | DomainError::SeatsNotInBooking { .. }
             | DomainError::Limit(_)
             | DomainError::KeyReused(_)
             | DomainError::AwaitingPayment(_)

@@ -61,6 +61,14 @@ pub enum Command {
         /// Whether it was refunded.
         refund: bool,
     },
+    /// Refund some seats of a confirmed booking (after the database recorded it): they leave
+    /// the booking and become free; the booking keeps the others.
+    RefundSeats {
+        /// Booking code.
+        code: String,
+        /// The seats: some, not all, of the booking's.
+        seats: Vec<SeatId>,
+    },
     /// Block or unblock seats. Only free seats can be blocked; only blocked seats unblocked.
     Block {
         /// Seats.

@@ -42,4 +42,6 @@ pub use events::{Command, Event, EventRecord, HoldSpec};
 pub use layout::{Layout, Pricing};
 pub use sales_window::{sales_close_at_ms, BOX_OFFICE_LATE_MIN_DEFAULT, SALES_NEVER_CLOSE};
 pub use show_core::{DurableShow, SaleRequest, SaleResult, ShowInput, ShowOutput};
-pub use show_state::{Hold, HoldLimits, SaleIntent, ShowState, SlotState, CODE_CANDIDATES_MAX};
+pub use show_state::{
+    refunded_seats, Hold, HoldLimits, SaleIntent, ShowState, SlotState, CODE_CANDIDATES_MAX,
+};

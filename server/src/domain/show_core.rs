@@ -317,8 +317,21 @@ impl ShowState {
         };
         if let Some(known) = self.booking(&code) {
             let live_here = known.status == BookingStatus::Confirmed;
-            return if live_here && status != BookingStatus::Confirmed {
-                vec![cancelled]
+            if live_here && status != BookingStatus::Confirmed {
+                return vec![cancelled];
+            }
+            // Seats refunded in the store on a path whose answer was lost.
+            let refunded: Vec<SeatId> = known
+                .seats
+                .iter()
+                .map(|s| s.seat_id)
+                .filter(|id| !stored.seats.iter().any(|s| s.seat_id == *id))
+                .collect();
+            return if live_here && !refunded.is_empty() && !stored.seats.is_empty() {
+                vec![Event::SeatsRefunded {
+                    code,
+                    seats: refunded,
+                }]
             } else {
                 Vec::new()
             };
@@ -406,7 +419,10 @@ fn command_hold(command: &Command) -> Option<HoldId> {
         | Command::Release { hold_id, .. }
         | Command::Sell { hold_id }
         | Command::AwaitPayment { hold_id, .. } => Some(*hold_id),
-        Command::Cancel { .. } | Command::Block { .. } | Command::Expire => None,
+        Command::Cancel { .. }
+        | Command::RefundSeats { .. }
+        | Command::Block { .. }
+        | Command::Expire => None,
     }
 }
 

@@ -10,6 +10,10 @@ use cinebook_protocol::types::{
     SeatState, ShowId, TerminalId,
 };
 
+mod refund_seats;
+
+pub use refund_seats::refunded_seats;
+
 use super::{
     pick_best, CodeGenerator, Command, DomainError, Event, EventRecord, HoldSpec, Layout, Pricing,
 };
@@ -411,6 +415,7 @@ impl ShowState {
                 Ok(vec![Event::Cancelled { code, refund }])
             }
             Command::Block { seats, blocked } => self.decide_block(seats, blocked),
+            Command::RefundSeats { code, seats } => self.decide_refund_seats(code, seats),
             Command::Expire => Ok(self.decide_expire(now_ms)),
             Command::AwaitPayment {
                 hold_id,
@@ -991,6 +996,7 @@ impl ShowState {
                 let seats: Vec<SeatId> = entry.booking.seats.iter().map(|s| s.seat_id).collect();
                 self.set_slots(&seats, SlotState::Free);
             }
+            Event::SeatsRefunded { code, seats } => self.evolve_seats_refunded(code, seats)?,
             Event::Blocked { seats, blocked } => {
                 let (from, to) = if *blocked {
                     (SlotState::Free, SlotState::Blocked)

@@ -91,6 +91,7 @@ impl Node {
                 Event::Renewed { .. }
                 | Event::AwaitingPayment { .. }
                 | Event::Cancelled { .. }
+                | Event::SeatsRefunded { .. }
                 | Event::Blocked { .. } => {}
             }
         }

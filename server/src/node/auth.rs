@@ -55,7 +55,7 @@ pub fn allowed(role: Role, request: &Request) -> bool {
         | CreatePaymentOrder { .. }
         | VerifyCheckout { .. }
         | PaymentStatus { .. } => 1,
-        Cancel { .. } | ListBookings { .. } | ShiftReport { .. } => 2,
+        Cancel { .. } | RefundSeats { .. } | ListBookings { .. } | ShiftReport { .. } => 2,
         UpsertCity(_)
         | UpsertTheater(_)
         | UpsertScreen(_)
@@ -86,6 +86,7 @@ pub fn is_write(request: &Request) -> bool {
             | Release { .. }
             | Confirm { .. }
             | Cancel { .. }
+            | RefundSeats { .. }
             | CreatePaymentOrder { .. }
             | VerifyCheckout { .. }
             | UpsertCity(_)

@@ -137,7 +137,7 @@ pub async fn block_seats(
 }
 
 /// Applies a change the store already holds: through the queue, or directly if it is full.
-async fn apply_durable(
+pub(crate) async fn apply_durable(
     node: &Arc<Node>,
     slot: &Arc<ShowSlot>,
     input: ShowInput,

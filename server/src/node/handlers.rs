@@ -115,6 +115,11 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             let booking = get_booking(node, caller, &code)?;
             super::durable::cancel(node, caller, booking, refund, reason).await
         }
+        Request::RefundSeats {
+            code,
+            seats,
+            reason,
+        } => super::refund_seats::refund_seats(node, caller, code, seats, reason).await,
         Request::GetBooking { code } => get_booking(node, caller, &code).map(Reply::Booking),
         Request::CreatePaymentOrder {
             hold_id,

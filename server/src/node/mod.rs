@@ -22,6 +22,7 @@ pub mod layout_change;
 pub mod outcomes;
 pub mod payments;
 mod recovery;
+pub mod refund_seats;
 pub mod resolver;
 pub mod sales_window;
 pub mod shows;

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use cinebook_protocol::types::ShowId;
 
@@ -83,9 +84,10 @@ impl Node {
     }
 
     /// Becomes the leader of `epoch`: fence the store, bring every show in line with it (a sale
-    /// or block the old leader committed but did not replicate), and continue hold ids above
-    /// every replicated one.
-    pub async fn take_over(&self, epoch: u64) -> Result<(), StoreError> {
+    /// or block the old leader committed but did not replicate), continue hold ids above
+    /// every replicated one, and rebuild the holds of open payment orders (before the node
+    /// answers as leader, so the first capture it settles finds its hold).
+    pub async fn take_over(self: &Arc<Self>, epoch: u64) -> Result<(), StoreError> {
         self.store.set_fence(Some(epoch));
         // Shows created just before the failover may not have reached this node yet.
         self.reload_catalog().await?;
@@ -118,7 +120,16 @@ impl Node {
             max_hold.saturating_add(1).max(now_ms() << 12),
             Ordering::Relaxed,
         );
-        tracing::info!(epoch, applied, "took over: seats rebuilt from the store");
+        let payment_holds = match self.payments {
+            Some(_) => super::payments::restore::restore_holds(self).await,
+            None => 0,
+        };
+        tracing::info!(
+            epoch,
+            applied,
+            payment_holds,
+            "took over: seats rebuilt from the store"
+        );
         Ok(())
     }
 

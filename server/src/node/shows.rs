@@ -173,6 +173,7 @@ pub fn push_for(state: &ShowState, record: &EventRecord) -> Option<Push> {
                 .map(|b| b.seats.iter().map(|s| s.seat_id).collect())
                 .unwrap_or_default(),
         ),
+        Event::SeatsRefunded { seats, .. } => (ChangeCause::Cancelled, seats.clone()),
         Event::Blocked { seats, .. } => (ChangeCause::Blocked, seats.clone()),
     };
     let changes = seats

@@ -41,6 +41,10 @@ pub fn request(request: &Request) -> Result<(), ErrorBody> {
             fits("code", code, widths::BOOKING_CODE)?;
             fits("reason", reason, widths::REASON)
         }
+        Request::RefundSeats { code, reason, .. } => {
+            fits("code", code, widths::BOOKING_CODE)?;
+            fits("reason", reason, widths::REASON)
+        }
         Request::GetBooking { code } => fits("code", code, widths::BOOKING_CODE),
         Request::UpsertCity(city) => fits("city.name", &city.name, widths::NAME),
         Request::UpsertTheater(theater) => fits("theater.name", &theater.name, widths::NAME),

@@ -45,7 +45,8 @@ use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
 use super::mysql::{widths, REPORT_DEFAULT_CURRENCY};
 use super::{
     BlockRecord, CancelRecord, CatalogChanges, CatalogData, EpochClaim, EpochState, ExternalId,
-    ExternalKind, SaleOutcome, SaleRecord, Store, StoreError, StoredBooking, TerminalRecord,
+    ExternalKind, SaleOutcome, SaleRecord, SeatRefundRecord, Store, StoreError, StoredBooking,
+    TerminalRecord,
 };
 
 /// What goes wrong with one sale transaction of a [`MemoryStore`] (see
@@ -162,6 +163,8 @@ struct State {
     keys: HashMap<(TerminalId, String), String>,
     blocked: BTreeSet<(ShowId, SeatId)>,
     refunds: Vec<RefundRow>,
+    /// Seats refunded from each booking by partial refunds (still counted as sold).
+    seats_refunded: HashMap<String, u32>,
     audit: Vec<AuditRow>,
     terminals: BTreeMap<TerminalId, TerminalRecord>,
     next_terminal_id: TerminalId,
@@ -721,6 +724,48 @@ impl Store for MemoryStore {
         Ok(state.blocked.iter().copied().collect())
     }
 
+    async fn commit_seat_refund(&self, refund: &SeatRefundRecord) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        self.check_fence(&state)?;
+        fits("reason", &refund.reason, widths::REASON)?;
+        fits("currency", &refund.amount.currency, widths::CURRENCY)?;
+        let stored = state
+            .bookings
+            .get_mut(&refund.code)
+            .ok_or_else(|| StoreError::NotFound(format!("booking {}", refund.code)))?;
+        crate::domain::refunded_seats(&stored.booking, &refund.seats)
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        stored
+            .booking
+            .seats
+            .retain(|s| !refund.seats.contains(&s.seat_id));
+        stored.booking.total.amount_minor -= refund.amount.amount_minor;
+        let show_id = stored.booking.show_id;
+        for seat in &refund.seats {
+            state.seat_owner.remove(&(show_id, *seat));
+        }
+        let count = u32::try_from(refund.seats.len()).unwrap_or(u32::MAX);
+        let refunded = state.seats_refunded.entry(refund.code.clone()).or_default();
+        *refunded = refunded.saturating_add(count);
+        state.refunds.push(RefundRow {
+            code: refund.code.clone(),
+            amount_minor: refund.amount.amount_minor,
+            currency: refund.amount.currency.clone(),
+            terminal_id: refund.terminal_id,
+            at_ms: refund.at_ms,
+        });
+        state.audit.push(AuditRow {
+            show_id,
+            lamport: refund.lamport,
+            node_id: refund.node_id,
+            kind: "partial_refund",
+            code: refund.code.clone(),
+            at_ms: refund.at_ms,
+        });
+        Ok(())
+    }
+
     async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         state.check_available()?;
@@ -912,9 +957,11 @@ impl Store for MemoryStore {
                 .entry(b.payment.method)
                 .or_insert_with(|| empty(b.payment.method));
             totals.sales += 1;
+            let refunded = state.seats_refunded.get(&b.code).copied().unwrap_or(0);
             totals.seats = totals
                 .seats
-                .saturating_add(u32::try_from(b.seats.len()).unwrap_or(u32::MAX));
+                .saturating_add(u32::try_from(b.seats.len()).unwrap_or(u32::MAX))
+                .saturating_add(refunded);
             totals.sales_minor += b.payment.amount.amount_minor;
         }
         for refund in state
@@ -981,6 +1028,7 @@ mod tests {
     contract_test!(batch_of_fifty);
     contract_test!(idempotency_keys_are_unique);
     contract_test!(cancel_frees_seats);
+    contract_test!(seat_refunds);
     contract_test!(shift_report_figures);
     contract_test!(terminals);
     contract_test!(sale_of_unknown_show_is_rejected);

@@ -207,6 +207,27 @@ pub struct CancelRecord {
     pub reason: String,
 }
 
+/// A partial refund (some seats of a confirmed booking) to make durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatRefundRecord {
+    /// Booking code.
+    pub code: String,
+    /// The seats refunded: some, not all, of the booking's.
+    pub seats: Vec<SeatId>,
+    /// Amount refunded: the seats' prices.
+    pub amount: Money,
+    /// Terminal that refunded.
+    pub terminal_id: TerminalId,
+    /// When, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// Lamport time.
+    pub lamport: u64,
+    /// Node that refunded.
+    pub node_id: u32,
+    /// Free-form reason.
+    pub reason: String,
+}
+
 /// A terminal as stored: its token only as a SHA-256 hash (hex).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TerminalRecord {
@@ -394,6 +415,11 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a confirmed booking cancelled or refunded, frees its seats in `booking_seats`, and
     /// records the refund. `Conflict` if the booking is not confirmed any more.
     async fn commit_cancel(&self, cancel: &CancelRecord) -> Result<(), StoreError>;
+    /// Refunds some seats of a confirmed booking in one fenced transaction: moves them out of
+    /// `booking_seats`, lowers the booking's total by `amount`, records the refund and its audit
+    /// row. `Conflict` (nothing changed) if the booking is not confirmed, does not own every
+    /// seat (refunded before), or would keep no seat; `NotFound` if there is no such booking.
+    async fn commit_seat_refund(&self, refund: &SeatRefundRecord) -> Result<(), StoreError>;
     /// Creates a terminal; returns its id.
     async fn add_terminal(
         &self,

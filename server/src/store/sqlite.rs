@@ -50,12 +50,13 @@ use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
 use super::mysql::{parse_status, status_name, Migration, REPORT_DEFAULT_CURRENCY};
 use super::{
     BlockRecord, CancelRecord, CatalogChanges, CatalogData, ExternalId, ExternalKind, SaleOutcome,
-    SaleRecord, Store, StoreError, StoredBooking, TerminalRecord,
+    SaleRecord, SeatRefundRecord, Store, StoreError, StoredBooking, TerminalRecord,
 };
 use cinebook_protocol::cluster::AuditEntry;
 use cinebook_protocol::types::{SeatId, ShowId};
 
 mod payments;
+mod seat_refunds;
 
 /// Every migration of the embedded store, in order (the files of `sql/sqlite/`).
 pub const MIGRATIONS: &[Migration] = &[
@@ -73,6 +74,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "payments",
         sql: include_str!("../../../sql/sqlite/0003_payments.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "seat_refunds",
+        sql: include_str!("../../../sql/sqlite/0004_seat_refunds.sql"),
     },
 ];
 
@@ -1071,7 +1077,8 @@ impl SqliteStore {
                     "SELECT p.method, COUNT(*), \
                      COALESCE(SUM(\
                         (SELECT COUNT(*) FROM booking_seats s WHERE s.code = b.code) + \
-                        (SELECT COUNT(*) FROM booking_seats_history h WHERE h.code = b.code)\
+                        (SELECT COUNT(*) FROM booking_seats_history h WHERE h.code = b.code) + \
+                        (SELECT COUNT(*) FROM seat_refund_seats r WHERE r.code = b.code)\
                      ), 0), \
                      COALESCE(SUM(p.amount_minor), 0) \
                      FROM bookings b JOIN payments p ON p.code = b.code \
@@ -1091,7 +1098,10 @@ impl SqliteStore {
             let mut stmt = tx
                 .prepare(
                     "SELECT p.method, COUNT(*), COALESCE(SUM(r.amount_minor), 0) \
-                     FROM refunds r JOIN payments p ON p.code = r.code \
+                     FROM (SELECT code, amount_minor, terminal_id, at_ms FROM refunds \
+                           UNION ALL \
+                           SELECT code, amount_minor, terminal_id, at_ms FROM seat_refunds) r \
+                     JOIN payments p ON p.code = r.code \
                      WHERE r.terminal_id = ?1 AND r.at_ms >= ?2 AND r.at_ms < ?3 \
                      GROUP BY p.method",
                 )
@@ -1111,6 +1121,9 @@ impl SqliteStore {
                        WHERE b.terminal_id = ?1 AND b.sold_at_ms >= ?2 AND b.sold_at_ms < ?3 \
                        UNION ALL \
                        SELECT r.currency, r.at_ms FROM refunds r \
+                       WHERE r.terminal_id = ?1 AND r.at_ms >= ?2 AND r.at_ms < ?3 \
+                       UNION ALL \
+                       SELECT r.currency, r.at_ms FROM seat_refunds r \
                        WHERE r.terminal_id = ?1 AND r.at_ms >= ?2 AND r.at_ms < ?3 \
                      ) ORDER BY at_ms LIMIT 1",
                     params![terminal_id, from_ms, to_ms],
@@ -1277,6 +1290,14 @@ impl Store for SqliteStore {
         let cancel = cancel.clone();
         self.call("commit_cancel", move |conn| {
             Self::commit_cancel_blocking(conn, &cancel)
+        })
+        .await
+    }
+
+    async fn commit_seat_refund(&self, refund: &SeatRefundRecord) -> Result<(), StoreError> {
+        let refund = refund.clone();
+        self.call("commit_seat_refund", move |conn| {
+            Self::commit_seat_refund_blocking(conn, &refund)
         })
         .await
     }

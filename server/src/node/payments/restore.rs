@@ -1,7 +1,9 @@
 //! Start-up: holds live in memory only, so the holds of orders still open are rebuilt from
 //! their durable orders (same hold id, same seats, pinned to the order until its window ends).
 //! A captured order's hold is rebuilt for one more payment window even if its own has ended:
-//! the customer paid in time, and the reconciler sells it next.
+//! the customer paid in time, and the reconciler sells it next. A new leader does the same when
+//! it takes over (`Node::take_over`), and re-pins a hold it has without its pin (a hold rebuilt
+//! from a snapshot, which carries no pin).
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use cinebook_protocol::types::PaymentOrderState;
 
 use super::{payments, store, Node};
 use crate::domain::{Command, HoldSpec, ShowInput};
-use crate::node::now_ms;
+use crate::node::{now_ms, ShowSlot};
 use crate::store::payments::OrderRecord;
 
 /// Rebuilds the hold of every open order that has none; how many it rebuilt.
@@ -36,10 +38,13 @@ pub async fn restore_holds(node: &Arc<Node>) -> usize {
                 .max(now.saturating_add(payments.config.payment_window_ms)),
             _ => continue,
         };
-        if node.show_of_hold(order.hold_id).is_some() {
-            continue;
-        }
-        match restore_one(node, &order, until_ms).await {
+        let result = match node.show_of_hold(order.hold_id) {
+            // A hold rebuilt from a snapshot lacks its pin: pin it again.
+            Some(slot) if unpinned(&slot, &order) => pin(node, slot, &order, until_ms).await,
+            Some(_) => continue,
+            None => restore_one(node, &order, until_ms).await,
+        };
+        match result {
             Ok(()) => restored += 1,
             Err(e) => {
                 tracing::warn!(order_id = order.order_id, error = %e, "hold of a payment order not rebuilt; the reconciler settles it")
@@ -60,17 +65,36 @@ async fn restore_one(node: &Arc<Node>, order: &OrderRecord, until_ms: u64) -> Re
         idempotency_key: None,
         sales_close_at_ms: u64::MAX,
     };
+    node.submit(slot.clone(), ShowInput::Command(hold))
+        .await
+        .map_err(|e| e.message)?
+        .map_err(|e| e.to_string())?;
+    pin(node, slot, order, until_ms).await
+}
+
+/// Whether the order's hold exists here (its terminal's) without its payment pin.
+fn unpinned(slot: &ShowSlot, order: &OrderRecord) -> bool {
+    slot.read()
+        .hold(order.hold_id)
+        .is_some_and(|h| h.terminal_id == order.terminal_id && h.payment_order.is_none())
+}
+
+/// Pins the order's hold to it until `until_ms`.
+async fn pin(
+    node: &Arc<Node>,
+    slot: Arc<ShowSlot>,
+    order: &OrderRecord,
+    until_ms: u64,
+) -> Result<(), String> {
     let pin = Command::AwaitPayment {
         hold_id: order.hold_id,
         terminal_id: order.terminal_id,
         order_id: order.order_id,
         until_ms,
     };
-    for command in [hold, pin] {
-        node.submit(slot.clone(), ShowInput::Command(command))
-            .await
-            .map_err(|e| e.message)?
-            .map_err(|e| e.to_string())?;
-    }
+    node.submit(slot, ShowInput::Command(pin))
+        .await
+        .map_err(|e| e.message)?
+        .map_err(|e| e.to_string())?;
     Ok(())
 }

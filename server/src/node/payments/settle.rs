@@ -43,6 +43,19 @@ pub fn booking_refund_receipt(code: &str) -> String {
 
 /// Refunds a gateway-paid booking in full through the gateway (a box-office refund), once.
 pub async fn refund_booking(node: &Node, booking: &Booking) -> Result<String, ErrorBody> {
+    let receipt = booking_refund_receipt(&booking.code);
+    // What is left of the booking: a partial refund before this one lowered its total.
+    refund_part_of_booking(node, booking, booking.total.amount_minor, &receipt).await
+}
+
+/// Refunds `amount_minor` of a gateway-paid booking through the gateway under `receipt`, once
+/// (a retry with the same receipt finds the first refund). Returns the gateway's refund id.
+pub async fn refund_part_of_booking(
+    node: &Node,
+    booking: &Booking,
+    amount_minor: i64,
+    receipt: &str,
+) -> Result<String, ErrorBody> {
     let Some(payment_id) = booking.payment.reference.clone() else {
         return Err(ErrorBody::new(
             ErrorCode::Internal,
@@ -52,6 +65,15 @@ pub async fn refund_booking(node: &Node, booking: &Booking) -> Result<String, Er
             ),
         ));
     };
+    if amount_minor <= 0 || amount_minor > booking.total.amount_minor {
+        return Err(ErrorBody::new(
+            ErrorCode::Internal,
+            format!(
+                "a refund of {amount_minor} from booking {} that has {} left",
+                booking.code, booking.total.amount_minor
+            ),
+        ));
+    }
     let order = node
         .store_call(store(node)?.order_by_booking(&booking.code))
         .await?
@@ -61,14 +83,13 @@ pub async fn refund_booking(node: &Node, booking: &Booking) -> Result<String, Er
                 format!("booking {} has no payment order", booking.code),
             )
         })?;
-    let receipt = booking_refund_receipt(&booking.code);
     refund(
         node,
         &order,
         &payment_id,
-        booking.payment.amount.amount_minor,
+        amount_minor,
         Some(booking.code.clone()),
-        &receipt,
+        receipt,
     )
     .await
 }
@@ -88,7 +109,9 @@ pub async fn settle_payment(
     let payments = payments(node)?;
     let _lock = payments.lock(order_id).await;
     let order = load(node, order_id).await?;
-    super::checkout::check_payment_matches(&order, &payment)?;
+    if let Err(refused) = super::checkout::check_payment_matches(&order, &payment) {
+        return Err(refund_mismatched(node, &order, &payment, refused).await?);
+    }
     let payment = match payment.status {
         PaymentStatus::Authorized => capture(node, &order, &payment).await?,
         _ => payment,
@@ -137,6 +160,35 @@ pub async fn settle_payment(
             Ok(order)
         }
     }
+}
+
+/// A payment the gateway holds for this order whose amount or currency is not the order's:
+/// captured, it is money we must not keep and cannot sell for, so it is refunded in full
+/// (receipt `cb-extra-<payment_id>`, found again on every later attempt: refunded once).
+/// Returns the refusal to answer, saying whether it was refunded.
+async fn refund_mismatched(
+    node: &Node,
+    order: &OrderRecord,
+    payment: &GatewayPayment,
+    refused: ErrorBody,
+) -> Result<ErrorBody, ErrorBody> {
+    let this_order = order.gateway_order_id.is_some()
+        && payment.order_id.as_deref() == order.gateway_order_id.as_deref();
+    if !this_order || payment.status != PaymentStatus::Captured {
+        return Ok(refused);
+    }
+    record_payment(node, order, payment).await?;
+    let receipt = extra_refund_receipt(&payment.id);
+    let amount = i64::try_from(payment.amount_minor).unwrap_or(i64::MAX);
+    let refund_id = refund(node, order, &payment.id, amount, None, &receipt).await?;
+    tracing::warn!(order_id = order.order_id, payment_id = %payment.id, %refund_id, "a captured payment did not match its order; refunded");
+    Ok(ErrorBody::new(
+        refused.code,
+        format!(
+            "{}; the payment was refunded ({refund_id})",
+            refused.message
+        ),
+    ))
 }
 
 /// Records a payment that failed (the order waits on: the customer may try again).

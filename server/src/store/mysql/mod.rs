@@ -44,7 +44,8 @@ use super::audit::{self, audit_detail, sale_detail};
 use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
 use super::{
     BlockRecord, CancelRecord, CatalogChanges, CatalogData, EpochClaim, EpochState, ExternalId,
-    ExternalKind, SaleOutcome, SaleRecord, Store, StoreError, StoredBooking, TerminalRecord,
+    ExternalKind, SaleOutcome, SaleRecord, SeatRefundRecord, Store, StoreError, StoredBooking,
+    TerminalRecord,
 };
 use cinebook_protocol::types::{SeatId, ShowId};
 
@@ -55,6 +56,7 @@ mod migrate;
 mod payments;
 mod reports;
 mod sales;
+pub(crate) mod seat_refunds;
 mod store_impl;
 mod terminals;
 
@@ -97,6 +99,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "cluster_lease",
         sql: include_str!("../../../../sql/mysql/0005_cluster_lease.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "seat_refunds",
+        sql: include_str!("../../../../sql/mysql/0006_seat_refunds.sql"),
     },
 ];
 

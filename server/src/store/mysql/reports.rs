@@ -28,7 +28,8 @@ impl MysqlStore {
                 "SELECT p.method, COUNT(*), \
                  CAST(COALESCE(SUM(\
                     (SELECT COUNT(*) FROM booking_seats s WHERE s.code = b.code) + \
-                    (SELECT COUNT(*) FROM booking_seats_history h WHERE h.code = b.code)\
+                    (SELECT COUNT(*) FROM booking_seats_history h WHERE h.code = b.code) + \
+                    (SELECT COUNT(*) FROM seat_refund_seats r WHERE r.code = b.code)\
                  ), 0) AS UNSIGNED), \
                  CAST(COALESCE(SUM(p.amount_minor), 0) AS SIGNED) \
                  FROM bookings b JOIN payments p ON p.code = b.code \
@@ -48,7 +49,10 @@ impl MysqlStore {
         let refunds: Vec<Row> = tx
             .exec(
                 "SELECT p.method, COUNT(*), CAST(COALESCE(SUM(r.amount_minor), 0) AS SIGNED) \
-                 FROM refunds r JOIN payments p ON p.code = r.code \
+                 FROM (SELECT code, amount_minor, terminal_id, at_ms FROM refunds \
+                       UNION ALL \
+                       SELECT code, amount_minor, terminal_id, at_ms FROM seat_refunds) r \
+                 JOIN payments p ON p.code = r.code \
                  WHERE r.terminal_id = ? AND r.at_ms >= ? AND r.at_ms < ? \
                  GROUP BY p.method",
                 (terminal_id, from_ms, to_ms),
@@ -69,8 +73,17 @@ impl MysqlStore {
                    UNION ALL \
                    SELECT r.currency, r.at_ms FROM refunds r \
                    WHERE r.terminal_id = ? AND r.at_ms >= ? AND r.at_ms < ? \
+                   UNION ALL \
+                   SELECT r.currency, r.at_ms FROM seat_refunds r \
+                   WHERE r.terminal_id = ? AND r.at_ms >= ? AND r.at_ms < ? \
                  ) activity ORDER BY at_ms LIMIT 1",
-                (terminal_id, from_ms, to_ms, terminal_id, from_ms, to_ms),
+                Params::Positional(
+                    [terminal_id, from_ms, to_ms]
+                        .repeat(3)
+                        .into_iter()
+                        .map(Value::from)
+                        .collect(),
+                ),
             )
             .await?;
         tx.commit().await?;

@@ -173,6 +173,13 @@ impl Store for MysqlStore {
         .await
     }
 
+    async fn commit_seat_refund(&self, refund: &SeatRefundRecord) -> Result<(), StoreError> {
+        self.run("commit_seat_refund", self.limits.operation_timeout, || {
+            self.try_commit_seat_refund(refund)
+        })
+        .await
+    }
+
     async fn add_terminal(
         &self,
         name: &str,
