@@ -272,3 +272,44 @@ async fn a_partial_refund_that_timed_out_is_retried_without_refunding_twice() {
     assert_eq!(seat_ids(&done.booking), vec![seats[0]]);
     pay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_not_yet_recorded_blocks_another_set_of_seats_until_it_is_repeated() {
+    let pay = PayNode::start(WINDOW_MS, 24).await;
+    let (sold, gateway_order) = gateway_booking(&pay, &["G1", "G2", "G3"], "gw-o").await;
+    let seats = seat_ids(&sold);
+    let mut office = pay.client(Role::BoxOffice, 0).await;
+    // The refund of G2 happens at the gateway, and every answer about it is lost.
+    pay.switch(SwitchesPatch {
+        hang_next: Some(1),
+        hang_ms: Some(3_000),
+        hang_endpoint: Some(Some(Endpoint::Refund)),
+        hang_after_effect: Some(true),
+        fail_next: Some(10),
+        fail_endpoint: Some(Some(Endpoint::PaymentRefunds)),
+        ..Default::default()
+    });
+    let lost = refund_seats(&mut office, &sold.code, vec![seats[1]]).await;
+    assert!(lost.is_err(), "{lost:?}");
+    pay.switch(SwitchesPatch {
+        fail_next: Some(0),
+        ..Default::default()
+    });
+    // The cashier now asks for G1 and G2: G2 would be refunded a second time.
+    let overlapping = refund_seats(&mut office, &sold.code, vec![seats[0], seats[1]]).await;
+    assert_eq!(error_of(overlapping).code, ErrorCode::Conflict);
+    assert_eq!(pay.sim.ledger().refunds.len(), 1);
+    assert_eq!(get(&mut office, &sold.code).await, sold);
+    // Repeating the unfinished refund finishes it; then another seat may go.
+    let done = refunded(refund_seats(&mut office, &sold.code, vec![seats[1]]).await);
+    assert_eq!(seat_ids(&done.booking), vec![seats[0], seats[2]]);
+    let next = refunded(refund_seats(&mut office, &sold.code, vec![seats[0]]).await);
+    assert_eq!(seat_ids(&next.booking), vec![seats[2]]);
+    let ledger = pay.sim.ledger();
+    assert_eq!(ledger.refunds.len(), 2, "{:?}", ledger.refunds);
+    assert_eq!(
+        ledger.refunded_minor(&gateway_order),
+        (sold.seats[0].price_minor + sold.seats[1].price_minor) as u64
+    );
+    pay.stop().await;
+}

@@ -83,6 +83,7 @@ pub async fn refund_part_of_booking(
                 format!("booking {} has no payment order", booking.code),
             )
         })?;
+    refuse_if_a_refund_is_unrecorded(node, booking, receipt).await?;
     refund(
         node,
         &order,
@@ -92,6 +93,40 @@ pub async fn refund_part_of_booking(
         receipt,
     )
     .await
+}
+
+/// Refuses a refund of `booking` under a new `receipt` while an earlier one (asked of the
+/// gateway, and maybe made there) is not yet on the booking: what the gateway may have returned
+/// must equal what the booking lost. Without this, a refund whose store write failed and a
+/// retry naming other seats would return the overlap twice. Repeating the unfinished refund
+/// (same seats, same receipt) finishes it.
+async fn refuse_if_a_refund_is_unrecorded(
+    node: &Node,
+    booking: &Booking,
+    receipt: &str,
+) -> Result<(), ErrorBody> {
+    // A scan of the refunds: partial refunds are box-office acts, not a hot path.
+    let refunds = node.store_call(store(node)?.all_refunds()).await?;
+    let earlier: Vec<&RefundRow> = refunds
+        .iter()
+        .filter(|r| r.booking_code.as_deref() == Some(booking.code.as_str()))
+        .filter(|r| r.receipt != receipt && r.state != "failed")
+        .collect();
+    let asked_minor: i64 = earlier.iter().map(|r| r.amount_minor).sum();
+    let lost_minor = booking.payment.amount.amount_minor - booking.total.amount_minor;
+    if asked_minor == lost_minor {
+        return Ok(());
+    }
+    let unfinished: Vec<&str> = earlier.iter().map(|r| r.receipt.as_str()).collect();
+    Err(ErrorBody::new(
+        ErrorCode::Conflict,
+        format!(
+            "an earlier refund of booking {} is not recorded on it yet (refunds {unfinished:?} \
+             return {asked_minor}, the booking lost {lost_minor}); repeat that refund with the \
+             same seats first",
+            booking.code
+        ),
+    ))
 }
 
 /// Our refund receipt for an extra payment on an order that already has one.
@@ -440,7 +475,15 @@ pub(crate) async fn refund(
                 last = e;
                 pause(&mut pause_ms).await;
             }
-            Err(e) => return Err(call::to_wire(&e, "refunding the payment")),
+            Err(e) => {
+                // A definite refusal: nothing was returned, so the row must not count as asked.
+                if !asked_before {
+                    row.state = "failed".to_owned();
+                    row.updated_at_ms = now_ms();
+                    node.store_call(store.record_refund(&row)).await?;
+                }
+                return Err(call::to_wire(&e, "refunding the payment"));
+            }
         }
     }
     Err(call::to_wire(&last, "refunding the payment"))
