@@ -35,6 +35,8 @@ struct Inner {
     next_addr: AtomicUsize,
     /// The `Welcome` of the latest connection.
     welcome: StdMutex<Option<Welcome>>,
+    /// Addresses found unresponsive, and when (see `unresponsive_avoid_ms`).
+    unresponsive: StdMutex<Vec<(String, Instant)>>,
 }
 
 impl Client {
@@ -64,6 +66,7 @@ impl Client {
                 preferred: StdMutex::new(None),
                 next_addr: AtomicUsize::new(0),
                 welcome: StdMutex::new(None),
+                unresponsive: StdMutex::new(Vec::new()),
             }),
         };
         let deadline = Instant::now() + client.inner.config.call_timeout();
@@ -104,7 +107,7 @@ impl Client {
         let mut redirects: u32 = 0;
         loop {
             let conn = self.connection(deadline).await?;
-            let failure = match conn.call(request.clone()).await {
+            let failure = match self.call_watched(&conn, request.clone()).await {
                 Ok(reply) => return Ok(reply),
                 Err(failure) => failure,
             };
@@ -112,7 +115,7 @@ impl Client {
                 Error::NotLeader {
                     leader: Some(leader),
                     ..
-                } if redirects < config.redirects_max => {
+                } if redirects < config.redirects_max && !self.is_unresponsive(leader) => {
                     redirects += 1;
                     self.follow_leader(&conn, leader).await;
                     continue;
@@ -120,7 +123,7 @@ impl Client {
                 Error::NotLeader { leader, .. } => {
                     // Out of redirects: back off, then try the leader named last first. During a
                     // failover followers first name the dead leader and later the new one.
-                    if let Some(leader) = leader {
+                    if let Some(leader) = leader.as_ref().filter(|l| !self.is_unresponsive(l)) {
                         *lock(&self.inner.preferred) = Some(leader.clone());
                     }
                     self.drop_connection(&conn).await
@@ -152,6 +155,55 @@ impl Client {
             ))
             .await;
         }
+    }
+
+    /// One call on `conn`, watched (`liveness_timeout_ms`): a server that stops answering even
+    /// pings gets its connection closed, so the call fails with `ConnectionLost` (and is retried
+    /// elsewhere when that is safe) instead of waiting out `call_timeout_ms`.
+    async fn call_watched(
+        &self,
+        conn: &Arc<Conn>,
+        request: Request,
+    ) -> std::result::Result<Reply, crate::conn::CallFailure> {
+        let Some(silence) = self.inner.config.liveness_timeout() else {
+            return conn.call(request).await;
+        };
+        let started = Instant::now();
+        tokio::select! {
+            biased;
+            result = conn.call(request) => result,
+            () = conn.unresponsive(started.into_std(), silence) => {
+                self.mark_unresponsive(conn.addr());
+                Err(crate::conn::CallFailure {
+                    error: Error::ConnectionLost {
+                        addr: conn.addr().to_string(),
+                        message: format!(
+                            "no answer, not even to a ping, for {} ms: unresponsive",
+                            2 * silence.as_millis()
+                        ),
+                    },
+                    sent: true,
+                })
+            }
+        }
+    }
+
+    fn mark_unresponsive(&self, addr: &str) {
+        let mut list = lock(&self.inner.unresponsive);
+        list.retain(|(a, _)| a != addr);
+        list.push((addr.to_string(), Instant::now()));
+        let mut preferred = lock(&self.inner.preferred);
+        if preferred.as_deref() == Some(addr) {
+            *preferred = None;
+        }
+    }
+
+    /// Whether `addr` was found unresponsive within `unresponsive_avoid_ms`.
+    fn is_unresponsive(&self, addr: &str) -> bool {
+        let avoid = std::time::Duration::from_millis(self.inner.config.unresponsive_avoid_ms);
+        let mut list = lock(&self.inner.unresponsive);
+        list.retain(|(_, at)| at.elapsed() < avoid);
+        list.iter().any(|(a, _)| a == addr)
     }
 
     /// The connection to use now, opening one if there is none or the last one closed.
@@ -235,7 +287,11 @@ impl Client {
                 }
             }
         }
-        order
+        // Nodes found unresponsive lately go last (stable: the rest keep their order).
+        let (stalled, mut live): (Vec<String>, Vec<String>) =
+            order.into_iter().partition(|a| self.is_unresponsive(a));
+        live.extend(stalled);
+        live
     }
 
     async fn follow_leader(&self, from: &Arc<Conn>, leader: &str) {

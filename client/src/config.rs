@@ -23,6 +23,14 @@ pub struct ClientConfig {
     pub attempts_max: u32,
     /// Most `NotLeader` redirects one call follows.
     pub redirects_max: u32,
+    /// A call that has waited this long with no frame at all from its server pings it; a
+    /// server that then sends nothing for as long again is taken for unresponsive (paused, cut
+    /// off): the connection is closed and the call is retried on another node when that is
+    /// safe (reads, keyed holds and confirms, with the same key) or answered `Indeterminate`.
+    /// `0` turns this off (the call then waits for `call_timeout_ms`).
+    pub liveness_timeout_ms: u64,
+    /// A node found unresponsive is tried last, and not followed by `NotLeader`, for this long.
+    pub unresponsive_avoid_ms: u64,
     /// Largest frame payload accepted from the server, in bytes.
     pub frame_max_bytes: usize,
     /// Server pushes buffered per connection for slow subscribers; a subscriber that falls
@@ -43,6 +51,8 @@ impl Default for ClientConfig {
             backoff_max_ms: 2_000,
             attempts_max: 10,
             redirects_max: 4,
+            liveness_timeout_ms: 500,
+            unresponsive_avoid_ms: 2_000,
             frame_max_bytes: cinebook_protocol::FRAME_MAX_BYTES_DEFAULT,
             push_buffer_len: 4_096,
             tls: None,
@@ -65,5 +75,9 @@ impl ClientConfig {
 
     pub(crate) fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    pub(crate) fn liveness_timeout(&self) -> Option<Duration> {
+        (self.liveness_timeout_ms > 0).then(|| Duration::from_millis(self.liveness_timeout_ms))
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use cinebook_protocol::preface::{self, PrefaceCheck};
 use cinebook_protocol::{
@@ -44,6 +45,10 @@ struct Shared {
     draining: AtomicBool,
     /// Becomes `true` once, when the connection closes.
     closed_signal: watch::Sender<bool>,
+    /// When the connection was opened: the origin of `heard_ms`.
+    opened: Instant,
+    /// When the server last sent a frame, in ms since `opened`.
+    heard_ms: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +59,19 @@ struct Pending {
 }
 
 impl Shared {
+    fn heard(&self) {
+        let ms = self.since_opened_ms(Instant::now());
+        self.heard_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    fn since_opened_ms(&self, at: Instant) -> u64 {
+        u64::try_from(at.duration_since(self.opened).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn last_heard(&self) -> Instant {
+        self.opened + Duration::from_millis(self.heard_ms.load(Ordering::Relaxed))
+    }
+
     fn lock(&self) -> MutexGuard<'_, Pending> {
         // A panic while holding this lock leaves the map consistent (plain inserts and removes).
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
@@ -146,6 +164,8 @@ impl Conn {
             pending: Mutex::new(Pending::default()),
             draining: AtomicBool::new(false),
             closed_signal: watch::channel(false).0,
+            opened: Instant::now(),
+            heard_ms: AtomicU64::new(0),
         });
         let (out, out_rx) = mpsc::channel(WRITE_QUEUE_LEN);
         let (pushes, _) = broadcast::channel(config.push_buffer_len.max(1));
@@ -262,6 +282,38 @@ impl Conn {
         let _ = signal.wait_for(|closed| *closed).await;
     }
 
+    /// Resolves once the server has sent nothing for `silence` since `since` (or its last
+    /// frame, if later) and then nothing for another `silence` after a `Ping`; the connection is
+    /// then closed (every call on it fails with `ConnectionLost`). A server that is busy but alive
+    /// answers the ping, however long the call itself takes.
+    pub(crate) async fn unresponsive(&self, since: Instant, silence: Duration) {
+        loop {
+            let quiet_from = self.shared.last_heard().max(since);
+            let quiet = quiet_from.elapsed();
+            if quiet < silence {
+                tokio::time::sleep(silence - quiet).await;
+                continue;
+            }
+            let pinged = Instant::now();
+            let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+            let ping = Request::Ping { nonce: request_id };
+            let ping = Envelope::request(request_id, self.clock.tick(), ping);
+            // A full queue means frames are going out; the ping's `Pong` finds no waiter.
+            let _ = self.out.try_send(ping);
+            tokio::time::sleep(silence).await;
+            let heard_ms = self.shared.heard_ms.load(Ordering::Relaxed);
+            if heard_ms >= self.shared.since_opened_ms(pinged) {
+                continue;
+            }
+            let waited = quiet + silence;
+            self.shared.close(format!(
+                "no frame from the server for {} ms, a ping included: unresponsive",
+                waited.as_millis()
+            ));
+            return;
+        }
+    }
+
     /// A receiver of every push that arrives from now on.
     pub(crate) fn pushes(&self) -> broadcast::Receiver<Push> {
         self.pushes.subscribe()
@@ -339,6 +391,7 @@ async fn read_loop(
             Some(Err(error)) => break format!("read failed: {error}"),
             Some(Ok(Incoming::Envelope(envelope))) => envelope,
             Some(Ok(Incoming::Malformed { request_id, reason })) => {
+                shared.heard();
                 if let Some(request_id) = request_id {
                     shared.complete(
                         request_id,
@@ -350,6 +403,7 @@ async fn read_loop(
                 continue;
             }
         };
+        shared.heard();
         clock.observe(envelope.lamport);
         match envelope.body {
             Body::Reply(reply) => shared.complete(envelope.request_id, Ok(reply)),

@@ -181,8 +181,8 @@ struct RunArgs {
     /// The secret cluster nodes present to each other (required with --peers).
     #[arg(long, env = "CINEBOOK_CLUSTER_SECRET", hide_env_values = true)]
     cluster_secret: Option<String>,
-    /// A leader silent for this long is replaced, e.g. 600ms.
-    #[arg(long, env = "CINEBOOK_LEADER_TIMEOUT", default_value = "600ms", value_parser = parse_duration_ms)]
+    /// A leader silent for this long is replaced, e.g. 400ms.
+    #[arg(long, env = "CINEBOOK_LEADER_TIMEOUT", default_value = "400ms", value_parser = parse_duration_ms)]
     leader_timeout: u64,
     /// How often the leader sends heartbeats, e.g. 100ms.
     #[arg(long, env = "CINEBOOK_HEARTBEAT_INTERVAL", default_value = "100ms", value_parser = parse_duration_ms)]

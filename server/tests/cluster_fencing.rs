@@ -92,3 +92,39 @@ async fn a_deposed_leader_cannot_commit() {
     );
     db.drop_database().await;
 }
+
+/// A hand-over leaves no moment in which a third node can claim: the chaos suite's rare
+/// `holds_lost` (a node that never caught up won the claim after the old leader gave its lease
+/// up, before the node taken over by claimed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_over_leaves_no_gap_for_a_third_node_to_claim() {
+    let db = TestDatabase::create().await;
+    let two = db.store().await;
+    let one = db.store().await;
+    two.migrate().await.expect("migrate");
+    let start = two.current_epoch().await.expect("epoch");
+    assert_eq!(
+        two.claim_epoch(2, start.epoch).await.expect("claim"),
+        EpochClaim::Claimed(start.epoch + 1)
+    );
+    let epoch = start.epoch + 1;
+    assert!(two.renew_lease(2, epoch, 300).await.expect("renew"));
+    // Node 3 caught up and asked for the hand-over; node 1, which never caught up, claims in
+    // the same moment.
+    let handed = cinebook_server::cluster::leader::hand_over_in_store(&two, 2, epoch, 3, 300)
+        .await
+        .expect("hand over");
+    let seen = one.current_epoch().await.expect("epoch");
+    match one.claim_epoch(1, seen.epoch).await.expect("claim") {
+        EpochClaim::Lost(_) => {}
+        other => panic!("node 1 won a claim between two leaders: {other:?}"),
+    }
+    let stored = one.current_epoch().await.expect("epoch");
+    assert_eq!(stored.leader_node_id, Some(3), "node 3 leads next");
+    assert_eq!(handed, Some(stored.epoch));
+    assert!(
+        !two.renew_lease(2, epoch, 300).await.expect("renew"),
+        "the old leader no longer leads"
+    );
+    db.drop_database().await;
+}

@@ -151,6 +151,12 @@ impl Acks {
         self.changed.notify_waiters();
     }
 
+    /// A hand-over that could not be made: grant again (the lease is untouched).
+    pub fn cancel_handover(&self) {
+        self.inner.lock().handover = None;
+        self.changed.notify_waiters();
+    }
+
     /// Forget a hand-over and the stored lease (this node took over, or stepped down).
     pub fn clear_handover(&self) {
         let mut inner = self.inner.lock();

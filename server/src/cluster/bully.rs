@@ -28,13 +28,15 @@ pub struct BullyTimeouts {
 }
 
 impl Default for BullyTimeouts {
-    /// Defaults that give a failover well under two seconds: 600 ms to notice, 300 ms to elect.
+    /// Defaults that give a failover within a second: 400 ms to notice (the leader lease, 300
+    /// ms, makes an election of a leader that was only slow harmless: its claim loses), then a
+    /// claim at once when no other higher node is alive, or up to 300 ms to hear from one.
     fn default() -> Self {
         Self {
             heartbeat_interval_ms: 100,
-            leader_timeout_ms: 600,
+            leader_timeout_ms: 400,
             election_timeout_ms: 300,
-            coordinator_timeout_ms: 900,
+            coordinator_timeout_ms: 700,
         }
     }
 }
@@ -162,7 +164,20 @@ impl Bully {
     }
 
     fn start_election(&mut self, now_ms: u64) -> Vec<Action> {
-        let higher = self.higher();
+        self.start_election_without(now_ms, None)
+    }
+
+    /// The leader went silent: it is not asked again (a paused node accepts the connection and
+    /// never answers, which cost a whole peer call timeout). If it is in fact alive and only cut
+    /// off from this node, the claim loses over its lease in the store.
+    fn election_after_silence(&mut self, now_ms: u64) -> Vec<Action> {
+        let silent = self.leader.take();
+        self.start_election_without(now_ms, silent)
+    }
+
+    fn start_election_without(&mut self, now_ms: u64, silent: Option<u32>) -> Vec<Action> {
+        let mut higher = self.higher();
+        higher.retain(|p| Some(*p) != silent);
         if higher.is_empty() {
             self.phase = Phase::Claiming { since_ms: now_ms };
             return vec![Action::ClaimEpoch { seen: self.epoch }];
@@ -190,8 +205,7 @@ impl Bully {
                 let silent =
                     now_ms.saturating_sub(self.last_heard_ms) >= self.timeouts.leader_timeout_ms;
                 if silent {
-                    self.leader = None;
-                    return self.start_election(now_ms);
+                    return self.election_after_silence(now_ms);
                 }
                 // A recovered higher node takes over once it has caught up with the leader, and
                 // the leader has stopped granting (or did not answer in time).
@@ -280,10 +294,7 @@ impl Bully {
             // Our leader is alive: answering is enough. Starting an election now could take
             // over before this node has caught up with the leader's holds.
             Phase::Follower if self.leader.is_some() && !self.silent(now_ms) => Vec::new(),
-            Phase::Follower => {
-                self.leader = None;
-                self.start_election(now_ms)
-            }
+            Phase::Follower => self.election_after_silence(now_ms),
             Phase::Candidate { .. } | Phase::Claiming { .. } | Phase::Leader => Vec::new(),
         }
     }
@@ -350,6 +361,7 @@ impl Bully {
         self.epoch = epoch;
         self.leader = Some(self.me);
         self.phase = Phase::Leader;
+        self.handover_asked_ms = None;
         vec![Action::Lead { epoch }]
     }
 
@@ -436,6 +448,30 @@ mod tests {
     }
 
     #[test]
+    fn the_silent_leader_is_not_asked_again() {
+        let mut b = Bully::new(2, [1, 2, 3], t(), 0);
+        b.on_heartbeat(3, 4, 10);
+        assert_eq!(
+            b.on_tick(10 + t().leader_timeout_ms),
+            vec![Action::ClaimEpoch { seen: 4 }],
+            "node 3 went silent: node 2 claims at once instead of waiting for 3 to answer"
+        );
+        let mut c = Bully::new(1, [1, 2, 3], t(), 0);
+        c.on_heartbeat(3, 4, 10);
+        assert_eq!(
+            c.on_tick(10 + t().leader_timeout_ms),
+            vec![Action::AskHigher(vec![2])],
+            "node 2 may be alive: it is asked"
+        );
+        let mut d = Bully::new(2, [1, 2, 3], t(), 0);
+        d.on_heartbeat(3, 4, 10);
+        assert_eq!(
+            d.on_election(1, 10 + t().leader_timeout_ms),
+            vec![Action::ClaimEpoch { seen: 4 }]
+        );
+    }
+
+    #[test]
     fn no_answer_means_claim() {
         let mut b = Bully::new(1, [1, 2, 3], t(), 0);
         b.on_tick(600);
@@ -505,8 +541,8 @@ mod tests {
         );
         assert_eq!(
             b.on_election(1, 800),
-            vec![Action::AskHigher(vec![3])],
-            "silent leader"
+            vec![Action::ClaimEpoch { seen: 4 }],
+            "silent leader (not asked again: its lease in the store decides)"
         );
     }
 

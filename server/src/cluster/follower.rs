@@ -93,7 +93,10 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
             Err(_) if handover.granted.is_some() => {
                 if handover.granted_long_enough() {
                     handover.granted = None;
-                    cluster.notify(ClusterEvent::HandOverGranted { leader });
+                    cluster.notify(ClusterEvent::HandOverGranted {
+                        leader,
+                        epoch: handover.epoch,
+                    });
                 }
                 continue;
             }
@@ -111,8 +114,9 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
         }
         let push = match envelope.body {
             Body::Push(push) => push,
-            Body::Reply(_) if Some(envelope.request_id) == handover.asked => {
+            Body::Reply(reply) if Some(envelope.request_id) == handover.asked => {
                 handover.granted = Some(std::time::Instant::now());
+                handover.epoch = handed_epoch(&reply, node.config.node_id);
                 continue;
             }
             _ => continue,
@@ -173,7 +177,10 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
         }
         if handover.granted_long_enough() {
             handover.granted = None;
-            cluster.notify(ClusterEvent::HandOverGranted { leader });
+            cluster.notify(ClusterEvent::HandOverGranted {
+                leader,
+                epoch: handover.epoch,
+            });
         }
         if cluster.view().leader_id != Some(leader) {
             return Ok(());
@@ -185,11 +192,25 @@ async fn follow_once(node: &Arc<Node>, leader: u32, addr: &str) -> Result<(), St
 /// holds it answered just before have reached this node.
 const HANDOVER_GRACE_MS: u64 = 10;
 
-/// A hand-over asked on this stream: the request id, and when the leader answered.
+/// A hand-over asked on this stream: the request id, when the leader answered, and the epoch
+/// it handed this node (None: it only stopped granting, and this node must claim).
 #[derive(Debug, Default)]
 struct Handover {
     asked: Option<u64>,
     granted: Option<std::time::Instant>,
+    epoch: Option<u64>,
+}
+
+/// The epoch a leader's answer to a hand-over says it handed to node `me`.
+fn handed_epoch(reply: &Reply, me: u32) -> Option<u64> {
+    match reply {
+        Reply::NodeStatus {
+            leader_id: Some(leader),
+            epoch,
+            ..
+        } if *leader == me => Some(*epoch),
+        _ => None,
+    }
 }
 
 impl Handover {

@@ -185,6 +185,8 @@ pub enum ClusterEvent {
     HandOverGranted {
         /// The leader that handed over.
         leader: u32,
+        /// The epoch it says it handed to this node in the store (None: claim one).
+        epoch: Option<u64>,
     },
 }
 

@@ -96,7 +96,20 @@ fn on_event(
         }
         ClusterEvent::ClaimLost { current, leader } => bully.on_claim_lost(current, leader, now),
         ClusterEvent::NoAnswer => bully.on_no_answer(now),
-        ClusterEvent::HandOverGranted { leader } => {
+        ClusterEvent::HandOverGranted {
+            leader,
+            epoch: Some(epoch),
+        } => {
+            if let Some(cluster) = &node.cluster {
+                cluster.want_handover(None);
+            }
+            check_handed_epoch(node, leader, epoch);
+            Vec::new()
+        }
+        ClusterEvent::HandOverGranted {
+            leader,
+            epoch: None,
+        } => {
             if let Some(cluster) = &node.cluster {
                 cluster.want_handover(None);
             }
@@ -170,8 +183,24 @@ async fn perform(
             if let Some((_, task)) = following.take() {
                 task.abort();
             }
+            // While it takes over, this node names itself the leader (still refusing writes):
+            // writes sent here wait for it (`leader::await_leading`) instead of bouncing
+            // between it and the old leader.
+            cluster.set_view(ClusterView {
+                role: NodeRole::Follower,
+                leader_id: Some(bully.me()),
+                leader_addr: cluster.addr_of(bully.me()),
+                epoch,
+            });
             match node.take_over(epoch).await {
                 Ok(()) => {
+                    // Confirm the lead in the store now rather than at the next tick, so holds
+                    // are granted from the first request on.
+                    let sent = std::time::Instant::now();
+                    let lease_ms = cluster.config.leader_lease_ms;
+                    if let Ok(true) = node.store.renew_lease(bully.me(), epoch, lease_ms).await {
+                        cluster.acks.store_renewed(sent);
+                    }
                     tracing::info!(node = bully.me(), epoch, "leading");
                     publish_view(node, bully);
                     let others: Vec<u32> = cluster
@@ -224,6 +253,31 @@ async fn perform(
             ));
         }
     }
+}
+
+/// The old leader says it handed `epoch` to this node: lead it if the store agrees (then it is
+/// this node's, with a lease, and nobody else could claim it); otherwise claim as before.
+fn check_handed_epoch(node: &Arc<Node>, leader: u32, epoch: u64) {
+    let node = node.clone();
+    tokio::spawn(async move {
+        let me = node.config.node_id;
+        let state = node.store.current_epoch().await;
+        let Some(cluster) = &node.cluster else {
+            return;
+        };
+        match state {
+            Ok(state) if state.epoch == epoch && state.leader_node_id == Some(me) => {
+                cluster.notify(ClusterEvent::Claimed(epoch));
+            }
+            other => {
+                tracing::warn!(leader, epoch, stored = ?other, "the handed epoch is not ours in the store; claiming");
+                cluster.notify(ClusterEvent::HandOverGranted {
+                    leader,
+                    epoch: None,
+                });
+            }
+        }
+    });
 }
 
 /// A leader that lost its lease (no follower acknowledged within `leader_lease_ms`) may have

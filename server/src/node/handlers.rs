@@ -38,7 +38,7 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
     if !auth::allowed(caller.role, &request) {
         return Err(auth::forbidden(caller.role, request.name()));
     }
-    if auth::is_write(&request) && !node.accepts_writes() {
+    if auth::is_write(&request) && !crate::cluster::leader::await_leading(node).await {
         let leader = node.leader_addr();
         let message = match &leader {
             Some(addr) => format!("this node follows; the leader is {addr}"),

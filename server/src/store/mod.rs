@@ -475,6 +475,22 @@ pub trait Store: Send + Sync + 'static {
         ))
     }
 
+    /// The leader `from` of `epoch` hands epoch `epoch + 1` to node `to`, with a lease of
+    /// `lease_ms` for it, in one conditional update (a hand-over: no other node can claim in
+    /// between). Returns the new epoch, or `None` when `from` no longer leads `epoch`.
+    async fn hand_over_epoch(
+        &self,
+        from: u32,
+        epoch: u64,
+        to: u32,
+        lease_ms: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let _ = (from, epoch, to, lease_ms);
+        Err(StoreError::Unavailable(
+            "this store does not support a cluster; use MySQL".into(),
+        ))
+    }
+
     /// A show's audit trail (sales, cancellations, refunds and blocks) in `(lamport, node_id)`
     /// order. Every store keeps one: there is no default (an `Unavailable` default told
     /// clients to retry a condition that never passes).

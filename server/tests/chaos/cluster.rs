@@ -41,6 +41,8 @@ pub struct Cluster {
     links: BTreeMap<(u32, u32), MysqlProxy>,
     /// MySQL as the nodes reach it.
     pub mysql: MysqlProxy,
+    /// The MariaDB of the run's own (`--private-mysql`), which the nemesis pauses and kills.
+    pub private_mysql: Option<super::private_mysql::PrivateMysql>,
     db_url: String,
     hold_ttl_ms: u64,
     logs: std::path::PathBuf,
@@ -94,6 +96,7 @@ impl Cluster {
             nodes,
             links,
             mysql,
+            private_mysql: None,
             db_url,
             hold_ttl_ms,
             logs,
@@ -206,6 +209,10 @@ impl Cluster {
         self.heal_links();
         self.mysql.resume();
         self.mysql.restore();
+        if let Some(server) = &mut self.private_mysql {
+            server.heal();
+            server.wait_up();
+        }
         for id in NODES {
             self.resume(id);
             self.restart(id);

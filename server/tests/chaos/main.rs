@@ -14,6 +14,7 @@ mod handover;
 mod history;
 mod inject;
 mod nemesis;
+mod private_mysql;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,8 @@ struct Args {
     seed: u64,
     duration_s: u64,
     inject: Vec<Inject>,
+    /// Run on a MariaDB of our own, which the nemesis also pauses and kills.
+    private_mysql: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -53,6 +56,7 @@ fn parse_args() -> Result<Args, String> {
         seed: DEFAULT_SEED,
         duration_s: DEFAULT_DURATION_S,
         inject: Vec::new(),
+        private_mysql: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -77,6 +81,7 @@ fn parse_args() -> Result<Args, String> {
                     })?);
                 }
             }
+            "--private-mysql" => args.private_mysql = true,
             // What cargo and libtest pass by habit (`--nocapture`, `-q`, a filter) is ignored.
             _ => {}
         }
@@ -92,17 +97,34 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // Before any thread starts: the test database is created on the private server.
+    let private = if args.private_mysql {
+        let dir = std::env::temp_dir().join(format!("cinebook-chaos-mysql-{}", std::process::id()));
+        match private_mysql::PrivateMysql::start(&dir) {
+            Ok(server) => {
+                std::env::set_var(cinebook_server::testing::TEST_MYSQL_URL_ENV, server.url());
+                println!("chaos: private MariaDB at {} (data in {})", server.url(), dir.display());
+                Some(server)
+            }
+            Err(e) => {
+                eprintln!("chaos: --private-mysql: {e}");
+                std::process::exit(2);
+            }
+        }
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let ok = runtime.block_on(run(args));
+    let ok = runtime.block_on(run(args, private));
     std::process::exit(if ok { 0 } else { 1 });
 }
 
 /// The run; true when its outcome is the expected one (ok, or FAILED when injecting).
-async fn run(args: Args) -> bool {
+async fn run(args: Args, private: Option<private_mysql::PrivateMysql>) -> bool {
     let db = TestDatabase::create().await;
     let store = db.store().await;
     store.migrate().await.expect("migrate");
@@ -125,6 +147,7 @@ async fn run(args: Args) -> bool {
     let mysql = MysqlProxy::start(&db).await;
     let url = mysql.url(&db);
     let mut cluster = cluster::Cluster::start(mysql, url, HOLD_TTL_MS).await;
+    cluster.private_mysql = private;
     println!(
         "chaos: seed {} duration {} s, node logs in {}",
         args.seed,
@@ -206,8 +229,10 @@ async fn run(args: Args) -> bool {
         true
     };
     println!("{}", report.line());
+    let private = cluster.private_mysql.take();
     drop(cluster);
     db.drop_database().await;
+    drop(private);
     let expected = if args.inject.is_empty() {
         report.ok()
     } else {

@@ -27,6 +27,10 @@ pub enum Fault {
     CutMysql,
     /// SIGKILL the leader and SIGSTOP the next node in line at the same time.
     KillLeaderPauseNext,
+    /// SIGSTOP the private `mariadbd` (`--private-mysql` only).
+    PauseMysql,
+    /// SIGKILL the private `mariadbd`, start it again at the heal (`--private-mysql` only).
+    KillMysql,
 }
 
 const ALL: [Fault; 7] = [
@@ -39,6 +43,19 @@ const ALL: [Fault; 7] = [
     Fault::KillLeaderPauseNext,
 ];
 
+/// With `--private-mysql`: the real server paused and killed as well.
+const WITH_PRIVATE_MYSQL: [Fault; 9] = [
+    Fault::KillLeader,
+    Fault::PauseLeader,
+    Fault::KillFollower,
+    Fault::PartitionLeader,
+    Fault::StallMysql,
+    Fault::CutMysql,
+    Fault::KillLeaderPauseNext,
+    Fault::PauseMysql,
+    Fault::KillMysql,
+];
+
 impl Fault {
     fn name(self) -> &'static str {
         match self {
@@ -49,6 +66,8 @@ impl Fault {
             Fault::StallMysql => "stall-mysql",
             Fault::CutMysql => "cut-mysql",
             Fault::KillLeaderPauseNext => "kill-leader+pause-next",
+            Fault::PauseMysql => "pause-mysqld",
+            Fault::KillMysql => "kill-mysqld",
         }
     }
 }
@@ -63,7 +82,12 @@ pub async fn run(cluster: &mut Cluster, ctx: &Ctx, seed: u64, duration_ms: u64) 
             cluster.heal_all();
             continue;
         };
-        let fault = ALL[rng.random_range(0..ALL.len())];
+        let faults: &[Fault] = if cluster.private_mysql.is_some() {
+            &WITH_PRIVATE_MYSQL
+        } else {
+            &ALL
+        };
+        let fault = faults[rng.random_range(0..faults.len())];
         let hold_ms = rng.random_range(1_500..3_000);
         let at_ms = ctx_now(ctx);
         inject(cluster, fault, leader, &mut rng);
@@ -112,6 +136,16 @@ fn inject(cluster: &mut Cluster, fault: Fault, leader: u32, rng: &mut StdRng) {
                 cluster.pause(*next);
             }
         }
+        Fault::PauseMysql => {
+            if let Some(server) = &mut cluster.private_mysql {
+                server.pause();
+            }
+        }
+        Fault::KillMysql => {
+            if let Some(server) = &mut cluster.private_mysql {
+                server.kill();
+            }
+        }
     }
 }
 
@@ -120,6 +154,11 @@ fn heal(cluster: &mut Cluster, fault: Fault) {
         Fault::StallMysql => cluster.mysql.resume(),
         Fault::CutMysql => cluster.mysql.restore(),
         Fault::PartitionLeader => cluster.heal_links(),
+        Fault::PauseMysql | Fault::KillMysql => {
+            if let Some(server) = &mut cluster.private_mysql {
+                server.heal();
+            }
+        }
         Fault::KillLeader
         | Fault::PauseLeader
         | Fault::KillFollower

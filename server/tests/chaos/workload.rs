@@ -27,6 +27,10 @@ const KIOSK_CALL_TIMEOUT_MS: u64 = 800;
 /// A kiosk refunds its oldest sale once it has this many (keeps seats turning over).
 const LIVE_SALES_MAX: usize = 3;
 
+/// A kiosk's connection on which a call heard nothing (not even an answer to a ping) for twice
+/// this long is left for another node (the client's `liveness_timeout_ms`).
+const KIOSK_LIVENESS_TIMEOUT_MS: u64 = 150;
+
 /// Pause between two probe holds.
 const PROBE_INTERVAL_MS: u64 = 10;
 
@@ -74,6 +78,8 @@ fn config(token: &str, call_timeout_ms: u64) -> ClientConfig {
         backoff_max_ms: 150,
         attempts_max: 12,
         redirects_max: 4,
+        liveness_timeout_ms: KIOSK_LIVENESS_TIMEOUT_MS,
+        unresponsive_avoid_ms: 2_000,
         ..ClientConfig::with_token(token)
     }
 }

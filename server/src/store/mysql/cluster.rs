@@ -3,7 +3,7 @@
 use super::*;
 
 /// An epoch claim waits this long for the row lock before it kills the transactions holding it.
-pub const CLAIM_LOCK_WAIT_MS: u64 = 150;
+pub const CLAIM_LOCK_WAIT_MS: u64 = 60;
 
 impl MysqlStore {
     pub(super) async fn try_current_epoch(&self) -> Attempt<EpochState> {
@@ -26,6 +26,24 @@ impl MysqlStore {
     ) -> Attempt<EpochClaim> {
         let mut tx = self.begin().await?;
         let me: Option<u64> = tx.query_first("SELECT CONNECTION_ID()").await?;
+        // First a plain read (no lock): over a live lease of another node the claim loses at
+        // once, without waiting for (or killing) the live leader's sale transactions.
+        let seen: Option<(u64, Option<u32>, i64)> = tx
+            .query_first(
+                "SELECT epoch, leader_node_id, \
+                 lease_until_ms >= ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) FROM cluster_epoch \
+                 WHERE id = 1",
+            )
+            .await?;
+        let (epoch, leader_node_id, leased) =
+            seen.ok_or_else(|| Fail::Store(StoreError::Corrupt("cluster_epoch has no row".into())))?;
+        if epoch != seen_epoch || (leased != 0 && leader_node_id != Some(node_id)) {
+            tx.rollback().await?;
+            return Ok(EpochClaim::Lost(EpochState {
+                epoch,
+                leader_node_id,
+            }));
+        }
         // Only over a lease that ran out (or our own): a live leader keeps its epoch.
         {
             let claim = tx.exec_drop(
@@ -99,6 +117,30 @@ impl MysqlStore {
                 tracing::warn!(connection = id, error = %e, "could not kill the blocking connection");
             }
         }
+    }
+
+    /// The leader `from` of `epoch` hands the next epoch to `to` in one conditional update, with
+    /// a lease of `lease_ms` for `to`: nobody else can claim between the two leaders, and `from`
+    /// is fenced from then on (its sale transactions still running commit first: they hold the
+    /// row's shared lock).
+    pub(super) async fn try_hand_over_epoch(
+        &self,
+        from: u32,
+        epoch: u64,
+        to: u32,
+        lease_ms: u64,
+    ) -> Attempt<Option<u64>> {
+        let mut conn = self.conn().await?;
+        conn.exec_drop(
+            format!(
+                "UPDATE cluster_epoch SET epoch = epoch + 1, leader_node_id = ?, \
+                 lease_until_ms = ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) + {lease_ms} \
+                 WHERE id = 1 AND epoch = ? AND leader_node_id = ?"
+            ),
+            (to, epoch, from),
+        )
+        .await?;
+        Ok((conn.affected_rows() == 1).then_some(epoch + 1))
     }
 
     pub(super) async fn try_renew_lease(

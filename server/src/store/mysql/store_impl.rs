@@ -22,6 +22,19 @@ impl Store for MysqlStore {
         .await
     }
 
+    async fn hand_over_epoch(
+        &self,
+        from: u32,
+        epoch: u64,
+        to: u32,
+        lease_ms: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        self.run("hand_over_epoch", self.limits.operation_timeout, || {
+            self.try_hand_over_epoch(from, epoch, to, lease_ms)
+        })
+        .await
+    }
+
     async fn renew_lease(
         &self,
         node_id: u32,
