@@ -38,10 +38,14 @@ pub struct FaultFigure {
     /// How long it lasted (until healed).
     pub lasted_ms: u64,
     /// The longest stretch without an acknowledged sale from the fault until
-    /// [`AFTER_HEAL_MS`] after it was healed (sales sent after the fault began).
+    /// [`AFTER_HEAL_MS`] after it was healed, or the next fault (sales sent after the fault
+    /// began).
     pub unavailable_ms: u64,
     /// The same for holds (the probe's included).
     pub no_hold_ms: u64,
+    /// No sale as measured before the window was cut at the next fault and a stretch at the
+    /// window's end was capped (to compare with figures taken before those changes).
+    pub unavailable_wide_ms: u64,
 }
 
 /// What the checker found.
@@ -306,7 +310,13 @@ pub const AFTER_HEAL_MS: u64 = 3_000;
 
 /// The longest stretch of `[from_ms, to_ms]` without an answer in `oks` (sent at, answered at),
 /// counting from `from_ms` ([`u64::MAX`] when nothing at all was answered after `from_ms`).
-fn gap(oks: &[(u64, u64)], from_ms: u64, to_ms: u64) -> u64 {
+pub fn gap(oks: &[(u64, u64)], from_ms: u64, to_ms: u64) -> u64 {
+    gap_counted(oks, from_ms, to_ms, true)
+}
+
+/// [`gap`]; `capped: false` is how it was measured before the cap (a stretch that began inside
+/// the window counted in full, to the next answer however late), for comparing with old figures.
+fn gap_counted(oks: &[(u64, u64)], from_ms: u64, to_ms: u64, capped: bool) -> u64 {
     let mut answers: Vec<u64> = oks
         .iter()
         .filter(|(sent, _)| *sent >= from_ms)
@@ -322,23 +332,36 @@ fn gap(oks: &[(u64, u64)], from_ms: u64, to_ms: u64) -> u64 {
         if last >= to_ms {
             break;
         }
-        longest = longest.max(answered.saturating_sub(last));
+        // A stretch is counted within the window only (the next answer may come long after it,
+        // in the next fault: that stretch was the next fault's).
+        let end = if capped { answered.min(to_ms) } else { answered };
+        longest = longest.max(end.saturating_sub(last));
         last = last.max(answered);
     }
     longest
 }
 
 /// For each fault: from its start to the first sale (and hold) sent after it that succeeded.
+/// A fault's window ends [`AFTER_HEAL_MS`] after its heal, or when the next fault begins if
+/// that is sooner (a stall of MySQL 1.7 s after a paused leader was healed was counted as the
+/// paused leader's).
 fn availability(history: &History) -> Vec<FaultFigure> {
     history
         .faults
         .iter()
-        .map(|f| FaultFigure {
-            kind: f.kind.clone(),
-            double: f.double,
-            lasted_ms: f.healed_ms.saturating_sub(f.at_ms),
-            unavailable_ms: gap(&history.sales_ok, f.at_ms, f.healed_ms + AFTER_HEAL_MS),
-            no_hold_ms: gap(&history.holds_ok, f.at_ms, f.healed_ms + AFTER_HEAL_MS),
+        .enumerate()
+        .map(|(i, f)| {
+            let wide = f.healed_ms + AFTER_HEAL_MS;
+            let next = history.faults.get(i + 1).map_or(u64::MAX, |n| n.at_ms);
+            let until = wide.min(next);
+            FaultFigure {
+                kind: f.kind.clone(),
+                double: f.double,
+                lasted_ms: f.healed_ms.saturating_sub(f.at_ms),
+                unavailable_ms: gap(&history.sales_ok, f.at_ms, until),
+                no_hold_ms: gap(&history.holds_ok, f.at_ms, until),
+                unavailable_wide_ms: gap_counted(&history.sales_ok, f.at_ms, wide, false),
+            }
         })
         .collect()
 }

@@ -109,8 +109,19 @@ pub fn self_test(history: &History, db_state: &DbState, nodes: &[NodeMap]) -> bo
         println!("chaos: checker self-test: lost NOT caught");
         ok = false;
     }
+    // The availability figure counts only its own window: a sale at 100 ms and the next one at
+    // 5,000 ms is a 900 ms stretch in a window ending at 1,000 ms (it was 4,900, the next
+    // fault's outage counted as this one's).
+    let figure = super::checker::gap(&[(0, 100), (50, 5_000)], 0, 1_000);
+    if figure != 900 {
+        println!("chaos: checker self-test: availability window NOT kept ({figure} ms)");
+        ok = false;
+    }
     if ok {
-        println!("chaos: checker self-test: lost, double, ghost, diverged, holds each caught");
+        println!(
+            "chaos: checker self-test: lost, double, ghost, diverged, holds each caught; \
+             availability window kept"
+        );
     }
     ok
 }

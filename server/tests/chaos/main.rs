@@ -377,6 +377,9 @@ fn print_report(report: &Report, leader: Option<u32>) {
             (|f| f.unavailable_ms) as fn(&checker::FaultFigure) -> u64,
         ),
         ("no hold", |f| f.no_hold_ms),
+        ("no sale, measured as before (window to heal + 3 s, uncapped)", |f| {
+            f.unavailable_wide_ms
+        }),
     ] {
         let (single, double) = (figures(false, pick), figures(true, pick));
         println!(

@@ -145,6 +145,18 @@ impl Station {
     }
 }
 
+/// With `CHAOS_TRACE` set, every failed kiosk call is printed (ms since the start, kiosk, call,
+/// node, error), to see where a stretch without sales went.
+fn trace(ctx: &Ctx, client_no: usize, what: &str, client: &Client, error: &Error) {
+    if std::env::var_os("CHAOS_TRACE").is_some() {
+        eprintln!(
+            "chaos-trace: {:>7} ms kiosk {client_no} {what} at node {}: {error}",
+            ctx.now(),
+            node_of(client)
+        );
+    }
+}
+
 fn node_of(client: &Client) -> u32 {
     client.welcome().map_or(0, |w| w.node_id)
 }
@@ -179,10 +191,14 @@ pub async fn kiosk(ctx: Ctx, client_no: usize, token: String, seed: u64) {
             )
             .await;
         if let Err(e) = &hold {
+            trace(&ctx, client_no, "hold", &st.client, e);
             st.after(&ctx, e).await;
         }
         if let Ok(hold) = hold {
             let acked_ms = ctx.hold_ok(sent);
+            if std::env::var_os("CHAOS_TRACE").is_some() {
+                eprintln!("chaos-trace: {acked_ms:>7} ms kiosk {client_no} held (sent at {sent}) at node {}", node_of(&st.client));
+            }
             let node = node_of(&st.client);
             tokio::time::sleep(Duration::from_millis(rng.random_range(0..60))).await;
             let roll = rng.random_range(0..100);
@@ -228,10 +244,14 @@ async fn confirm(
         let sent = ctx.now();
         let answer = st.client.confirm(hold.hold_id, payment.clone(), &key).await;
         if let Err(e) = &answer {
+            trace(ctx, client_no, "confirm", &st.client, e);
             st.after(ctx, e).await;
         }
         match answer {
             Ok(booking) => {
+                if std::env::var_os("CHAOS_TRACE").is_some() {
+                    eprintln!("chaos-trace: {:>7} ms kiosk {client_no} sold (sent at {sent})", ctx.now());
+                }
                 ctx.sale_ok(sent);
                 sales.push(booking.code.clone());
                 let seats = booking.seats.iter().map(|s| s.seat_id).collect();
@@ -284,6 +304,7 @@ async fn release(ctx: &Ctx, st: &mut Station, hold: &HoldInfo) -> HoldFate {
     loop {
         let answer = st.client.release(hold.hold_id).await;
         if let Err(e) = &answer {
+            trace(ctx, 9, "release", &st.client, e);
             st.after(ctx, e).await;
         }
         match answer {
@@ -312,12 +333,19 @@ async fn refund(ctx: &Ctx, st: &mut Station, code: String) {
     let give_up = ctx.now() + KIOSK_GIVE_UP_MS;
     let mut retried = false;
     let outcome = loop {
+        let sent = ctx.now();
         let answer = st.client.cancel(&code, true, "chaos refund").await;
         if let Err(e) = &answer {
+            trace(ctx, 9, &format!("refund sent at {sent}"), &st.client, e);
             st.after(ctx, e).await;
         }
         match answer {
-            Ok(_) => break CancelOutcome::Done,
+            Ok(_) => {
+                if std::env::var_os("CHAOS_TRACE").is_some() {
+                    eprintln!("chaos-trace: {:>7} ms refunded (sent at {sent})", ctx.now());
+                }
+                break CancelOutcome::Done;
+            }
             Err(e) if transient(&e) && ctx.now() < give_up => {
                 retried = true;
                 tokio::time::sleep(Duration::from_millis(50)).await;
