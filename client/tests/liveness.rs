@@ -131,7 +131,10 @@ async fn a_slow_node_that_answers_pings_keeps_its_connection() {
     assert_eq!(sold.code, "K7QX-3MPA");
     assert_eq!(slow.connections(), 1, "never reconnected");
     assert_eq!(slow.seen_named("confirm").len(), 1, "never repeated");
-    assert!(!slow.seen_named("ping").is_empty(), "it was pinged meanwhile");
+    assert!(
+        !slow.seen_named("ping").is_empty(),
+        "it was pinged meanwhile"
+    );
 }
 
 #[tokio::test]

@@ -12,12 +12,14 @@
 //! - [`claims`]: which `Election`/`Coordinator`/`Follow` messages a node believes.
 //! - [`acks`]: what followers acknowledged: the leader lease, replicated holds, hand-over.
 //! - [`leader`]: those rules as the request handlers apply them.
+//! - [`lease`]: the leader's lease in the store as the runtime renews and checks it.
 
 pub mod acks;
 pub mod bully;
 pub mod claims;
 pub mod follower;
 pub mod leader;
+pub mod lease;
 pub mod peer;
 pub mod peer_auth;
 pub mod replication;

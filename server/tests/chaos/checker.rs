@@ -334,7 +334,11 @@ fn gap_counted(oks: &[(u64, u64)], from_ms: u64, to_ms: u64, capped: bool) -> u6
         }
         // A stretch is counted within the window only (the next answer may come long after it,
         // in the next fault: that stretch was the next fault's).
-        let end = if capped { answered.min(to_ms) } else { answered };
+        let end = if capped {
+            answered.min(to_ms)
+        } else {
+            answered
+        };
         longest = longest.max(end.saturating_sub(last));
         last = last.max(answered);
     }

@@ -103,7 +103,11 @@ fn main() {
         match private_mysql::PrivateMysql::start(&dir) {
             Ok(server) => {
                 std::env::set_var(cinebook_server::testing::TEST_MYSQL_URL_ENV, server.url());
-                println!("chaos: private MariaDB at {} (data in {})", server.url(), dir.display());
+                println!(
+                    "chaos: private MariaDB at {} (data in {})",
+                    server.url(),
+                    dir.display()
+                );
                 Some(server)
             }
             Err(e) => {
@@ -377,9 +381,10 @@ fn print_report(report: &Report, leader: Option<u32>) {
             (|f| f.unavailable_ms) as fn(&checker::FaultFigure) -> u64,
         ),
         ("no hold", |f| f.no_hold_ms),
-        ("no sale, measured as before (window to heal + 3 s, uncapped)", |f| {
-            f.unavailable_wide_ms
-        }),
+        (
+            "no sale, measured as before (window to heal + 3 s, uncapped)",
+            |f| f.unavailable_wide_ms,
+        ),
     ] {
         let (single, double) = (figures(false, pick), figures(true, pick));
         println!(

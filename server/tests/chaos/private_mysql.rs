@@ -65,10 +65,20 @@ impl PrivateMysql {
         let child = Command::new("mariadbd")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", self.dir.join("data").display()))
-            .arg(format!("--socket={}", self.dir.join("mariadbd.sock").display()))
-            .arg(format!("--pid-file={}", self.dir.join("mariadbd.pid").display()))
+            .arg(format!(
+                "--socket={}",
+                self.dir.join("mariadbd.sock").display()
+            ))
+            .arg(format!(
+                "--pid-file={}",
+                self.dir.join("mariadbd.pid").display()
+            ))
             .arg(format!("--port={}", self.port))
-            .args(["--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve"])
+            .args([
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                "--skip-name-resolve",
+            ])
             .args(["--innodb-buffer-pool-size=32M", "--max-connections=500"])
             .stdout(Stdio::null())
             .stderr(log)

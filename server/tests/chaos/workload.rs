@@ -147,10 +147,10 @@ impl Station {
 
 /// With `CHAOS_TRACE` set, every failed kiosk call is printed (ms since the start, kiosk, call,
 /// node, error), to see where a stretch without sales went.
-fn trace(ctx: &Ctx, client_no: usize, what: &str, client: &Client, error: &Error) {
+fn trace(ctx: &Ctx, who: &str, what: &str, client: &Client, error: &Error) {
     if std::env::var_os("CHAOS_TRACE").is_some() {
         eprintln!(
-            "chaos-trace: {:>7} ms kiosk {client_no} {what} at node {}: {error}",
+            "chaos-trace: {:>7} ms {who} {what} at node {}: {error}",
             ctx.now(),
             node_of(client)
         );
@@ -191,7 +191,7 @@ pub async fn kiosk(ctx: Ctx, client_no: usize, token: String, seed: u64) {
             )
             .await;
         if let Err(e) = &hold {
-            trace(&ctx, client_no, "hold", &st.client, e);
+            trace(&ctx, &format!("kiosk {client_no}"), "hold", &st.client, e);
             st.after(&ctx, e).await;
         }
         if let Ok(hold) = hold {
@@ -244,13 +244,16 @@ async fn confirm(
         let sent = ctx.now();
         let answer = st.client.confirm(hold.hold_id, payment.clone(), &key).await;
         if let Err(e) = &answer {
-            trace(ctx, client_no, "confirm", &st.client, e);
+            trace(ctx, &format!("kiosk {client_no}"), "confirm", &st.client, e);
             st.after(ctx, e).await;
         }
         match answer {
             Ok(booking) => {
                 if std::env::var_os("CHAOS_TRACE").is_some() {
-                    eprintln!("chaos-trace: {:>7} ms kiosk {client_no} sold (sent at {sent})", ctx.now());
+                    eprintln!(
+                        "chaos-trace: {:>7} ms kiosk {client_no} sold (sent at {sent})",
+                        ctx.now()
+                    );
                 }
                 ctx.sale_ok(sent);
                 sales.push(booking.code.clone());
@@ -304,7 +307,7 @@ async fn release(ctx: &Ctx, st: &mut Station, hold: &HoldInfo) -> HoldFate {
     loop {
         let answer = st.client.release(hold.hold_id).await;
         if let Err(e) = &answer {
-            trace(ctx, 9, "release", &st.client, e);
+            trace(ctx, "a kiosk", "release", &st.client, e);
             st.after(ctx, e).await;
         }
         match answer {
@@ -336,7 +339,13 @@ async fn refund(ctx: &Ctx, st: &mut Station, code: String) {
         let sent = ctx.now();
         let answer = st.client.cancel(&code, true, "chaos refund").await;
         if let Err(e) = &answer {
-            trace(ctx, 9, &format!("refund sent at {sent}"), &st.client, e);
+            trace(
+                ctx,
+                "a kiosk",
+                &format!("refund sent at {sent}"),
+                &st.client,
+                e,
+            );
             st.after(ctx, e).await;
         }
         match answer {

@@ -35,8 +35,8 @@ impl MysqlStore {
                  WHERE id = 1",
             )
             .await?;
-        let (epoch, leader_node_id, leased) =
-            seen.ok_or_else(|| Fail::Store(StoreError::Corrupt("cluster_epoch has no row".into())))?;
+        let (epoch, leader_node_id, leased) = seen
+            .ok_or_else(|| Fail::Store(StoreError::Corrupt("cluster_epoch has no row".into())))?;
         if epoch != seen_epoch || (leased != 0 && leader_node_id != Some(node_id)) {
             tx.rollback().await?;
             return Ok(EpochClaim::Lost(EpochState {
