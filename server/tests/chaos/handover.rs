@@ -54,8 +54,14 @@ fn lines(dir: &Path) -> Vec<Line> {
 }
 
 /// Every hand-over in the logs; `sales` are acknowledged sales as (sent, answered) ms since
-/// `start_wall_ms`.
-pub fn handovers(dir: &Path, start_wall_ms: u64, sales: &[(u64, u64)]) -> Vec<Handover> {
+/// `start_wall_ms`; the kiosks stopped at `stopped_ms` (a window is cut there: a hand-over in
+/// the last second of the run counted the end of the traffic as a stretch without sales).
+pub fn handovers(
+    dir: &Path,
+    start_wall_ms: u64,
+    sales: &[(u64, u64)],
+    stopped_ms: u64,
+) -> Vec<Handover> {
     let lines = lines(dir);
     let mut out = Vec::new();
     for (i, (began, message, _, to)) in lines.iter().enumerate() {
@@ -70,7 +76,7 @@ pub fn handovers(dir: &Path, start_wall_ms: u64, sales: &[(u64, u64)]) -> Vec<Ha
             continue;
         };
         let from = began.saturating_sub(200).saturating_sub(start_wall_ms);
-        let until = (led + 1_000).saturating_sub(start_wall_ms);
+        let until = (led + 1_000).saturating_sub(start_wall_ms).min(stopped_ms);
         let mut answers: Vec<u64> = sales
             .iter()
             .map(|(_, answered)| *answered)
@@ -80,7 +86,7 @@ pub fn handovers(dir: &Path, start_wall_ms: u64, sales: &[(u64, u64)]) -> Vec<Ha
         let mut last = from;
         let mut longest = 0;
         for a in answers.into_iter().chain([until]) {
-            longest = longest.max(a - last);
+            longest = longest.max(a.saturating_sub(last));
             last = a;
         }
         out.push(Handover {

@@ -112,6 +112,8 @@ pub struct History {
     pub faults: Vec<FaultRec>,
     /// Each kiosk's terminal id.
     pub terminals: Vec<u64>,
+    /// When the kiosks were told to stop (no sale is expected after it).
+    pub stopped_ms: Option<u64>,
 }
 
 /// The history shared by the kiosks, the probe and the nemesis.

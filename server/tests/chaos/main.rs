@@ -195,6 +195,7 @@ async fn run(args: Args, private: Option<private_mysql::PrivateMysql>) -> bool {
     cluster.heal_all();
     let leader = cluster.settle(Duration::from_secs(20)).await;
     ctx.stop.store(true, Ordering::Release);
+    history.lock().stopped_ms = u64::try_from(ctx.start.elapsed().as_millis()).ok();
     for task in tasks {
         let give_up = Duration::from_millis(workload::KIOSK_GIVE_UP_MS + 5_000);
         let _ = tokio::time::timeout(give_up, task).await;
@@ -226,6 +227,7 @@ async fn run(args: Args, private: Option<private_mysql::PrivateMysql>) -> bool {
         cluster.log_dir(),
         start_wall_ms,
         &history.sales_ok,
+        history.stopped_ms.unwrap_or(u64::MAX),
     ));
     let self_test = if args.inject.is_empty() {
         self_test(&history, &db_state, &nodes)
