@@ -12,6 +12,9 @@ use crate::backoff;
 use crate::conn::Conn;
 use crate::{ClientConfig, Error, Result, Welcome};
 
+/// At most this many unresponsive addresses are remembered (the oldest is forgotten first).
+const UNRESPONSIVE_REMEMBERED_MAX: usize = 64;
+
 /// An async CineBook client.
 ///
 /// Cloning is cheap: clones share one connection (and its pipelined calls), one Lamport clock and
@@ -191,6 +194,9 @@ impl Client {
     fn mark_unresponsive(&self, addr: &str) {
         let mut list = lock(&self.inner.unresponsive);
         list.retain(|(a, _)| a != addr);
+        if list.len() >= UNRESPONSIVE_REMEMBERED_MAX {
+            list.remove(0);
+        }
         list.push((addr.to_string(), Instant::now()));
         let mut preferred = lock(&self.inner.preferred);
         if preferred.as_deref() == Some(addr) {
