@@ -27,7 +27,9 @@ pub struct ClientConfig {
     /// server that then sends nothing for as long again is taken for unresponsive (paused, cut
     /// off): the connection is closed and the call is retried on another node when that is
     /// safe (reads, keyed holds and confirms, with the same key) or answered `Indeterminate`.
-    /// `0` turns this off (the call then waits for `call_timeout_ms`).
+    /// `0` turns this off (the call then waits for `call_timeout_ms`). Terminals only: a guest
+    /// (no token) never pings, since a guest's reads, `Ping` included, queue for the node's
+    /// shared guest read slots and a busy node would look dead.
     pub liveness_timeout_ms: u64,
     /// A node found unresponsive is tried last, and not followed by `NotLeader`, for this long.
     pub unresponsive_avoid_ms: u64,
@@ -78,6 +80,7 @@ impl ClientConfig {
     }
 
     pub(crate) fn liveness_timeout(&self) -> Option<Duration> {
-        (self.liveness_timeout_ms > 0).then(|| Duration::from_millis(self.liveness_timeout_ms))
+        let on = self.liveness_timeout_ms > 0 && self.token.is_some();
+        on.then(|| Duration::from_millis(self.liveness_timeout_ms))
     }
 }

@@ -159,3 +159,27 @@ async fn without_a_liveness_timeout_a_silent_node_is_waited_for() {
     );
     assert!(stuck.seen_named("ping").is_empty());
 }
+
+#[tokio::test]
+async fn a_guest_never_pings() {
+    let stuck = frozen().await;
+    let config = ClientConfig {
+        token: None,
+        call_timeout_ms: 400,
+        ..config(100)
+    };
+    let client = Client::connect([stuck.addr.clone()], config)
+        .await
+        .expect("connect");
+    let error = client.list_cities().await.expect_err("no answer");
+    assert_eq!(
+        error,
+        Error::Timeout {
+            call_timeout_ms: 400
+        }
+    );
+    assert!(
+        stuck.seen_named("ping").is_empty(),
+        "a guest's ping would queue behind the node's guest reads"
+    );
+}
