@@ -80,6 +80,7 @@ pub mod blocking;
 mod client;
 mod config;
 mod conn;
+mod door_api;
 mod error;
 mod payments;
 mod subscription;
@@ -97,5 +98,7 @@ pub use welcome::Welcome;
 
 /// The protocol's domain types (shows, seats, holds, bookings), re-exported for convenience.
 pub use cinebook_protocol::types;
+/// Tickets, scans and admissions (the door requests).
+pub use cinebook_protocol::{door, ticket};
 /// The protocol's request and reply enums, for [`Client::request`].
 pub use cinebook_protocol::{ErrorCode, Reply, Request};

@@ -1083,6 +1083,7 @@ mod tests {
     contract_test!(hold_ids_and_keys_round_trip);
     contract_test!(blocked_seats_round_trip);
     contract_test!(payment_orders);
+    contract_test!(admissions);
 
     #[tokio::test]
     async fn double_sale_is_isolated() {
