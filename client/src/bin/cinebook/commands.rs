@@ -10,7 +10,7 @@ use cinebook_client::{new_idempotency_key, Client, Error, SeatUpdate};
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::args::{Command, Pay, Report};
+use crate::args::{Command, Pay, PrintArgs, Report};
 use crate::exit::CliError;
 use crate::names::{self, Match};
 use crate::output::{self, *};
@@ -32,7 +32,11 @@ impl Out {
     }
 
     /// Prints `value` as JSON, or `text` for people.
-    fn print<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+    pub fn print<T: Serialize>(
+        &self,
+        value: &T,
+        text: impl FnOnce() -> String,
+    ) -> anyhow::Result<()> {
         if self.json {
             emit(&serde_json::to_string_pretty(value)?)
         } else {
@@ -99,7 +103,8 @@ pub async fn run(client: &Client, command: Command, out: Out) -> anyhow::Result<
             hold,
             pay,
             idempotency_key,
-        } => confirm(client, hold, pay, idempotency_key, out).await,
+            print,
+        } => confirm(client, hold, pay, idempotency_key, out, &print).await,
         Command::Renew { hold } => renew(client, hold, out).await,
         Command::Release { hold } => {
             client.release(hold).await?;
@@ -128,10 +133,46 @@ pub async fn run(client: &Client, command: Command, out: Out) -> anyhow::Result<
                 )
             })
         }
-        Command::Booking { code } => {
+        Command::Booking { code, print } => {
             let booking = client.booking(&names::booking_code(&code)).await?;
-            print_ticket(client, &booking, None, out).await
+            print_ticket(client, &booking, None, out, &print, true).await
         }
+        Command::Scan {
+            ticket,
+            gate,
+            show,
+            screen,
+            key,
+            log,
+            sync,
+            ..
+        } => {
+            if sync {
+                return crate::door::sync(client, &log, out).await;
+            }
+            let args = crate::door::ScanArgs {
+                ticket,
+                gate,
+                place: cinebook_client::door::DoorPlace {
+                    show_id: show,
+                    screen_id: screen,
+                },
+                key,
+                log,
+            };
+            crate::door::scan(client, &args, out).await
+        }
+        Command::TicketKey { save } => crate::door::ticket_key(client, save.as_deref(), out).await,
+        Command::Block {
+            show,
+            seats,
+            reason,
+        } => block(client, show, &seats, &reason, true, out).await,
+        Command::Unblock {
+            show,
+            seats,
+            reason,
+        } => block(client, show, &seats, &reason, false, out).await,
         Command::Watch { show } => watch(client, show, out).await,
         Command::Report {
             report: Report::Shift { from, to },
@@ -438,6 +479,7 @@ async fn confirm(
     pay: Pay,
     key: Option<String>,
     out: Out,
+    print: &PrintArgs,
 ) -> anyhow::Result<()> {
     // The hold's total comes with a renew (which also keeps it alive while we pay).
     let (payment, hold_gone) = match client.renew(hold_id).await {
@@ -481,7 +523,7 @@ async fn confirm(
         }
         (Err(error), _) => return Err(error.into()),
     };
-    print_ticket(client, &booking, Some(key), out).await
+    print_ticket(client, &booking, Some(key), out, print, false).await
 }
 
 async fn print_ticket(
@@ -489,6 +531,8 @@ async fn print_ticket(
     booking: &cinebook_client::types::Booking,
     key: Option<String>,
     out: Out,
+    print: &PrintArgs,
+    reprint: bool,
 ) -> anyhow::Result<()> {
     // The film and time make the ticket; without them it still has the code and seats.
     let summary = client
@@ -508,7 +552,57 @@ async fn print_ticket(
             booking.code,
             ticket::status(booking.status)
         )
-    })
+    })?;
+    if print.any() {
+        for line in crate::print::deliver(client, booking, summary, reprint, print).await? {
+            if out.json {
+                eprintln!("{line}");
+            } else {
+                emit(&line)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `cinebook block` / `unblock`: house seats by label, with a reason.
+async fn block(
+    client: &Client,
+    show: u64,
+    typed: &[String],
+    reason: &str,
+    blocked: bool,
+    out: Out,
+) -> anyhow::Result<()> {
+    let map = client.seat_map(show).await?;
+    let labels: Vec<&str> = map.seats.iter().map(|s| s.label.as_str()).collect();
+    let found = names::seat_labels(typed, &labels).map_err(|unknown| {
+        CliError::usage(format!("show {show} has no seat {}", unknown.join(", ")))
+    })?;
+    let ids: Vec<u32> = found
+        .iter()
+        .filter_map(|l| map.seats.iter().find(|s| &s.label == l).map(|s| s.id))
+        .collect();
+    client
+        .block_seats_with_reason(show, ids, blocked, reason)
+        .await?;
+    let verb = if blocked { "blocked" } else { "unblocked" };
+    #[derive(Serialize)]
+    struct BlockOut<'a> {
+        show_id: u64,
+        seats: &'a [String],
+        blocked: bool,
+        reason: &'a str,
+    }
+    out.print(
+        &BlockOut {
+            show_id: show,
+            seats: &found,
+            blocked,
+            reason,
+        },
+        || format!("show {show}: {verb} {} ({reason})", found.join(", ")),
+    )
 }
 
 #[derive(Debug, Serialize)]
