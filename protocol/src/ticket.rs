@@ -99,11 +99,8 @@ impl TicketSigner {
 
     /// Signs `claims` into a payload.
     pub fn sign(&self, claims: &TicketClaims) -> String {
-        let mut bytes = match postcard::to_allocvec(claims) {
-            Ok(bytes) => bytes,
-            // Serialising a struct of strings and integers into a Vec cannot fail.
-            Err(_) => Vec::new(),
-        };
+        // Serialising a struct of strings and integers into a Vec cannot fail.
+        let mut bytes = postcard::to_allocvec(claims).unwrap_or_default();
         let signature = self.key.sign(&bytes);
         bytes.extend_from_slice(&signature.to_bytes());
         format!(

@@ -112,9 +112,7 @@ impl Printer {
             }
             Printer::Device(path) => {
                 let mut file = std::fs::OpenOptions::new()
-                    .write(true)
                     .create(true)
-                    .truncate(false)
                     .append(true)
                     .open(path)
                     .map_err(|e| printer_error(&path.display().to_string(), e))?;

@@ -67,9 +67,8 @@ fn page_content(ticket: &PrintedTicket) -> anyhow::Result<Content> {
         c.end_text();
     }
     let (width, modules) = qr_modules(&ticket.payload)?;
-    let side = (y - MARGIN_PT)
-        .min(PAGE_WIDTH_PT - 2.0 * MARGIN_PT)
-        .max(72.0);
+    // The page is wider than 72 pt plus its margins, so the bounds are ordered.
+    let side = (y - MARGIN_PT).clamp(72.0, PAGE_WIDTH_PT - 2.0 * MARGIN_PT);
     let module = side / (width + 2 * QR_QUIET_MODULES) as f32;
     let left = (PAGE_WIDTH_PT - side) / 2.0 + module * QR_QUIET_MODULES as f32;
     let top = y - module * QR_QUIET_MODULES as f32;
