@@ -28,6 +28,8 @@ pub enum Screen {
     Refund,
     /// The shift report.
     Report,
+    /// Admit tickets at the door (scan mode).
+    Scan,
 }
 
 /// The show list's time filter.
@@ -91,8 +93,14 @@ pub enum Action {
     Refund(String),
     /// Fetch today's shift report.
     LoadReport,
-    /// Write a ticket to a file for the printer.
-    SaveTicket { code: String, text: String },
+    /// Print a ticket with its QR code: a PDF in `cinebook-tickets/`, and ESC/POS to the
+    /// receipt printer when one is configured (`CINEBOOK_PRINTER`). A second print is a REPRINT.
+    PrintTicket {
+        booking: Booking,
+        show: Option<ShowSummary>,
+    },
+    /// Admit a ticket (a code or a QR payload) at the box office's gate.
+    Scan(String),
     /// Leave.
     Quit,
 }
@@ -126,8 +134,10 @@ pub enum Event {
     Refunded(Booking),
     /// The shift report.
     Report(ShiftReport),
-    /// A ticket was saved to this path.
+    /// A ticket was printed: what was done, for the status line.
     Saved(String),
+    /// A scan's answer.
+    Scanned(cinebook_client::door::ScanResult),
     /// Something failed; `hold_lost` if the hold is gone (expired or unknown).
     Failed { message: String, hold_lost: bool },
 }
@@ -159,6 +169,8 @@ pub struct App {
     pub refund_input: String,
     pub refund_booking: Option<Booking>,
     pub report: Option<ShiftReport>,
+    pub scan_input: String,
+    pub scan_result: Option<cinebook_client::door::ScanResult>,
     pub status: String,
     pub busy: bool,
 }
@@ -190,6 +202,8 @@ impl App {
             refund_input: String::new(),
             refund_booking: None,
             report: None,
+            scan_input: String::new(),
+            scan_result: None,
             status: "loading shows…".into(),
             busy: true,
         }
@@ -240,7 +254,7 @@ impl App {
         match self.screen {
             Screen::Shows if self.searching => "type to search  Enter/Esc done  Backspace delete",
             Screen::Shows => {
-                "↑↓ choose  Enter seats  c city  m movie  t time  / search  g reload  r refund  s shift report  q quit"
+                "↑↓ choose  Enter seats  c city  m movie  t time  / search  g reload  r refund  a admit  s shift report  q quit"
             }
             Screen::Seats => {
                 "1-9 best N  Tab category  ←↑↓→ move  Space pick  Enter hold picked  Esc shows"
@@ -250,6 +264,7 @@ impl App {
             Screen::Refund if self.refund_booking.is_some() => "y refund  Esc other code",
             Screen::Refund => "type booking code  Enter find  Esc shows",
             Screen::Report => "g reload  Esc shows",
+            Screen::Scan => "scan or type a ticket  Enter admit  Esc shows",
         }
     }
 
@@ -275,6 +290,7 @@ impl App {
             Screen::Ticket => self.key_ticket(key.code),
             Screen::Refund => self.key_refund(key.code),
             Screen::Report => self.key_report(key.code),
+            Screen::Scan => self.key_scan(key.code),
         }
     }
 
@@ -333,6 +349,11 @@ impl App {
                 self.screen = Screen::Refund;
                 self.refund_input.clear();
                 self.refund_booking = None;
+            }
+            KeyCode::Char('a') => {
+                self.screen = Screen::Scan;
+                self.scan_input.clear();
+                self.scan_result = None;
             }
             KeyCode::Char('s') => {
                 self.screen = Screen::Report;
@@ -488,9 +509,9 @@ impl App {
             }
             KeyCode::Char('p') => {
                 if let Some(booking) = &self.booking {
-                    return vec![Action::SaveTicket {
-                        code: booking.code.clone(),
-                        text: crate::ticket::render(booking, self.ticket_show.as_ref()),
+                    return vec![Action::PrintTicket {
+                        booking: booking.clone(),
+                        show: self.ticket_show.clone(),
                     }];
                 }
             }
@@ -606,7 +627,8 @@ impl App {
                 self.busy = false;
                 self.report = Some(report);
             }
-            Event::Saved(path) => self.status = format!("ticket saved to {path}"),
+            Event::Saved(done) => self.status = done,
+            Event::Scanned(result) => self.scanned(result),
             Event::Failed { message, hold_lost } => {
                 self.busy = false;
                 self.status = message;
