@@ -126,7 +126,7 @@ enum TerminalCommand {
         /// Terminal name, such as "box-office-1".
         #[arg(long)]
         name: String,
-        /// Role: kiosk, box-office or admin (nodes authenticate with the cluster secret).
+        /// Role: kiosk, box-office, admin, web or door (nodes authenticate with the cluster secret).
         #[arg(long)]
         role: String,
         #[command(flatten)]
