@@ -81,6 +81,8 @@ pub enum Action {
     },
     /// Give a hold back.
     Release(HoldId),
+    /// Keep a hold alive longer (up to its ceiling).
+    Renew(HoldId),
     /// Sell a hold.
     Confirm {
         hold_id: HoldId,
@@ -126,6 +128,8 @@ pub enum Event {
     Held(HoldInfo),
     /// A hold was released.
     Released,
+    /// A hold was renewed: its new deadline.
+    Renewed(HoldInfo),
     /// A sale went through.
     Booked(Booking),
     /// A booking was found.
@@ -259,7 +263,7 @@ impl App {
             Screen::Seats => {
                 "1-9 best N  Tab category  ←↑↓→ move  Space pick  Enter hold picked  Esc shows"
             }
-            Screen::Pay => "1 cash  2 card  3 comp  Esc release hold",
+            Screen::Pay => "1 cash  2 card  3 comp  n renew hold  Esc release hold",
             Screen::Ticket => "Enter next sale (same show)  p print  Esc shows",
             Screen::Refund if self.refund_booking.is_some() => "y refund  Esc other code",
             Screen::Refund => "type booking code  Enter find  Esc shows",
@@ -473,6 +477,11 @@ impl App {
             KeyCode::Char('1') => PaymentMethod::Cash,
             KeyCode::Char('2') => PaymentMethod::Card,
             KeyCode::Char('3') => PaymentMethod::Comp,
+            KeyCode::Char('n') if !self.busy => {
+                self.busy = true;
+                self.status = "renewing…".into();
+                return vec![Action::Renew(hold.hold_id)];
+            }
             KeyCode::Esc if !self.busy => {
                 let hold_id = hold.hold_id;
                 self.hold = None;
@@ -600,6 +609,25 @@ impl App {
                 self.screen = Screen::Pay;
             }
             Event::Released => self.busy = false,
+            Event::Renewed(renewed) => {
+                self.busy = false;
+                // The payment key stays: a confirm whose outcome was unknown is retried with it.
+                if let Some(hold) = self.hold.as_mut().filter(|h| h.hold_id == renewed.hold_id) {
+                    let gained = renewed.expires_at_ms.saturating_sub(hold.expires_at_ms);
+                    hold.expires_at_ms = renewed.expires_at_ms;
+                    self.status = if gained == 0 {
+                        format!(
+                            "hold at its ceiling: expires {}; take the payment",
+                            crate::when::clock(renewed.expires_at_ms)
+                        )
+                    } else {
+                        format!(
+                            "hold renewed until {}",
+                            crate::when::clock(renewed.expires_at_ms)
+                        )
+                    };
+                }
+            }
             Event::Booked(booking) => {
                 self.busy = false;
                 self.hold = None;

@@ -246,6 +246,14 @@ impl Io {
                     });
                 });
             }
+            Action::Renew(hold_id) => {
+                tokio::spawn(async move {
+                    send(match client.renew(hold_id).await {
+                        Ok(hold) => Event::Renewed(hold),
+                        Err(e) => failed("renew", &e),
+                    });
+                });
+            }
             Action::Scan(text) => {
                 tokio::spawn(async move {
                     let place = cinebook_client::door::DoorPlace::default();

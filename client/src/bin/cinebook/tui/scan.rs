@@ -110,4 +110,41 @@ mod tests {
         key(&mut app, KeyCode::Esc);
         assert_eq!(app.screen, Screen::Shows);
     }
+
+    #[test]
+    fn n_renews_the_hold_and_keeps_the_payment_key() {
+        use super::super::app::Event;
+        let mut app = App::new(0, (0, 1));
+        let hold = cinebook_client::types::HoldInfo {
+            hold_id: 9,
+            show_id: 7,
+            seats: vec![1],
+            labels: vec!["A1".into()],
+            expires_at_ms: 1_000,
+            total: cinebook_client::types::Money {
+                amount_minor: 1_200,
+                currency: "EUR".into(),
+            },
+        };
+        app.event(Event::Held(hold.clone()));
+        let pay_key = app.pay_key.clone();
+        assert_eq!(key(&mut app, KeyCode::Char('n')), vec![Action::Renew(9)]);
+        app.event(Event::Renewed(cinebook_client::types::HoldInfo {
+            expires_at_ms: 601_000,
+            ..hold.clone()
+        }));
+        assert_eq!(app.hold.as_ref().map(|h| h.expires_at_ms), Some(601_000));
+        assert_eq!(app.pay_key, pay_key);
+        assert!(
+            app.status.starts_with("hold renewed until"),
+            "{}",
+            app.status
+        );
+        key(&mut app, KeyCode::Char('n'));
+        app.event(Event::Renewed(cinebook_client::types::HoldInfo {
+            expires_at_ms: 601_000,
+            ..hold
+        }));
+        assert!(app.status.contains("ceiling"), "{}", app.status);
+    }
 }
