@@ -116,6 +116,9 @@ pub enum Command {
         /// Reuse the key of an earlier attempt whose outcome is unknown: it can never sell twice.
         #[arg(long, value_name = "K")]
         idempotency_key: Option<String>,
+        /// Why a comp is given (required with --pay comp; kept as the payment's reference).
+        #[arg(long, value_name = "TEXT", required_if_eq("pay", "comp"))]
+        reason: Option<String>,
         #[command(flatten)]
         print: PrintArgs,
     },
@@ -364,18 +367,36 @@ mod tests {
 
     #[test]
     fn confirm_needs_a_payment_method() {
-        let cli =
-            parse(&["confirm", "11", "--pay", "comp", "--idempotency-key", "k1"]).expect("parse");
+        let cli = parse(&[
+            "confirm",
+            "11",
+            "--pay",
+            "comp",
+            "--idempotency-key",
+            "k1",
+            "--reason",
+            "staff",
+        ])
+        .expect("parse");
         assert_eq!(
             cli.command,
             Command::Confirm {
                 hold: 11,
                 pay: Pay::Comp,
                 idempotency_key: Some("k1".into()),
+                reason: Some("staff".into()),
                 print: PrintArgs::default(),
             }
         );
         assert!(parse(&["confirm", "11"]).is_err());
+        // A comp needs a reason; cash does not.
+        assert_eq!(
+            parse(&["confirm", "11", "--pay", "comp"])
+                .map(|_| ())
+                .map_err(|e| e.exit_code()),
+            Err(2)
+        );
+        assert!(parse(&["confirm", "11", "--pay", "cash"]).is_ok());
         assert!(parse(&["confirm", "11", "--pay", "cheque"]).is_err());
     }
 

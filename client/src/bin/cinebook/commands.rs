@@ -103,8 +103,16 @@ pub async fn run(client: &Client, command: Command, out: Out) -> anyhow::Result<
             hold,
             pay,
             idempotency_key,
+            reason,
             print,
-        } => confirm(client, hold, pay, idempotency_key, out, &print).await,
+        } => {
+            let sale = Sale {
+                pay,
+                key: idempotency_key,
+                reason,
+            };
+            confirm(client, hold, sale, out, &print).await
+        }
         Command::Renew { hold } => renew(client, hold, out).await,
         Command::Release { hold } => {
             client.release(hold).await?;
@@ -473,16 +481,25 @@ pub fn payment_for(method: PaymentMethod, total: &Money) -> Payment {
     }
 }
 
+/// How a hold is paid for.
+struct Sale {
+    pay: Pay,
+    /// The idempotency key of an earlier attempt, if any.
+    key: Option<String>,
+    /// Why a comp is given (the payment's reference).
+    reason: Option<String>,
+}
+
 async fn confirm(
     client: &Client,
     hold_id: u64,
-    pay: Pay,
-    key: Option<String>,
+    sale: Sale,
     out: Out,
     print: &PrintArgs,
 ) -> anyhow::Result<()> {
+    let Sale { pay, key, reason } = sale;
     // The hold's total comes with a renew (which also keeps it alive while we pay).
-    let (payment, hold_gone) = match client.renew(hold_id).await {
+    let (mut payment, hold_gone) = match client.renew(hold_id).await {
         Ok(hold) => (payment_for(pay.method(), &hold.total), None),
         // A rerun with the key of an attempt whose outcome was unknown: if that attempt sold,
         // the hold is gone, and the server answers a confirm with a known key with its booking
@@ -500,6 +517,13 @@ async fn confirm(
         }
         Err(error) => return Err(error.into()),
     };
+    // The comp's reason travels as the payment's reference and is stored with the booking.
+    payment.reference = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if pay == Pay::Comp && payment.reference.is_none() {
+        return Err(CliError::usage("a comp needs a reason: --reason TEXT").into());
+    }
     let key = key.unwrap_or_else(new_idempotency_key);
     let booking = match (client.confirm(hold_id, payment, &key).await, hold_gone) {
         (Ok(booking), _) => booking,
