@@ -276,6 +276,17 @@ fn tickets_print_scan_at_the_door_and_sync_offline_admissions() {
         cinebook(&addr, &cashier, dir.path()).args(["unblock", &tonight, "B1,B2"]),
         0,
     );
+    // The manager's report adds every terminal up (admin only).
+    let all = stdout_of(
+        cinebook(&addr, &node.token(Role::Admin), dir.path()).args(["report", "shift", "--all"]),
+        0,
+    );
+    assert!(all.contains("shift report, all terminals"), "{all}");
+    assert!(all.contains("cash") && all.contains("card"), "{all}");
+    stdout_of(
+        cinebook(&addr, &cashier, dir.path()).args(["report", "shift", "--all"]),
+        5,
+    );
     runtime.block_on(node.stop());
 }
 

@@ -256,6 +256,9 @@ pub enum Report {
         /// End, exclusive (default: the next local midnight).
         #[arg(long, value_name = "T", value_parser = crate::when::parse_instant)]
         to: Option<u64>,
+        /// Every terminal added up (the manager's report; needs an admin token).
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -423,7 +426,8 @@ mod tests {
             Command::Report {
                 report: Report::Shift {
                     from: Some(1_700_000_000_000),
-                    to: Some(1_700_000_001_000)
+                    to: Some(1_700_000_001_000),
+                    all: false,
                 }
             }
         );

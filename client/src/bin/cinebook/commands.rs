@@ -183,8 +183,8 @@ pub async fn run(client: &Client, command: Command, out: Out) -> anyhow::Result<
         } => block(client, show, &seats, &reason, false, out).await,
         Command::Watch { show } => watch(client, show, out).await,
         Command::Report {
-            report: Report::Shift { from, to },
-        } => shift(client, from, to, out).await,
+            report: Report::Shift { from, to, all },
+        } => shift(client, from, to, all, out).await,
         Command::Tui => crate::tui::run(client.clone()).await,
     }
 }
@@ -710,6 +710,7 @@ async fn shift(
     client: &Client,
     from: Option<u64>,
     to: Option<u64>,
+    all: bool,
     out: Out,
 ) -> anyhow::Result<()> {
     let (today_from, today_to) = when::day_of(when::now_ms()).map_err(CliError::usage)?;
@@ -718,10 +719,16 @@ async fn shift(
     if from >= to {
         return Err(CliError::usage("--from must be before --to").into());
     }
-    let report = client
-        .shift_report(None, from, to)
-        .await
-        .context("shift report")?;
+    let report = if all {
+        crate::report_all::shift_all(client, from, to)
+            .await
+            .context("shift report of all terminals")?
+    } else {
+        client
+            .shift_report(None, from, to)
+            .await
+            .context("shift report")?
+    };
     out.print(&ReportOut::from(&report), || report_text(&report))
 }
 
@@ -729,8 +736,12 @@ pub fn report_text(report: &cinebook_client::types::ShiftReport) -> String {
     let money = |minor: i64| ticket::money(minor, &report.currency);
     let mut lines = vec![
         format!(
-            "shift report, terminal {}: {} to {}",
-            report.terminal_id,
+            "shift report, {}: {} to {}",
+            if report.terminal_id == 0 {
+                "all terminals".to_owned()
+            } else {
+                format!("terminal {}", report.terminal_id)
+            },
             when::show_time(report.from_ms),
             when::show_time(report.to_ms)
         ),

@@ -9,6 +9,7 @@ mod grid;
 mod names;
 mod output;
 mod print;
+mod report_all;
 mod ticket;
 mod tui;
 mod when;
