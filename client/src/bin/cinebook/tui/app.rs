@@ -98,8 +98,8 @@ pub enum Action {
     /// Print a ticket with its QR code: a PDF in `cinebook-tickets/`, and ESC/POS to the
     /// receipt printer when one is configured (`CINEBOOK_PRINTER`). A second print is a REPRINT.
     PrintTicket {
-        booking: Booking,
-        show: Option<ShowSummary>,
+        booking: Box<Booking>,
+        show: Option<Box<ShowSummary>>,
     },
     /// Admit a ticket (a code or a QR payload) at the box office's gate.
     Scan(String),
@@ -519,8 +519,8 @@ impl App {
             KeyCode::Char('p') => {
                 if let Some(booking) = &self.booking {
                     return vec![Action::PrintTicket {
-                        booking: booking.clone(),
-                        show: self.ticket_show.clone(),
+                        booking: Box::new(booking.clone()),
+                        show: self.ticket_show.clone().map(Box::new),
                     }];
                 }
             }

@@ -268,6 +268,7 @@ impl Io {
             Action::PrintTicket { booking, show } => {
                 let reprint = !self.printed.insert(booking.code.clone());
                 let printer = self.printer.clone();
+                let (booking, show) = (*booking, show.map(|s| *s));
                 tokio::spawn(async move {
                     send(
                         match print_ticket(&client, booking, show, reprint, printer).await {
