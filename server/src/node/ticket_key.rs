@@ -36,9 +36,19 @@ pub fn load_or_create(path: &Path, create: bool) -> Result<(TicketSigner, bool),
         source,
     };
     if !path.exists() && create {
+        // Written whole to a private temporary file, then linked into place, which fails if
+        // the file exists: nodes starting together on one shared file end with one key.
         let seed: [u8; SIGNING_SEED_BYTES] = rand::random();
-        crate::import::sample::write_secret(path, &hex::encode(seed)).map_err(io)?;
-        return Ok((TicketSigner::from_seed(&seed), true));
+        let temporary =
+            path.with_extension(format!("tmp-{}", hex::encode(rand::random::<[u8; 8]>())));
+        crate::import::sample::write_secret(&temporary, &hex::encode(seed)).map_err(io)?;
+        let linked = std::fs::hard_link(&temporary, path);
+        let _ = std::fs::remove_file(&temporary);
+        match linked {
+            Ok(()) => return Ok((TicketSigner::from_seed(&seed), true)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(e)),
+        }
     }
     let text = std::fs::read_to_string(path).map_err(io)?;
     let seed: [u8; SIGNING_SEED_BYTES] = hex::decode(text.trim())
@@ -67,6 +77,19 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        // Two makers at once end with one key.
+        let shared = dir.path().join("shared.key");
+        let makers: Vec<_> = (0..4)
+            .map(|_| {
+                let shared = shared.clone();
+                std::thread::spawn(move || load_or_create(&shared, true).expect("make").0)
+            })
+            .collect();
+        let keys: Vec<_> = makers
+            .into_iter()
+            .map(|m| m.join().expect("thread").verifier())
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] == w[1]));
         std::fs::write(&path, "not hex").expect("write");
         assert!(matches!(
             load_or_create(&path, true),
