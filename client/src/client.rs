@@ -321,7 +321,11 @@ fn is_repeatable(request: &Request) -> bool {
         Request::Hold {
             idempotency_key, ..
         } => idempotency_key.is_some(),
-        Request::Release { .. } | Request::Cancel { .. } | Request::AddTerminal { .. } => false,
+        // A scan sent again would find its own admission and refuse the guest it let in.
+        Request::Release { .. }
+        | Request::Cancel { .. }
+        | Request::AddTerminal { .. }
+        | Request::Scan { .. } => false,
         _ => true,
     }
 }

@@ -80,6 +80,7 @@ pub mod blocking;
 mod client;
 mod config;
 mod conn;
+mod door_api;
 mod error;
 mod payments;
 mod subscription;
@@ -95,7 +96,10 @@ pub use subscription::{SeatUpdate, Subscription};
 pub use tls::TlsOptions;
 pub use welcome::Welcome;
 
+/// Tickets, scans and admissions (the door requests).
+pub use cinebook_protocol::request::ADMISSIONS_REPORT_MAX;
 /// The protocol's domain types (shows, seats, holds, bookings), re-exported for convenience.
 pub use cinebook_protocol::types;
+pub use cinebook_protocol::{door, ticket};
 /// The protocol's request and reply enums, for [`Client::request`].
 pub use cinebook_protocol::{ErrorCode, Reply, Request};

@@ -356,12 +356,15 @@ fn a_confirm_rerun_with_its_idempotency_key_prints_the_same_booking() {
         hold_id.as_str(),
         "--pay",
         "comp",
+        "--reason",
+        "the critic",
         "--idempotency-key",
         key.as_str(),
     ];
     let first = json_ok(&node, Role::BoxOffice, &args);
     assert_eq!(first["booking"]["payment_method"], "comp");
     assert_eq!(first["booking"]["payment_amount"]["amount_minor"], 0);
+    assert_eq!(first["booking"]["payment_reference"], "the critic");
     assert_eq!(first["idempotency_key"], key.as_str());
     // As after a timeout whose outcome was unknown: the rerun the CLI suggests.
     let again = json_ok(&node, Role::BoxOffice, &args);

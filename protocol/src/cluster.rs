@@ -86,6 +86,12 @@ pub enum ReplicatedEvent {
         /// The seats refunded (each one of the booking's).
         seats: Vec<SeatId>,
     },
+    /// (9) A confirmed booking was admitted at the door (after the store recorded it): its
+    /// status becomes `Admitted`; it keeps its seats.
+    Admitted {
+        /// Booking code.
+        code: String,
+    },
 }
 
 /// One open hold in a snapshot.

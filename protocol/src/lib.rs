@@ -16,6 +16,8 @@
 //!   push). Request ids let a client pipeline; [`PUSH_REQUEST_ID`] marks server pushes.
 //! - [`request`], [`reply`], [`push`]: one enum each, one variant per message.
 //! - [`types`]: the domain values those messages carry (ids, money, seats, shows, bookings).
+//! - [`ticket`]: signed QR tickets ([`ticket::qr_text`]) and their offline check; [`door`]: what
+//!   the ticket and door requests carry.
 //! - [`money`]: [`types::Money`] printed for people (`12.50 CHF`), in the currency's own digits.
 //! - [`cluster`]: what only nodes exchange: replicated events, show snapshots, the audit trail.
 //! - [`error`]: [`ErrorCode`], the typed error every side shares, and this crate's own
@@ -38,6 +40,7 @@
 
 pub mod cluster;
 pub mod codec;
+pub mod door;
 pub mod envelope;
 pub mod error;
 pub mod lamport;
@@ -46,6 +49,7 @@ pub mod preface;
 pub mod push;
 pub mod reply;
 pub mod request;
+pub mod ticket;
 pub mod types;
 
 pub use codec::{decode_payload, encode_payload, FrameCodec, Incoming, FRAME_MAX_BYTES_DEFAULT};

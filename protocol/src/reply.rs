@@ -129,4 +129,12 @@ pub enum Reply {
     PaymentOrder(PaymentOrderInfo),
     /// (24) What a partial refund returned (answer to `RefundSeats`).
     SeatsRefunded(SeatsRefund),
+    /// (25) A booking's ticket (answer to `GetTicket`).
+    Ticket(crate::door::TicketInfo),
+    /// (26) The ticket-verification key (answer to `TicketKey`).
+    TicketKey(crate::door::TicketKeyInfo),
+    /// (27) What a scan decided (answer to `Scan`).
+    Scan(crate::door::ScanResult),
+    /// (28) One result per reported offline admission, in order (answer to `ReportAdmissions`).
+    AdmissionsReported(Vec<crate::door::ScanResult>),
 }

@@ -260,7 +260,49 @@ pub enum Request {
         /// Why (recorded with the refund).
         reason: String,
     },
+    /// (40) A booking's ticket: the booking and its signed QR payload. Kiosks and the web get
+    /// their own bookings' only. Answered with `Ticket`.
+    GetTicket {
+        /// Booking code.
+        code: String,
+    },
+    /// (41) The cinema's ticket-verification public key, for offline door scanners. Anyone may
+    /// ask. Answered with `TicketKey`.
+    TicketKey,
+    /// (42) Door: admit the holder of a ticket (a QR payload or a booking code) at this door.
+    /// Answered with `Scan` (admitted or refused with the reason), never an error for a
+    /// refused ticket.
+    Scan {
+        /// A QR payload (`CB1:…`) or a booking code.
+        ticket: String,
+        /// The gate's name, recorded with the admission (1..=64 bytes).
+        gate: String,
+        /// Where this door admits.
+        place: crate::door::DoorPlace,
+    },
+    /// (43) Door: admissions an offline scanner made by signature, reported when it is back
+    /// (at most `ADMISSIONS_REPORT_MAX`). Answered with `AdmissionsReported`, one result each,
+    /// in order; one admitted before by another scanner is `Duplicate`.
+    ReportAdmissions {
+        /// The admissions.
+        admissions: Vec<crate::door::OfflineAdmission>,
+    },
+    /// (44) Box office: block or unblock seats of a show (house seats) with a reason for the
+    /// audit trail (1..=200 bytes). `BlockSeats` without a reason stays admin-only.
+    BlockSeatsWithReason {
+        /// The show.
+        show_id: ShowId,
+        /// Seats.
+        seats: Vec<SeatId>,
+        /// `true` blocks, `false` frees.
+        blocked: bool,
+        /// Why, such as `house seats for the director`.
+        reason: String,
+    },
 }
+
+/// The most admissions one `ReportAdmissions` carries.
+pub const ADMISSIONS_REPORT_MAX: usize = 500;
 
 /// Bytes of a peer-authentication nonce (`PeerHello.nonce`, `PeerChallenge.nonce`).
 pub const PEER_NONCE_BYTES: usize = 32;
@@ -312,6 +354,11 @@ impl Request {
             Request::PaymentStatus { .. } => "payment_status",
             Request::ReplicaAck { .. } => "replica_ack",
             Request::RefundSeats { .. } => "refund_seats",
+            Request::GetTicket { .. } => "get_ticket",
+            Request::TicketKey => "ticket_key",
+            Request::Scan { .. } => "scan",
+            Request::ReportAdmissions { .. } => "report_admissions",
+            Request::BlockSeatsWithReason { .. } => "block_seats_with_reason",
         }
     }
 }

@@ -94,6 +94,9 @@ pub enum Role {
     /// gateway payments only; no card, cash or comp confirms, no refunds, reports or
     /// administration.
     Web,
+    /// A door terminal (ticket scanner): scans tickets (`Scan`), reports offline admissions
+    /// (`ReportAdmissions`) and reads; it sells nothing.
+    Door,
 }
 
 impl Role {
@@ -106,6 +109,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Node => "node",
             Role::Web => "web",
+            Role::Door => "door",
         }
     }
 
@@ -118,6 +122,7 @@ impl Role {
             Role::Admin,
             Role::Node,
             Role::Web,
+            Role::Door,
         ]
         .into_iter()
         .find(|r| r.name().eq_ignore_ascii_case(text))
@@ -381,6 +386,13 @@ pub enum BookingStatus {
     Refunded,
     /// Admitted at the door.
     Admitted,
+}
+
+impl BookingStatus {
+    /// Whether the booking owns its seats: confirmed, or admitted at the door.
+    pub fn is_live(self) -> bool {
+        matches!(self, BookingStatus::Confirmed | BookingStatus::Admitted)
+    }
 }
 
 /// One seat on a booking, with the price recorded at sale time.

@@ -757,6 +757,20 @@ fn all_requests() -> Vec<Request> {
             seats: vec![1],
             reason: String::new(),
         },
+        Request::GetTicket { code: "c".into() },
+        Request::TicketKey,
+        Request::Scan {
+            ticket: "c".into(),
+            gate: "g".into(),
+            place: cinebook_protocol::door::DoorPlace::default(),
+        },
+        Request::ReportAdmissions { admissions: vec![] },
+        Request::BlockSeatsWithReason {
+            show_id: 1,
+            seats: vec![1],
+            blocked: true,
+            reason: "r".into(),
+        },
     ]
 }
 
@@ -842,7 +856,38 @@ fn all_replies() -> Vec<Reply> {
             method: PaymentMethod::Cash,
             gateway_refund_id: None,
         }),
+        Reply::Ticket(cinebook_protocol::door::TicketInfo {
+            booking: booking(),
+            payload: "CB1:".into(),
+            claims: cinebook_protocol::ticket::TicketClaims {
+                key_id: [0; 4],
+                code: "c".into(),
+                show_id: 1,
+                screen_id: 1,
+                starts_at_ms: 0,
+                seats: vec![],
+                valid_from_ms: 0,
+                valid_until_ms: 1,
+                issued_at_ms: 0,
+            },
+        }),
+        Reply::TicketKey(cinebook_protocol::door::TicketKeyInfo {
+            public_key: [0; 32],
+            key_id: "00000000".into(),
+        }),
+        Reply::Scan(scan_result()),
+        Reply::AdmissionsReported(vec![scan_result()]),
     ]
+}
+
+fn scan_result() -> cinebook_protocol::door::ScanResult {
+    cinebook_protocol::door::ScanResult {
+        verdict: cinebook_protocol::door::ScanVerdict::Admitted,
+        reason: String::new(),
+        code: None,
+        booking: None,
+        admission: None,
+    }
 }
 
 fn payment_order() -> PaymentOrderInfo {
@@ -984,6 +1029,7 @@ fn message_tables_match_the_code() {
                 code: "c".into(),
                 seats: vec![1],
             },
+            ReplicatedEvent::Admitted { code: "c".into() },
         ],
     );
 }
@@ -1000,6 +1046,7 @@ fn domain_enum_tables_match_the_code() {
             Role::Admin,
             Role::Node,
             Role::Web,
+            Role::Door,
         ],
     );
     assert_table(
@@ -1045,6 +1092,19 @@ fn domain_enum_tables_match_the_code() {
             PaymentOrderState::RefundPending,
             PaymentOrderState::Refunded,
             PaymentOrderState::Expired,
+        ],
+    );
+    use cinebook_protocol::door::ScanVerdict;
+    assert_table(
+        "ScanVerdict",
+        &[
+            ScanVerdict::Admitted,
+            ScanVerdict::AlreadyAdmitted,
+            ScanVerdict::WrongShow,
+            ScanVerdict::WrongScreen,
+            ScanVerdict::WrongDay,
+            ScanVerdict::NotValid,
+            ScanVerdict::Duplicate,
         ],
     );
     assert_table(

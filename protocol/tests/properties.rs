@@ -5,6 +5,8 @@
 use bytes::{BufMut, BytesMut};
 use cinebook_protocol::cluster::*;
 use cinebook_protocol::codec::{encode_frame, FRAME_HEADER_BYTES};
+use cinebook_protocol::door::*;
+use cinebook_protocol::ticket::TicketClaims;
 use cinebook_protocol::types::*;
 use cinebook_protocol::*;
 use proptest::collection::vec;
@@ -56,7 +58,74 @@ fn role() -> impl Strategy<Value = Role> {
         Role::Admin,
         Role::Node,
         Role::Web,
+        Role::Door,
     ])
+}
+
+fn door_place() -> impl Strategy<Value = DoorPlace> {
+    (option::of(n64()), option::of(n64()))
+        .prop_map(|(show_id, screen_id)| DoorPlace { show_id, screen_id })
+}
+
+fn ticket_claims() -> impl Strategy<Value = TicketClaims> {
+    (
+        any::<[u8; 4]>(),
+        text(),
+        (n64(), n64(), n64()),
+        few(text()),
+        (n64(), n64(), n64()),
+    )
+        .prop_map(
+            |(key_id, code, (show_id, screen_id, starts_at_ms), seats, (from, until, issued))| {
+                TicketClaims {
+                    key_id,
+                    code,
+                    show_id,
+                    screen_id,
+                    starts_at_ms,
+                    seats,
+                    valid_from_ms: from,
+                    valid_until_ms: until,
+                    issued_at_ms: issued,
+                }
+            },
+        )
+}
+
+fn scan_result() -> impl Strategy<Value = ScanResult> {
+    (
+        select(vec![
+            ScanVerdict::Admitted,
+            ScanVerdict::AlreadyAdmitted,
+            ScanVerdict::WrongShow,
+            ScanVerdict::WrongScreen,
+            ScanVerdict::WrongDay,
+            ScanVerdict::NotValid,
+            ScanVerdict::Duplicate,
+        ]),
+        text(),
+        option::of(text()),
+        option::of(booking()),
+        option::of(
+            (text(), n64(), n64(), n64(), text(), any::<bool>()).prop_map(
+                |(code, show_id, at_ms, terminal_id, gate, offline)| Admission {
+                    code,
+                    show_id,
+                    at_ms,
+                    terminal_id,
+                    gate,
+                    offline,
+                },
+            ),
+        ),
+    )
+        .prop_map(|(verdict, reason, code, booking, admission)| ScanResult {
+            verdict,
+            reason,
+            code,
+            booking,
+            admission,
+        })
 }
 
 fn node_role() -> impl Strategy<Value = NodeRole> {
@@ -483,6 +552,29 @@ fn request() -> BoxedStrategy<Request> {
             seats,
             reason
         }),
+        text().prop_map(|code| Request::GetTicket { code }),
+        Just(Request::TicketKey),
+        (text(), text(), door_place()).prop_map(|(ticket, gate, place)| Request::Scan {
+            ticket,
+            gate,
+            place
+        }),
+        few(
+            (text(), n64(), text()).prop_map(|(ticket, at_ms, gate)| OfflineAdmission {
+                ticket,
+                at_ms,
+                gate
+            })
+        )
+        .prop_map(|admissions| Request::ReportAdmissions { admissions }),
+        (n64(), few(n32()), any::<bool>(), text()).prop_map(|(show_id, seats, blocked, reason)| {
+            Request::BlockSeatsWithReason {
+                show_id,
+                seats,
+                blocked,
+                reason,
+            }
+        }),
     ]
     .boxed()
 }
@@ -576,6 +668,7 @@ fn replicated_event() -> BoxedStrategy<ReplicatedEvent> {
         }),
         (text(), few(n32()))
             .prop_map(|(code, seats)| ReplicatedEvent::SeatsRefunded { code, seats }),
+        text().prop_map(|code| ReplicatedEvent::Admitted { code }),
     ]
     .boxed()
 }
@@ -669,6 +762,18 @@ fn reply() -> BoxedStrategy<Reply> {
                     gateway_refund_id,
                 })
             }),
+        (booking(), text(), ticket_claims()).prop_map(|(booking, payload, claims)| {
+            Reply::Ticket(TicketInfo {
+                booking,
+                payload,
+                claims,
+            })
+        }),
+        (any::<[u8; 32]>(), text()).prop_map(|(public_key, key_id)| Reply::TicketKey(
+            TicketKeyInfo { public_key, key_id }
+        )),
+        scan_result().prop_map(Reply::Scan),
+        few(scan_result()).prop_map(Reply::AdmissionsReported),
     ]
     .boxed()
 }
@@ -770,12 +875,13 @@ variant_name!(request_variant, Request: [
     UpsertTheater, UpsertScreen, UpsertMovie, UpsertShow, BlockSeats, AddTerminal, ListTerminals,
     RevokeTerminal, GetScreen, Availability, AuditTrail, NodeStatus, Election, Coordinator, Follow,
     PeerHello, PeerProof, CreatePaymentOrder, VerifyCheckout, PaymentStatus, ReplicaAck,
-    RefundSeats,
+    RefundSeats, GetTicket, TicketKey, Scan, ReportAdmissions, BlockSeatsWithReason,
 ]);
 variant_name!(reply_variant, Reply: [
     Welcome, Pong, Cities, Theaters, Movies, Shows, SeatMap, Held, Released, Booking, Bookings,
     Subscribed, Unsubscribed, ShiftReport, Done, TerminalAdded, Terminals, Screen, Availability,
-    AuditTrail, NodeStatus, Following, PeerChallenge, PaymentOrder, SeatsRefunded,
+    AuditTrail, NodeStatus, Following, PeerChallenge, PaymentOrder, SeatsRefunded, Ticket,
+    TicketKey, Scan, AdmissionsReported,
 ]);
 variant_name!(error_variant, ErrorCode: [
     BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, NotFound, InvalidArgument,
@@ -820,7 +926,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 40 + 25 + 17 + 8);
+    assert_eq!(wanted.len(), 45 + 29 + 17 + 8);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }

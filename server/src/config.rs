@@ -64,6 +64,10 @@ pub struct Config {
     pub limits: ConnectionLimits,
     /// Online payments through a gateway (`--gateway`); `None`: none.
     pub payments: Option<crate::node::payments::PaymentConfig>,
+    /// The cinema's ticket-signing key (`--ticket-key`, by default `ticket-signing.key` in the
+    /// data directory, made on first start). `None`: a key made for this run only (tests and
+    /// embedders; tickets do not verify after a restart).
+    pub ticket_signer: Option<cinebook_protocol::ticket::TicketSigner>,
 }
 
 /// Limits that keep one client, one address or one guessing attacker from taking a node down.
@@ -177,6 +181,7 @@ impl Default for Config {
             tls: None,
             limits: ConnectionLimits::default(),
             payments: None,
+            ticket_signer: None,
         }
     }
 }

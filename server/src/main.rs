@@ -79,6 +79,44 @@ enum Command {
     /// Manage terminals.
     #[command(subcommand)]
     Terminal(TerminalCommand),
+    /// Print the ticket-verification public key (for door scanners that check tickets
+    /// offline); makes the signing key first if there is none yet.
+    TicketKey {
+        #[command(flatten)]
+        key: TicketKeyArgs,
+        /// Directory whose ticket-signing.key is used unless --ticket-key is given.
+        #[arg(long, env = "CINEBOOK_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+/// Where the ticket-signing key lives.
+#[derive(Debug, Clone, Args)]
+struct TicketKeyArgs {
+    /// The ticket-signing key file (64 hex digits, mode 0600), made on first start if missing.
+    /// Default: ticket-signing.key in --data-dir. Every node of a cluster needs the same file.
+    #[arg(long, env = "CINEBOOK_TICKET_KEY", value_name = "FILE")]
+    ticket_key: Option<PathBuf>,
+}
+
+impl TicketKeyArgs {
+    fn path(&self, data_dir: &Path) -> PathBuf {
+        self.ticket_key
+            .clone()
+            .unwrap_or_else(|| data_dir.join(cinebook_server::node::ticket_key::TICKET_KEY_FILE))
+    }
+
+    fn load(&self, data_dir: &Path) -> Result<cinebook_protocol::ticket::TicketSigner> {
+        let path = self.path(data_dir);
+        let (signer, created) = cinebook_server::node::ticket_key::load_or_create(&path, true)?;
+        if created {
+            println!(
+                "ticket-signing key created in {} (mode 0600; copy it to every node of a cluster)",
+                path.display()
+            );
+        }
+        Ok(signer)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,7 +126,7 @@ enum TerminalCommand {
         /// Terminal name, such as "box-office-1".
         #[arg(long)]
         name: String,
-        /// Role: kiosk, box-office or admin (nodes authenticate with the cluster secret).
+        /// Role: kiosk, box-office, admin, web or door (nodes authenticate with the cluster secret).
         #[arg(long)]
         role: String,
         #[command(flatten)]
@@ -227,6 +265,8 @@ struct RunArgs {
     tls_ca: Option<PathBuf>,
     #[command(flatten)]
     payments: payments_cli::GatewayArgs,
+    #[command(flatten)]
+    ticket_key: TicketKeyArgs,
 }
 
 fn cluster_config(args: &RunArgs) -> Result<Option<ClusterConfig>> {
@@ -394,6 +434,11 @@ async fn start() -> Result<()> {
             ..
         }) => import_command(from, seatmap, screen, dry_run, &store).await,
         Some(Command::Terminal(command)) => terminal(command).await,
+        Some(Command::TicketKey { key, data_dir }) => {
+            let verifier = key.load(&data_dir)?.verifier();
+            println!("{}", verifier.to_hex());
+            Ok(())
+        }
     }
 }
 
@@ -590,6 +635,7 @@ async fn run(args: RunArgs) -> Result<()> {
     )
     .await?;
     config.payments = payments.as_ref().map(|p| p.config.clone());
+    config.ticket_signer = Some(args.ticket_key.load(&args.store.data_dir)?);
     let server = Server::bind(config, store)
         .await
         .context("starting the node")?;

@@ -385,9 +385,11 @@ pub mod contract {
     use super::{sample_catalog, sample_sale, seed_catalog, SAMPLE_CURRENCY, SAMPLE_SHOW_ID};
     use crate::store::{CancelRecord, SaleOutcome, SaleRecord, Store, StoreError};
 
+    mod admissions;
     mod audit;
     mod outcomes;
     mod payments;
+    pub use admissions::admissions;
     pub use audit::audit_trail_in_order;
     mod seat_refunds;
     pub use outcomes::{

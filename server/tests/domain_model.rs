@@ -108,6 +108,10 @@ enum Step {
         pick: usize,
         refund: bool,
     },
+    /// Admit a booking at the door: it keeps its seats and can no longer be cancelled.
+    Admit {
+        pick: usize,
+    },
     Block {
         seat: SeatId,
         blocked: bool,
@@ -126,6 +130,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => any::<usize>().prop_map(|pick| Step::Renew { pick }),
         4 => (any::<usize>(), prop::bool::weighted(0.8)).prop_map(|(pick, commit_ok)| Step::Confirm { pick, commit_ok }),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(pick, refund)| Step::Cancel { pick, refund }),
+        1 => any::<usize>().prop_map(|pick| Step::Admit { pick }),
         1 => (0..seats, any::<bool>()).prop_map(|(seat, blocked)| Step::Block { seat, blocked }),
         3 => (1u64..700).prop_map(|ms| Step::Tick { ms }),
     ]
@@ -137,6 +142,7 @@ struct Model {
     owner: BTreeMap<SeatId, Owner>,
     holds: BTreeMap<u64, (u64, Vec<SeatId>, u64)>, // id -> (terminal, seats, expires_at_ms)
     bookings: Vec<(String, Vec<SeatId>, bool)>,    // (code, seats, confirmed)
+    admitted: std::collections::BTreeSet<String>,  // confirmed bookings admitted at the door
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -371,12 +377,28 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     state.abort_sale(id);
                 }
             }
+            Step::Admit { pick } => {
+                if model.bookings.is_empty() {
+                    continue;
+                }
+                let index = pick % model.bookings.len();
+                let (code, _, confirmed) = model.bookings[index].clone();
+                let admissible = confirmed && !model.admitted.contains(&code);
+                let result = state.apply(Command::Admit { code: code.clone() }, now_ms, lamport);
+                prop_assert_eq!(result.is_ok(), admissible, "{:?}", result);
+                if admissible {
+                    model.admitted.insert(code.clone());
+                    let status = state.booking(&code).expect("booking").status;
+                    prop_assert_eq!(status, BookingStatus::Admitted);
+                }
+            }
             Step::Cancel { pick, refund } => {
                 if model.bookings.is_empty() {
                     continue;
                 }
                 let index = pick % model.bookings.len();
                 let (code, seats, confirmed) = model.bookings[index].clone();
+                let confirmed = confirmed && !model.admitted.contains(&code);
                 let result = state.apply(
                     Command::Cancel {
                         code: code.clone(),
@@ -486,10 +508,7 @@ fn check_invariants(state: &ShowState, model: &Model, now_ms: u64) -> Result<(),
             prop_assert_eq!(slots[*s as usize], SlotState::Held(hold.id));
         }
     }
-    for booking in state
-        .bookings()
-        .filter(|b| b.status == BookingStatus::Confirmed)
-    {
+    for booking in state.bookings().filter(|b| b.status.is_live()) {
         for s in &booking.seats {
             *owners.entry(s.seat_id).or_default() += 1;
             prop_assert!(matches!(slots[s.seat_id as usize], SlotState::Sold(_)));

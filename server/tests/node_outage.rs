@@ -232,6 +232,12 @@ impl Store for LostAcks {
     async fn commit_seat_refund(&self, refund: &SeatRefundRecord) -> Result<(), StoreError> {
         self.inner.commit_seat_refund(refund).await
     }
+    async fn commit_admission(
+        &self,
+        record: &cinebook_server::store::AdmissionRecord,
+    ) -> Result<cinebook_server::store::AdmitOutcome, StoreError> {
+        self.inner.commit_admission(record).await
+    }
     async fn add_terminal(
         &self,
         name: &str,

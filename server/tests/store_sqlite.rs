@@ -41,6 +41,7 @@ contract_test!(hold_ids_and_keys_round_trip);
 contract_test!(blocked_seats_round_trip);
 contract_test!(payment_orders);
 contract_test!(audit_trail_in_order);
+contract_test!(admissions);
 
 #[tokio::test]
 async fn double_sale_is_isolated() {

@@ -69,6 +69,12 @@ pub enum Command {
         /// The seats: some, not all, of the booking's.
         seats: Vec<SeatId>,
     },
+    /// Admit a confirmed booking at the door (after the store recorded it): it becomes
+    /// `Admitted` and keeps its seats. Any other status is refused.
+    Admit {
+        /// Booking code.
+        code: String,
+    },
     /// Block or unblock seats. Only free seats can be blocked; only blocked seats unblocked.
     Block {
         /// Seats.

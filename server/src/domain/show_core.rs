@@ -271,7 +271,7 @@ impl ShowState {
         let (mut history, mut live): (Vec<_>, Vec<_>) = durable
             .bookings
             .into_iter()
-            .partition(|(b, _)| b.status != BookingStatus::Confirmed);
+            .partition(|(b, _)| !b.status.is_live());
         history.sort_by(|a, b| a.0.code.cmp(&b.0.code));
         live.sort_by(|a, b| a.0.code.cmp(&b.0.code));
         for (booking, key) in history.into_iter().chain(live) {
@@ -316,10 +316,14 @@ impl ShowState {
             refund: status == BookingStatus::Refunded,
         };
         if let Some(known) = self.booking(&code) {
-            let live_here = known.status == BookingStatus::Confirmed;
-            if live_here && status != BookingStatus::Confirmed {
+            let live_here = known.status.is_live();
+            if live_here && !status.is_live() {
                 return vec![cancelled];
             }
+            // Admitted in the store on a path whose answer was lost.
+            let admitted = (known.status == BookingStatus::Confirmed
+                && status == BookingStatus::Admitted)
+                .then(|| Event::Admitted { code: code.clone() });
             // Seats refunded in the store on a path whose answer was lost.
             let refunded: Vec<SeatId> = known
                 .seats
@@ -327,7 +331,7 @@ impl ShowState {
                 .map(|s| s.seat_id)
                 .filter(|id| !stored.seats.iter().any(|s| s.seat_id == *id))
                 .collect();
-            return if live_here && !refunded.is_empty() && !stored.seats.is_empty() {
+            let mut events = if live_here && !refunded.is_empty() && !stored.seats.is_empty() {
                 vec![Event::SeatsRefunded {
                     code,
                     seats: refunded,
@@ -335,8 +339,10 @@ impl ShowState {
             } else {
                 Vec::new()
             };
+            events.extend(admitted);
+            return events;
         }
-        if status != BookingStatus::Confirmed {
+        if !status.is_live() {
             // History only: it owns no seat any more.
             return vec![Event::Sold {
                 hold_id: None,
@@ -420,6 +426,7 @@ fn command_hold(command: &Command) -> Option<HoldId> {
         | Command::Sell { hold_id }
         | Command::AwaitPayment { hold_id, .. } => Some(*hold_id),
         Command::Cancel { .. }
+        | Command::Admit { .. }
         | Command::RefundSeats { .. }
         | Command::Block { .. }
         | Command::Expire => None,

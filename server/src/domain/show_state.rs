@@ -414,6 +414,15 @@ impl ShowState {
                 }
                 Ok(vec![Event::Cancelled { code, refund }])
             }
+            Command::Admit { code } => {
+                let booking = self
+                    .booking(&code)
+                    .ok_or_else(|| DomainError::BookingNotFound(code.clone()))?;
+                if booking.status != BookingStatus::Confirmed {
+                    return Err(DomainError::BookingNotConfirmed(code));
+                }
+                Ok(vec![Event::Admitted { code }])
+            }
             Command::Block { seats, blocked } => self.decide_block(seats, blocked),
             Command::RefundSeats { code, seats } => self.decide_refund_seats(code, seats),
             Command::Expire => Ok(self.decide_expire(now_ms)),
@@ -867,14 +876,17 @@ impl ShowState {
         for entry in &snapshot.bookings {
             let mut booking = entry.booking.clone();
             let status = booking.status;
-            booking.status = BookingStatus::Confirmed;
+            // Admitted bookings keep their seats and their status.
+            if !status.is_live() {
+                booking.status = BookingStatus::Confirmed;
+            }
             let code = booking.code.clone();
             state.evolve(&Event::Sold {
                 hold_id: None,
                 booking,
                 idempotency_key: entry.idempotency_key.clone(),
             })?;
-            if status != BookingStatus::Confirmed {
+            if !status.is_live() {
                 state.evolve(&Event::Cancelled {
                     code,
                     refund: status == BookingStatus::Refunded,
@@ -997,6 +1009,17 @@ impl ShowState {
                 self.set_slots(&seats, SlotState::Free);
             }
             Event::SeatsRefunded { code, seats } => self.evolve_seats_refunded(code, seats)?,
+            Event::Admitted { code } => {
+                let index = *self
+                    .booking_index
+                    .get(code)
+                    .ok_or_else(|| DomainError::BookingNotFound(code.clone()))?;
+                let entry = &mut self.bookings[index as usize];
+                if entry.booking.status != BookingStatus::Confirmed {
+                    return Err(DomainError::BookingNotConfirmed(code.clone()));
+                }
+                entry.booking.status = BookingStatus::Admitted;
+            }
             Event::Blocked { seats, blocked } => {
                 let (from, to) = if *blocked {
                     (SlotState::Free, SlotState::Blocked)
@@ -1028,14 +1051,12 @@ impl ShowState {
                 self.expect_slots(&seats, SlotState::Held(id))?;
                 self.remove_hold(id)?;
             }
-            None if booking.status == BookingStatus::Confirmed => {
-                self.expect_slots(&seats, SlotState::Free)?
-            }
+            None if booking.status.is_live() => self.expect_slots(&seats, SlotState::Free)?,
             None => {}
         }
         let index = u32::try_from(self.bookings.len())
             .map_err(|_| DomainError::BadEvent("too many bookings on one show".into()))?;
-        if booking.status == BookingStatus::Confirmed {
+        if booking.status.is_live() {
             self.set_slots(&seats, SlotState::Sold(index));
         }
         self.booking_index.insert(booking.code.clone(), index);

@@ -92,6 +92,7 @@ impl Node {
                 | Event::AwaitingPayment { .. }
                 | Event::Cancelled { .. }
                 | Event::SeatsRefunded { .. }
+                | Event::Admitted { .. }
                 | Event::Blocked { .. } => {}
             }
         }

@@ -27,8 +27,12 @@ pub fn allowed(role: Role, request: &Request) -> bool {
     if role == Role::Web && matches!(request, Confirm { .. }) {
         return false;
     }
+    // The door scans and reports admissions; the box office and admins may too.
+    if matches!(request, Scan { .. } | ReportAdmissions { .. }) {
+        return matches!(role, Role::Door | Role::BoxOffice | Role::Admin);
+    }
     let level = match role {
-        Role::Guest | Role::Node => 0,
+        Role::Guest | Role::Node | Role::Door => 0,
         Role::Kiosk | Role::Web => 1,
         Role::BoxOffice => 2,
         Role::Admin => 3,
@@ -46,16 +50,22 @@ pub fn allowed(role: Role, request: &Request) -> bool {
         | Subscribe { .. }
         | Unsubscribe { .. }
         | GetScreen { .. }
-        | Availability { .. } => 0,
+        | Availability { .. }
+        | TicketKey => 0,
         Hold { .. }
         | Renew { .. }
         | Release { .. }
         | Confirm { .. }
         | GetBooking { .. }
+        | GetTicket { .. }
         | CreatePaymentOrder { .. }
         | VerifyCheckout { .. }
         | PaymentStatus { .. } => 1,
-        Cancel { .. } | RefundSeats { .. } | ListBookings { .. } | ShiftReport { .. } => 2,
+        Cancel { .. }
+        | RefundSeats { .. }
+        | ListBookings { .. }
+        | ShiftReport { .. }
+        | BlockSeatsWithReason { .. } => 2,
         UpsertCity(_)
         | UpsertTheater(_)
         | UpsertScreen(_)
@@ -72,6 +82,7 @@ pub fn allowed(role: Role, request: &Request) -> bool {
         | Coordinator { .. }
         | Follow { .. }
         | ReplicaAck { .. } => return role == Role::Node,
+        Scan { .. } | ReportAdmissions { .. } => return false,
     };
     level >= needed
 }
@@ -95,6 +106,9 @@ pub fn is_write(request: &Request) -> bool {
             | UpsertMovie(_)
             | UpsertShow(_)
             | BlockSeats { .. }
+            | BlockSeatsWithReason { .. }
+            | Scan { .. }
+            | ReportAdmissions { .. }
             | AddTerminal { .. }
             | RevokeTerminal { .. }
     )
@@ -109,7 +123,7 @@ pub fn may_take(role: Role, method: PaymentMethod) -> bool {
     match role {
         Role::Kiosk => method == PaymentMethod::Card,
         Role::BoxOffice | Role::Admin => true,
-        Role::Guest | Role::Node | Role::Web => false,
+        Role::Guest | Role::Node | Role::Web | Role::Door => false,
     }
 }
 

@@ -85,6 +85,7 @@ pub async fn block_seats(
     slot: Arc<ShowSlot>,
     seats: Vec<SeatId>,
     blocked: bool,
+    reason: Option<String>,
 ) -> Result<Reply, ErrorBody> {
     let record = BlockRecord {
         show_id: slot.show_id,
@@ -94,6 +95,7 @@ pub async fn block_seats(
         at_ms: now_ms(),
         lamport: node.lamport.tick(),
         node_id: node.config.node_id,
+        reason,
     };
     let command = |blocked| {
         ShowInput::Command(Command::Block {

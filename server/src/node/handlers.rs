@@ -25,6 +25,9 @@ pub struct Caller {
 
 type Answer = Result<Reply, ErrorBody>;
 
+/// Longest reason of `BlockSeatsWithReason`, in bytes.
+pub const BLOCK_REASON_MAX_BYTES: usize = 200;
+
 fn not_found(what: impl std::fmt::Display) -> ErrorBody {
     ErrorBody::new(ErrorCode::NotFound, format!("{what} not found"))
 }
@@ -192,8 +195,34 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             blocked,
         } => {
             let slot = show_slot(node, show_id)?;
-            super::durable::block_seats(node, caller, slot, seats, blocked).await
+            super::durable::block_seats(node, caller, slot, seats, blocked, None).await
         }
+        Request::BlockSeatsWithReason {
+            show_id,
+            seats,
+            blocked,
+            reason,
+        } => {
+            if reason.trim().is_empty() || reason.len() > BLOCK_REASON_MAX_BYTES {
+                return Err(invalid(format!(
+                    "a reason has 1..={BLOCK_REASON_MAX_BYTES} bytes"
+                )));
+            }
+            let slot = show_slot(node, show_id)?;
+            super::durable::block_seats(node, caller, slot, seats, blocked, Some(reason)).await
+        }
+        Request::GetTicket { code } => super::door::ticket(node, caller, &code).map(Reply::Ticket),
+        Request::TicketKey => Ok(Reply::TicketKey(super::door::key(node))),
+        Request::Scan {
+            ticket,
+            gate,
+            place,
+        } => super::door::scan(node, caller, &ticket, &gate, &place)
+            .await
+            .map(Reply::Scan),
+        Request::ReportAdmissions { admissions } => super::door::report(node, caller, admissions)
+            .await
+            .map(Reply::AdmissionsReported),
         Request::AddTerminal { name, role } => {
             crate::cluster::peer_auth::check_terminal_role(role)?;
             if name.is_empty() || name.len() > 128 {

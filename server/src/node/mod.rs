@@ -13,6 +13,7 @@ mod apply;
 pub mod auth;
 pub mod catalog;
 pub mod catalog_write;
+pub mod door;
 pub mod durable;
 pub mod expired_holds;
 #[cfg(feature = "fault-injection")]
@@ -27,6 +28,7 @@ pub mod resolver;
 pub mod sales_window;
 pub mod shows;
 pub mod sweeper;
+pub mod ticket_key;
 pub mod validate;
 pub mod workers;
 pub mod writer;
@@ -130,6 +132,8 @@ pub struct Node {
     pub(crate) outcomes: Arc<outcomes::Outcomes>,
     /// Online payments, when a gateway is configured (`--gateway`).
     pub payments: Option<payments::Payments>,
+    /// The cinema's ticket-signing key (`Config::ticket_signer`, or one made for this run).
+    pub tickets: cinebook_protocol::ticket::TicketSigner,
     /// Test-only injected panics.
     #[cfg(feature = "fault-injection")]
     pub faults: faults::Faults,
@@ -194,6 +198,9 @@ impl Node {
             metrics: Arc::new(crate::metrics::Metrics::new()),
             outcomes: Arc::default(),
             payments: config.payments.clone().map(payments::Payments::new),
+            tickets: config.ticket_signer.clone().unwrap_or_else(|| {
+                cinebook_protocol::ticket::TicketSigner::from_seed(&rand::random())
+            }),
             #[cfg(feature = "fault-injection")]
             faults: faults::Faults::default(),
             lamport: LamportClock::new(0),

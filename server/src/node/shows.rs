@@ -157,7 +157,8 @@ pub fn push_for(state: &ShowState, record: &EventRecord) -> Option<Push> {
     let slots = state.slots();
     let (cause, seats): (ChangeCause, Vec<u32>) = match &record.event {
         Event::Held { seats, .. } => (ChangeCause::Held, seats.clone()),
-        Event::Renewed { .. } | Event::AwaitingPayment { .. } => {
+        // An admission changes no seat (they stay sold): an empty push keeps `seq` unbroken.
+        Event::Renewed { .. } | Event::AwaitingPayment { .. } | Event::Admitted { .. } => {
             return Some(empty_push(state, record))
         }
         Event::Released { seats, .. } => (ChangeCause::Released, seats.clone()),

@@ -42,10 +42,23 @@ pub(crate) fn block_kind(block: &BlockRecord) -> &'static str {
 /// The audit line of a block.
 pub(crate) fn block_detail(block: &BlockRecord) -> String {
     let seats: Vec<String> = block.seats.iter().map(|s| s.to_string()).collect();
+    let reason = block
+        .reason
+        .as_deref()
+        .map_or_else(String::new, |r| format!(" reason={r}"));
     audit_detail(format!(
-        "{} terminal={} seats={}",
+        "{} terminal={} seats={}{reason}",
         block_kind(block),
         block.terminal_id,
         seats.join(",")
+    ))
+}
+
+/// The audit line of an admission.
+pub(crate) fn admission_detail(record: &super::AdmissionRecord) -> String {
+    let a = &record.admission;
+    audit_detail(format!(
+        "admit code={} terminal={} gate={} offline={} at={}",
+        a.code, a.terminal_id, a.gate, a.offline, a.at_ms
     ))
 }

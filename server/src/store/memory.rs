@@ -44,9 +44,9 @@ use parking_lot::Mutex;
 use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
 use super::mysql::{widths, REPORT_DEFAULT_CURRENCY};
 use super::{
-    BlockRecord, CancelRecord, CatalogChanges, CatalogData, EpochClaim, EpochState, ExternalId,
-    ExternalKind, SaleOutcome, SaleRecord, SeatRefundRecord, Store, StoreError, StoredBooking,
-    TerminalRecord,
+    AdmissionRecord, AdmitOutcome, BlockRecord, CancelRecord, CatalogChanges, CatalogData,
+    EpochClaim, EpochState, ExternalId, ExternalKind, SaleOutcome, SaleRecord, SeatRefundRecord,
+    Store, StoreError, StoredBooking, TerminalRecord,
 };
 
 /// What goes wrong with one sale transaction of a [`MemoryStore`] (see
@@ -166,6 +166,7 @@ struct State {
     /// Seats refunded from each booking by partial refunds (still counted as sold).
     seats_refunded: HashMap<String, u32>,
     audit: Vec<AuditRow>,
+    admissions: HashMap<String, cinebook_protocol::door::Admission>,
     terminals: BTreeMap<TerminalId, TerminalRecord>,
     next_terminal_id: TerminalId,
     external_ids: BTreeMap<(String, ExternalKind, String), u64>,
@@ -815,6 +816,50 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn commit_admission(&self, record: &AdmissionRecord) -> Result<AdmitOutcome, StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        self.check_fence(&state)?;
+        let a = &record.admission;
+        fits("gate", &a.gate, widths::GATE)?;
+        let status = match state.bookings.get(&a.code) {
+            None => return Err(StoreError::NotFound(format!("booking {}", a.code))),
+            Some(stored) => stored.booking.status,
+        };
+        match status {
+            BookingStatus::Confirmed => {}
+            BookingStatus::Admitted => {
+                return state
+                    .admissions
+                    .get(&a.code)
+                    .cloned()
+                    .map(AdmitOutcome::Already)
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("booking {} admitted without a row", a.code))
+                    })
+            }
+            other => {
+                return Err(StoreError::Conflict(format!(
+                    "booking {} is {other:?}, not confirmed",
+                    a.code
+                )))
+            }
+        }
+        if let Some(stored) = state.bookings.get_mut(&a.code) {
+            stored.booking.status = BookingStatus::Admitted;
+        }
+        state.admissions.insert(a.code.clone(), a.clone());
+        state.audit.push(AuditRow {
+            show_id: a.show_id,
+            lamport: record.lamport,
+            node_id: record.node_id,
+            kind: "admit",
+            code: a.code.clone(),
+            at_ms: a.at_ms,
+        });
+        Ok(AdmitOutcome::Admitted)
+    }
+
     async fn add_terminal(
         &self,
         name: &str,
@@ -1038,6 +1083,7 @@ mod tests {
     contract_test!(hold_ids_and_keys_round_trip);
     contract_test!(blocked_seats_round_trip);
     contract_test!(payment_orders);
+    contract_test!(admissions);
 
     #[tokio::test]
     async fn double_sale_is_isolated() {

@@ -184,6 +184,28 @@ pub struct BlockRecord {
     pub lamport: u64,
     /// Node that (un)blocked.
     pub node_id: u32,
+    /// Why (`BlockSeatsWithReason`), for the audit trail.
+    pub reason: Option<String>,
+}
+
+/// An admission at the door to make durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdmissionRecord {
+    /// When, where and by whom.
+    pub admission: cinebook_protocol::door::Admission,
+    /// Lamport time.
+    pub lamport: u64,
+    /// Node that recorded it.
+    pub node_id: u32,
+}
+
+/// What [`Store::commit_admission`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdmitOutcome {
+    /// The booking was confirmed and is now admitted.
+    Admitted,
+    /// The booking was admitted before: the first admission, unchanged.
+    Already(cinebook_protocol::door::Admission),
 }
 
 /// A cancellation (with or without refund) to make durable.
@@ -420,6 +442,11 @@ pub trait Store: Send + Sync + 'static {
     /// row. `Conflict` (nothing changed) if the booking is not confirmed, does not own every
     /// seat (refunded before), or would keep no seat; `NotFound` if there is no such booking.
     async fn commit_seat_refund(&self, refund: &SeatRefundRecord) -> Result<(), StoreError>;
+    /// Admits a confirmed booking at the door in one fenced transaction: status `admitted`, the
+    /// `admissions` row (when, where, which terminal) and its audit row. A booking admitted
+    /// before answers [`AdmitOutcome::Already`] with the first admission (nothing changes);
+    /// `Conflict` if it is cancelled or refunded; `NotFound` if there is no such booking.
+    async fn commit_admission(&self, record: &AdmissionRecord) -> Result<AdmitOutcome, StoreError>;
     /// Creates a terminal; returns its id.
     async fn add_terminal(
         &self,

@@ -49,12 +49,14 @@ use super::audit::{self, audit_detail, sale_detail};
 use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
 use super::mysql::{parse_status, status_name, Migration, REPORT_DEFAULT_CURRENCY};
 use super::{
-    BlockRecord, CancelRecord, CatalogChanges, CatalogData, ExternalId, ExternalKind, SaleOutcome,
-    SaleRecord, SeatRefundRecord, Store, StoreError, StoredBooking, TerminalRecord,
+    AdmissionRecord, AdmitOutcome, BlockRecord, CancelRecord, CatalogChanges, CatalogData,
+    ExternalId, ExternalKind, SaleOutcome, SaleRecord, SeatRefundRecord, Store, StoreError,
+    StoredBooking, TerminalRecord,
 };
 use cinebook_protocol::cluster::AuditEntry;
 use cinebook_protocol::types::{SeatId, ShowId};
 
+mod admissions;
 mod payments;
 mod seat_refunds;
 
@@ -79,6 +81,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "seat_refunds",
         sql: include_str!("../../../sql/sqlite/0004_seat_refunds.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "admissions",
+        sql: include_str!("../../../sql/sqlite/0005_admissions.sql"),
     },
 ];
 
@@ -1298,6 +1305,14 @@ impl Store for SqliteStore {
         let refund = refund.clone();
         self.call("commit_seat_refund", move |conn| {
             Self::commit_seat_refund_blocking(conn, &refund)
+        })
+        .await
+    }
+
+    async fn commit_admission(&self, record: &AdmissionRecord) -> Result<AdmitOutcome, StoreError> {
+        let record = record.clone();
+        self.call("commit_admission", move |conn| {
+            Self::commit_admission_blocking(conn, &record)
         })
         .await
     }

@@ -116,6 +116,11 @@ pub enum Command {
         /// Reuse the key of an earlier attempt whose outcome is unknown: it can never sell twice.
         #[arg(long, value_name = "K")]
         idempotency_key: Option<String>,
+        /// Why a comp is given (required with --pay comp; kept as the payment's reference).
+        #[arg(long, value_name = "TEXT", required_if_eq("pay", "comp"))]
+        reason: Option<String>,
+        #[command(flatten)]
+        print: PrintArgs,
     },
     /// Give a hold's seats back.
     Release {
@@ -135,10 +140,69 @@ pub enum Command {
         #[arg(long)]
         refund: bool,
     },
-    /// Show (or reprint) a booking.
+    /// Show (or reprint) a booking; a printed one is marked REPRINT.
     Booking {
         /// Booking code.
         code: String,
+        #[command(flatten)]
+        print: PrintArgs,
+    },
+    /// Door: admit a ticket (booking code or QR payload); without one, scan one per line from
+    /// standard input (a barcode scanner that types). Exit 7 when refused.
+    Scan {
+        /// A booking code or the text of a ticket's QR code.
+        ticket: Option<String>,
+        /// This gate's name, recorded with each admission.
+        #[arg(long, default_value = "door", value_name = "NAME")]
+        gate: String,
+        /// Admit only to this show.
+        #[arg(long, value_name = "ID")]
+        show: Option<u64>,
+        /// Admit only to this screen.
+        #[arg(long, value_name = "ID")]
+        screen: Option<u64>,
+        /// Check by signature only, without the server (needs --key); admissions go to --log.
+        #[arg(long, requires = "key")]
+        offline: bool,
+        /// The ticket public key (`cinebook ticket-key --save FILE`); with it a scan the server
+        /// cannot answer is checked offline.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Where offline admissions are kept until --sync.
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_ADMISSIONS_LOG)]
+        log: PathBuf,
+        /// Report the offline admissions of --log to the server (duplicates are flagged), then
+        /// start a new log.
+        #[arg(long, conflicts_with_all = ["ticket", "offline"])]
+        sync: bool,
+    },
+    /// Print (or save) the cinema's ticket public key, for offline door scanners.
+    TicketKey {
+        /// Also write it to FILE.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+    },
+    /// House seats: take seats of a show out of sale, with a reason.
+    Block {
+        /// Show id.
+        show: u64,
+        /// Seat labels (A1 A2 or A1,A2).
+        #[arg(required = true, value_delimiter = ',', num_args = 1..)]
+        seats: Vec<String>,
+        /// Why (kept in the audit trail).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Put blocked seats back on sale.
+    Unblock {
+        /// Show id.
+        show: u64,
+        /// Seat labels (A1 A2 or A1,A2).
+        #[arg(required = true, value_delimiter = ',', num_args = 1..)]
+        seats: Vec<String>,
+        /// Why (kept in the audit trail).
+        #[arg(long, default_value = "back on sale")]
+        reason: String,
     },
     /// Print seat changes of a show as they happen (Ctrl-C to stop).
     Watch {
@@ -192,7 +256,44 @@ pub enum Report {
         /// End, exclusive (default: the next local midnight).
         #[arg(long, value_name = "T", value_parser = crate::when::parse_instant)]
         to: Option<u64>,
+        /// Every terminal added up (the manager's report; needs an admin token).
+        #[arg(long)]
+        all: bool,
     },
+}
+
+/// Where offline door admissions are kept until `scan --sync`.
+pub const DEFAULT_ADMISSIONS_LOG: &str = "./cinebook-data/door-admissions.jsonl";
+
+/// Printing a ticket (`confirm`, `booking`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct PrintArgs {
+    /// Also print the ticket with its QR code: `pdf` writes a PDF, `escpos` writes receipt
+    /// printer bytes, to --out.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub print: Option<PrintFormat>,
+    /// The file --print writes (default: ticket-CODE.pdf or ticket-CODE.escpos here).
+    #[arg(long, value_name = "FILE", requires = "print")]
+    pub out: Option<PathBuf>,
+    /// Send the ticket to a receipt printer as ESC/POS: tcp://HOST:9100 or a device path.
+    #[arg(long, value_name = "tcp://HOST:PORT|DEVICE", value_parser = crate::print::Printer::parse)]
+    pub printer: Option<crate::print::Printer>,
+}
+
+impl PrintArgs {
+    /// Whether anything is to be printed.
+    pub fn any(&self) -> bool {
+        self.print.is_some() || self.printer.is_some()
+    }
+}
+
+/// What `--print` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrintFormat {
+    /// A one-page PDF ticket.
+    Pdf,
+    /// ESC/POS bytes for a receipt printer.
+    Escpos,
 }
 
 /// A payment method on the command line.
@@ -269,17 +370,36 @@ mod tests {
 
     #[test]
     fn confirm_needs_a_payment_method() {
-        let cli =
-            parse(&["confirm", "11", "--pay", "comp", "--idempotency-key", "k1"]).expect("parse");
+        let cli = parse(&[
+            "confirm",
+            "11",
+            "--pay",
+            "comp",
+            "--idempotency-key",
+            "k1",
+            "--reason",
+            "staff",
+        ])
+        .expect("parse");
         assert_eq!(
             cli.command,
             Command::Confirm {
                 hold: 11,
                 pay: Pay::Comp,
-                idempotency_key: Some("k1".into())
+                idempotency_key: Some("k1".into()),
+                reason: Some("staff".into()),
+                print: PrintArgs::default(),
             }
         );
         assert!(parse(&["confirm", "11"]).is_err());
+        // A comp needs a reason; cash does not.
+        assert_eq!(
+            parse(&["confirm", "11", "--pay", "comp"])
+                .map(|_| ())
+                .map_err(|e| e.exit_code()),
+            Err(2)
+        );
+        assert!(parse(&["confirm", "11", "--pay", "cash"]).is_ok());
         assert!(parse(&["confirm", "11", "--pay", "cheque"]).is_err());
     }
 
@@ -306,7 +426,8 @@ mod tests {
             Command::Report {
                 report: Report::Shift {
                     from: Some(1_700_000_000_000),
-                    to: Some(1_700_000_001_000)
+                    to: Some(1_700_000_001_000),
+                    all: false,
                 }
             }
         );
@@ -333,6 +454,21 @@ mod tests {
             &["booking", "K7QX-3MPA"],
             &["watch", "7"],
             &["tui"],
+            &["booking", "K7QX-3MPA", "--print", "pdf", "--out", "t.pdf"],
+            &[
+                "confirm",
+                "11",
+                "--pay",
+                "cash",
+                "--printer",
+                "tcp://127.0.0.1:9100",
+            ],
+            &["scan", "K7QX-3MPA", "--gate", "main", "--show", "7"],
+            &["scan", "--sync"],
+            &["scan", "CB1:AAAA", "--offline", "--key", "k.pub"],
+            &["ticket-key", "--save", "k.pub"],
+            &["block", "7", "A1", "A2", "--reason", "director"],
+            &["unblock", "7", "A1,A2"],
         ] {
             parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         }

@@ -10,7 +10,7 @@ use cinebook_client::{new_idempotency_key, Client, Error, SeatUpdate};
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::args::{Command, Pay, Report};
+use crate::args::{Command, Pay, PrintArgs, Report};
 use crate::exit::CliError;
 use crate::names::{self, Match};
 use crate::output::{self, *};
@@ -32,7 +32,11 @@ impl Out {
     }
 
     /// Prints `value` as JSON, or `text` for people.
-    fn print<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+    pub fn print<T: Serialize>(
+        &self,
+        value: &T,
+        text: impl FnOnce() -> String,
+    ) -> anyhow::Result<()> {
         if self.json {
             emit(&serde_json::to_string_pretty(value)?)
         } else {
@@ -99,7 +103,16 @@ pub async fn run(client: &Client, command: Command, out: Out) -> anyhow::Result<
             hold,
             pay,
             idempotency_key,
-        } => confirm(client, hold, pay, idempotency_key, out).await,
+            reason,
+            print,
+        } => {
+            let sale = Sale {
+                pay,
+                key: idempotency_key,
+                reason,
+            };
+            confirm(client, hold, sale, out, &print).await
+        }
         Command::Renew { hold } => renew(client, hold, out).await,
         Command::Release { hold } => {
             client.release(hold).await?;
@@ -128,14 +141,50 @@ pub async fn run(client: &Client, command: Command, out: Out) -> anyhow::Result<
                 )
             })
         }
-        Command::Booking { code } => {
+        Command::Booking { code, print } => {
             let booking = client.booking(&names::booking_code(&code)).await?;
-            print_ticket(client, &booking, None, out).await
+            print_ticket(client, &booking, None, out, &print, true).await
         }
+        Command::Scan {
+            ticket,
+            gate,
+            show,
+            screen,
+            key,
+            log,
+            sync,
+            ..
+        } => {
+            if sync {
+                return crate::door::sync(client, &log, out).await;
+            }
+            let args = crate::door::ScanArgs {
+                ticket,
+                gate,
+                place: cinebook_client::door::DoorPlace {
+                    show_id: show,
+                    screen_id: screen,
+                },
+                key,
+                log,
+            };
+            crate::door::scan(client, &args, out).await
+        }
+        Command::TicketKey { save } => crate::door::ticket_key(client, save.as_deref(), out).await,
+        Command::Block {
+            show,
+            seats,
+            reason,
+        } => block(client, show, &seats, &reason, true, out).await,
+        Command::Unblock {
+            show,
+            seats,
+            reason,
+        } => block(client, show, &seats, &reason, false, out).await,
         Command::Watch { show } => watch(client, show, out).await,
         Command::Report {
-            report: Report::Shift { from, to },
-        } => shift(client, from, to, out).await,
+            report: Report::Shift { from, to, all },
+        } => shift(client, from, to, all, out).await,
         Command::Tui => crate::tui::run(client.clone()).await,
     }
 }
@@ -432,15 +481,25 @@ pub fn payment_for(method: PaymentMethod, total: &Money) -> Payment {
     }
 }
 
+/// How a hold is paid for.
+struct Sale {
+    pay: Pay,
+    /// The idempotency key of an earlier attempt, if any.
+    key: Option<String>,
+    /// Why a comp is given (the payment's reference).
+    reason: Option<String>,
+}
+
 async fn confirm(
     client: &Client,
     hold_id: u64,
-    pay: Pay,
-    key: Option<String>,
+    sale: Sale,
     out: Out,
+    print: &PrintArgs,
 ) -> anyhow::Result<()> {
+    let Sale { pay, key, reason } = sale;
     // The hold's total comes with a renew (which also keeps it alive while we pay).
-    let (payment, hold_gone) = match client.renew(hold_id).await {
+    let (mut payment, hold_gone) = match client.renew(hold_id).await {
         Ok(hold) => (payment_for(pay.method(), &hold.total), None),
         // A rerun with the key of an attempt whose outcome was unknown: if that attempt sold,
         // the hold is gone, and the server answers a confirm with a known key with its booking
@@ -458,6 +517,13 @@ async fn confirm(
         }
         Err(error) => return Err(error.into()),
     };
+    // The comp's reason travels as the payment's reference and is stored with the booking.
+    payment.reference = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if pay == Pay::Comp && payment.reference.is_none() {
+        return Err(CliError::usage("a comp needs a reason: --reason TEXT").into());
+    }
     let key = key.unwrap_or_else(new_idempotency_key);
     let booking = match (client.confirm(hold_id, payment, &key).await, hold_gone) {
         (Ok(booking), _) => booking,
@@ -481,7 +547,7 @@ async fn confirm(
         }
         (Err(error), _) => return Err(error.into()),
     };
-    print_ticket(client, &booking, Some(key), out).await
+    print_ticket(client, &booking, Some(key), out, print, false).await
 }
 
 async fn print_ticket(
@@ -489,6 +555,8 @@ async fn print_ticket(
     booking: &cinebook_client::types::Booking,
     key: Option<String>,
     out: Out,
+    print: &PrintArgs,
+    reprint: bool,
 ) -> anyhow::Result<()> {
     // The film and time make the ticket; without them it still has the code and seats.
     let summary = client
@@ -508,7 +576,57 @@ async fn print_ticket(
             booking.code,
             ticket::status(booking.status)
         )
-    })
+    })?;
+    if print.any() {
+        for line in crate::print::deliver(client, booking, summary, reprint, print).await? {
+            if out.json {
+                eprintln!("{line}");
+            } else {
+                emit(&line)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `cinebook block` / `unblock`: house seats by label, with a reason.
+async fn block(
+    client: &Client,
+    show: u64,
+    typed: &[String],
+    reason: &str,
+    blocked: bool,
+    out: Out,
+) -> anyhow::Result<()> {
+    let map = client.seat_map(show).await?;
+    let labels: Vec<&str> = map.seats.iter().map(|s| s.label.as_str()).collect();
+    let found = names::seat_labels(typed, &labels).map_err(|unknown| {
+        CliError::usage(format!("show {show} has no seat {}", unknown.join(", ")))
+    })?;
+    let ids: Vec<u32> = found
+        .iter()
+        .filter_map(|l| map.seats.iter().find(|s| &s.label == l).map(|s| s.id))
+        .collect();
+    client
+        .block_seats_with_reason(show, ids, blocked, reason)
+        .await?;
+    let verb = if blocked { "blocked" } else { "unblocked" };
+    #[derive(Serialize)]
+    struct BlockOut<'a> {
+        show_id: u64,
+        seats: &'a [String],
+        blocked: bool,
+        reason: &'a str,
+    }
+    out.print(
+        &BlockOut {
+            show_id: show,
+            seats: &found,
+            blocked,
+            reason,
+        },
+        || format!("show {show}: {verb} {} ({reason})", found.join(", ")),
+    )
 }
 
 #[derive(Debug, Serialize)]
@@ -592,6 +710,7 @@ async fn shift(
     client: &Client,
     from: Option<u64>,
     to: Option<u64>,
+    all: bool,
     out: Out,
 ) -> anyhow::Result<()> {
     let (today_from, today_to) = when::day_of(when::now_ms()).map_err(CliError::usage)?;
@@ -600,10 +719,16 @@ async fn shift(
     if from >= to {
         return Err(CliError::usage("--from must be before --to").into());
     }
-    let report = client
-        .shift_report(None, from, to)
-        .await
-        .context("shift report")?;
+    let report = if all {
+        crate::report_all::shift_all(client, from, to)
+            .await
+            .context("shift report of all terminals")?
+    } else {
+        client
+            .shift_report(None, from, to)
+            .await
+            .context("shift report")?
+    };
     out.print(&ReportOut::from(&report), || report_text(&report))
 }
 
@@ -611,8 +736,12 @@ pub fn report_text(report: &cinebook_client::types::ShiftReport) -> String {
     let money = |minor: i64| ticket::money(minor, &report.currency);
     let mut lines = vec![
         format!(
-            "shift report, terminal {}: {} to {}",
-            report.terminal_id,
+            "shift report, {}: {} to {}",
+            if report.terminal_id == 0 {
+                "all terminals".to_owned()
+            } else {
+                format!("terminal {}", report.terminal_id)
+            },
             when::show_time(report.from_ms),
             when::show_time(report.to_ms)
         ),

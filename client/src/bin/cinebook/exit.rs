@@ -16,6 +16,9 @@ pub const UNAVAILABLE_SEATS: u8 = 4;
 pub const AUTH: u8 = 5;
 /// No server reachable, or the server is unavailable or overloaded (try again).
 pub const SERVER: u8 = 6;
+/// `scan`: the ticket was refused at the door (admitted before, another show, screen or day,
+/// not valid).
+pub const REFUSED: u8 = 7;
 
 /// The exit-code table printed by `--help`.
 pub const HELP: &str = "\
@@ -26,7 +29,8 @@ Exit codes:
   3  not found: show, hold, booking, city or movie
   4  seats unavailable, sold out, hold expired, sales closed, or conflict
   5  authentication or permission: missing/unknown token, role not allowed
-  6  server unavailable: unreachable, overloaded, or timed out (safe to retry)";
+  6  server unavailable: unreachable, overloaded, or timed out (safe to retry)
+  7  scan: ticket refused at the door (admitted before, wrong show/screen/day, not valid)";
 
 /// An error found by the command line itself, with its exit code.
 #[derive(Debug, thiserror::Error)]

@@ -2,11 +2,14 @@
 
 mod args;
 mod commands;
+mod door;
 mod draw;
 mod exit;
 mod grid;
 mod names;
 mod output;
+mod print;
+mod report_all;
 mod ticket;
 mod tui;
 mod when;
@@ -78,7 +81,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         ..ClientConfig::default()
     };
     let had_token = config.token.is_some();
-    let client = Client::connect(cli.addr.clone(), config).await?;
+    let offline = door::offline_scan(&cli.command);
+    if let Some((args, true)) = &offline {
+        return door::scan_offline(args, commands::Out::new(cli.json));
+    }
+    let client = match (Client::connect(cli.addr.clone(), config).await, offline) {
+        (Ok(client), _) => client,
+        // A door with the ticket key goes on admitting by signature while the server is away.
+        (Err(error), Some((args, _))) if exit::code_of(&error) == exit::SERVER => {
+            eprintln!("cinebook: {error}; checking tickets by signature (offline)");
+            return door::scan_offline(&args, commands::Out::new(cli.json));
+        }
+        (Err(error), _) => return Err(error.into()),
+    };
     commands::run(&client, cli.command, commands::Out::new(cli.json))
         .await
         .map_err(|error| explain_unauthenticated(error, had_token, Path::new(DEFAULT_TOKEN_FILE)))

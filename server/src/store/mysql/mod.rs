@@ -43,12 +43,13 @@ use mysql_async::{IsolationLevel, Row, Transaction, TxOpts, Value};
 use super::audit::{self, audit_detail, sale_detail};
 use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
 use super::{
-    BlockRecord, CancelRecord, CatalogChanges, CatalogData, EpochClaim, EpochState, ExternalId,
-    ExternalKind, SaleOutcome, SaleRecord, SeatRefundRecord, Store, StoreError, StoredBooking,
-    TerminalRecord,
+    AdmissionRecord, AdmitOutcome, BlockRecord, CancelRecord, CatalogChanges, CatalogData,
+    EpochClaim, EpochState, ExternalId, ExternalKind, SaleOutcome, SaleRecord, SeatRefundRecord,
+    Store, StoreError, StoredBooking, TerminalRecord,
 };
 use cinebook_protocol::types::{SeatId, ShowId};
 
+mod admissions;
 mod blocks;
 mod catalog;
 mod cluster;
@@ -105,6 +106,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "seat_refunds",
         sql: include_str!("../../../../sql/mysql/0006_seat_refunds.sql"),
     },
+    Migration {
+        version: 7,
+        name: "admissions",
+        sql: include_str!("../../../../sql/mysql/0007_admissions.sql"),
+    },
 ];
 
 /// Rows per multi-row INSERT statement: keeps each statement far below `max_allowed_packet`
@@ -146,6 +152,8 @@ pub mod widths {
     pub const CURRENCY: usize = 3;
     /// Hex SHA-256 token hashes (`CHAR(64)`).
     pub const TOKEN_SHA256: usize = 64;
+    /// Gate names of admissions (`admissions.gate`).
+    pub const GATE: usize = 64;
     /// Import source names (`external_ids.source`).
     pub const SOURCE: usize = 64;
     /// Upstream ids (`external_ids.external_id`).

@@ -186,6 +186,13 @@ impl Store for MysqlStore {
         .await
     }
 
+    async fn commit_admission(&self, record: &AdmissionRecord) -> Result<AdmitOutcome, StoreError> {
+        self.run("commit_admission", self.limits.operation_timeout, || {
+            self.try_commit_admission(record)
+        })
+        .await
+    }
+
     async fn commit_seat_refund(&self, refund: &SeatRefundRecord) -> Result<(), StoreError> {
         self.run("commit_seat_refund", self.limits.operation_timeout, || {
             self.try_commit_seat_refund(refund)

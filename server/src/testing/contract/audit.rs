@@ -42,6 +42,7 @@ pub async fn audit_trail_in_order<S: Store + ?Sized>(store: &S) {
         at_ms: 200,
         lamport: 200,
         node_id: 1,
+        reason: None,
     };
     store.commit_block(&block).await.expect("block");
 

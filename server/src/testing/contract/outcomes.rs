@@ -130,6 +130,7 @@ fn block(seats: &[u32], blocked: bool, at_ms: u64) -> BlockRecord {
         at_ms,
         lamport: at_ms,
         node_id: 1,
+        reason: None,
     }
 }
 

@@ -28,6 +28,8 @@ pub enum Screen {
     Refund,
     /// The shift report.
     Report,
+    /// Admit tickets at the door (scan mode).
+    Scan,
 }
 
 /// The show list's time filter.
@@ -79,6 +81,8 @@ pub enum Action {
     },
     /// Give a hold back.
     Release(HoldId),
+    /// Keep a hold alive longer (up to its ceiling).
+    Renew(HoldId),
     /// Sell a hold.
     Confirm {
         hold_id: HoldId,
@@ -91,8 +95,14 @@ pub enum Action {
     Refund(String),
     /// Fetch today's shift report.
     LoadReport,
-    /// Write a ticket to a file for the printer.
-    SaveTicket { code: String, text: String },
+    /// Print a ticket with its QR code: a PDF in `cinebook-tickets/`, and ESC/POS to the
+    /// receipt printer when one is configured (`CINEBOOK_PRINTER`). A second print is a REPRINT.
+    PrintTicket {
+        booking: Box<Booking>,
+        show: Option<Box<ShowSummary>>,
+    },
+    /// Admit a ticket (a code or a QR payload) at the box office's gate.
+    Scan(String),
     /// Leave.
     Quit,
 }
@@ -118,6 +128,8 @@ pub enum Event {
     Held(HoldInfo),
     /// A hold was released.
     Released,
+    /// A hold was renewed: its new deadline.
+    Renewed(HoldInfo),
     /// A sale went through.
     Booked(Booking),
     /// A booking was found.
@@ -126,8 +138,10 @@ pub enum Event {
     Refunded(Booking),
     /// The shift report.
     Report(ShiftReport),
-    /// A ticket was saved to this path.
+    /// A ticket was printed: what was done, for the status line.
     Saved(String),
+    /// A scan's answer.
+    Scanned(cinebook_client::door::ScanResult),
     /// Something failed; `hold_lost` if the hold is gone (expired or unknown).
     Failed { message: String, hold_lost: bool },
 }
@@ -159,6 +173,8 @@ pub struct App {
     pub refund_input: String,
     pub refund_booking: Option<Booking>,
     pub report: Option<ShiftReport>,
+    pub scan_input: String,
+    pub scan_result: Option<cinebook_client::door::ScanResult>,
     pub status: String,
     pub busy: bool,
 }
@@ -190,6 +206,8 @@ impl App {
             refund_input: String::new(),
             refund_booking: None,
             report: None,
+            scan_input: String::new(),
+            scan_result: None,
             status: "loading shows…".into(),
             busy: true,
         }
@@ -240,16 +258,17 @@ impl App {
         match self.screen {
             Screen::Shows if self.searching => "type to search  Enter/Esc done  Backspace delete",
             Screen::Shows => {
-                "↑↓ choose  Enter seats  c city  m movie  t time  / search  g reload  r refund  s shift report  q quit"
+                "↑↓ choose  Enter seats  c city  m movie  t time  / search  g reload  r refund  a admit  s shift report  q quit"
             }
             Screen::Seats => {
                 "1-9 best N  Tab category  ←↑↓→ move  Space pick  Enter hold picked  Esc shows"
             }
-            Screen::Pay => "1 cash  2 card  3 comp  Esc release hold",
+            Screen::Pay => "1 cash  2 card  3 comp  n renew hold  Esc release hold",
             Screen::Ticket => "Enter next sale (same show)  p print  Esc shows",
             Screen::Refund if self.refund_booking.is_some() => "y refund  Esc other code",
             Screen::Refund => "type booking code  Enter find  Esc shows",
             Screen::Report => "g reload  Esc shows",
+            Screen::Scan => "scan or type a ticket  Enter admit  Esc shows",
         }
     }
 
@@ -275,6 +294,7 @@ impl App {
             Screen::Ticket => self.key_ticket(key.code),
             Screen::Refund => self.key_refund(key.code),
             Screen::Report => self.key_report(key.code),
+            Screen::Scan => self.key_scan(key.code),
         }
     }
 
@@ -333,6 +353,11 @@ impl App {
                 self.screen = Screen::Refund;
                 self.refund_input.clear();
                 self.refund_booking = None;
+            }
+            KeyCode::Char('a') => {
+                self.screen = Screen::Scan;
+                self.scan_input.clear();
+                self.scan_result = None;
             }
             KeyCode::Char('s') => {
                 self.screen = Screen::Report;
@@ -452,6 +477,11 @@ impl App {
             KeyCode::Char('1') => PaymentMethod::Cash,
             KeyCode::Char('2') => PaymentMethod::Card,
             KeyCode::Char('3') => PaymentMethod::Comp,
+            KeyCode::Char('n') if !self.busy => {
+                self.busy = true;
+                self.status = "renewing…".into();
+                return vec![Action::Renew(hold.hold_id)];
+            }
             KeyCode::Esc if !self.busy => {
                 let hold_id = hold.hold_id;
                 self.hold = None;
@@ -488,9 +518,9 @@ impl App {
             }
             KeyCode::Char('p') => {
                 if let Some(booking) = &self.booking {
-                    return vec![Action::SaveTicket {
-                        code: booking.code.clone(),
-                        text: crate::ticket::render(booking, self.ticket_show.as_ref()),
+                    return vec![Action::PrintTicket {
+                        booking: Box::new(booking.clone()),
+                        show: self.ticket_show.clone().map(Box::new),
                     }];
                 }
             }
@@ -579,6 +609,25 @@ impl App {
                 self.screen = Screen::Pay;
             }
             Event::Released => self.busy = false,
+            Event::Renewed(renewed) => {
+                self.busy = false;
+                // The payment key stays: a confirm whose outcome was unknown is retried with it.
+                if let Some(hold) = self.hold.as_mut().filter(|h| h.hold_id == renewed.hold_id) {
+                    let gained = renewed.expires_at_ms.saturating_sub(hold.expires_at_ms);
+                    hold.expires_at_ms = renewed.expires_at_ms;
+                    self.status = if gained == 0 {
+                        format!(
+                            "hold at its ceiling: expires {}; take the payment",
+                            crate::when::clock(renewed.expires_at_ms)
+                        )
+                    } else {
+                        format!(
+                            "hold renewed until {}",
+                            crate::when::clock(renewed.expires_at_ms)
+                        )
+                    };
+                }
+            }
             Event::Booked(booking) => {
                 self.busy = false;
                 self.hold = None;
@@ -606,7 +655,8 @@ impl App {
                 self.busy = false;
                 self.report = Some(report);
             }
-            Event::Saved(path) => self.status = format!("ticket saved to {path}"),
+            Event::Saved(done) => self.status = done,
+            Event::Scanned(result) => self.scanned(result),
             Event::Failed { message, hold_lost } => {
                 self.busy = false;
                 self.status = message;

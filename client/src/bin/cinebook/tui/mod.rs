@@ -2,6 +2,7 @@
 //! clock and the server — around the pure state machine in [`app`], drawn by [`ui`].
 
 pub mod app;
+mod scan;
 #[cfg(test)]
 mod tests;
 pub mod ui;
@@ -68,6 +69,10 @@ async fn event_loop(terminal: &mut ratatui::DefaultTerminal, client: Client) -> 
         client,
         events: events_tx,
         watch: None,
+        printer: std::env::var("CINEBOOK_PRINTER")
+            .ok()
+            .and_then(|p| crate::print::Printer::parse(&p).ok()),
+        printed: std::collections::HashSet::new(),
     };
     io.perform(Action::LoadCatalog);
     let mut clock = tokio::time::interval(Duration::from_secs(1));
@@ -96,6 +101,44 @@ struct Io {
     client: Client,
     events: mpsc::UnboundedSender<Event>,
     watch: Option<JoinHandle<()>>,
+    /// The receipt printer (`CINEBOOK_PRINTER`: tcp://HOST:PORT or a device path), if any.
+    printer: Option<crate::print::Printer>,
+    /// Bookings printed in this session: printing one again is a REPRINT.
+    printed: std::collections::HashSet<String>,
+}
+
+/// Where the box office keeps the PDF tickets it printed.
+const TICKET_DIR: &str = "cinebook-tickets";
+
+/// The ticket as a PDF in [`TICKET_DIR`], and to the receipt printer if there is one.
+async fn print_ticket(
+    client: &Client,
+    booking: cinebook_client::types::Booking,
+    show: Option<cinebook_client::types::ShowSummary>,
+    reprint: bool,
+    printer: Option<crate::print::Printer>,
+) -> anyhow::Result<String> {
+    use crate::print::{escpos, pdf, PrintedTicket};
+    let ticket = PrintedTicket {
+        payload: client.ticket_qr_text(&booking.code).await?,
+        booking,
+        show,
+        reprint,
+    };
+    let dir = std::path::Path::new(TICKET_DIR);
+    let suffix = if reprint { "-reprint" } else { "" };
+    let path = dir.join(format!("{}{suffix}.pdf", ticket.booking.code));
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(&path, pdf::render(&ticket)?)?;
+    let mut done = format!("ticket saved to {}", path.display());
+    if let Some(printer) = printer {
+        printer.send(&escpos::render(&ticket))?;
+        done.push_str(" and sent to the printer");
+    }
+    if reprint {
+        done.push_str(" (REPRINT)");
+    }
+    Ok(done)
 }
 
 fn failed(what: &str, error: &Error) -> Event {
@@ -203,16 +246,39 @@ impl Io {
                     });
                 });
             }
-            Action::SaveTicket { code, text } => {
-                let dir = std::path::Path::new("cinebook-tickets");
-                let path = dir.join(format!("{code}.txt"));
-                let saved = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, text));
-                send(match saved {
-                    Ok(()) => Event::Saved(path.display().to_string()),
-                    Err(e) => Event::Failed {
-                        message: format!("cannot save {}: {e}", path.display()),
-                        hold_lost: false,
-                    },
+            Action::Renew(hold_id) => {
+                tokio::spawn(async move {
+                    send(match client.renew(hold_id).await {
+                        Ok(hold) => Event::Renewed(hold),
+                        Err(e) => failed("renew", &e),
+                    });
+                });
+            }
+            Action::Scan(text) => {
+                tokio::spawn(async move {
+                    let place = cinebook_client::door::DoorPlace::default();
+                    send(
+                        match client.scan(&text, scan::BOX_OFFICE_GATE, place).await {
+                            Ok(result) => Event::Scanned(result),
+                            Err(e) => failed("scan", &e),
+                        },
+                    );
+                });
+            }
+            Action::PrintTicket { booking, show } => {
+                let reprint = !self.printed.insert(booking.code.clone());
+                let printer = self.printer.clone();
+                let (booking, show) = (*booking, show.map(|s| *s));
+                tokio::spawn(async move {
+                    send(
+                        match print_ticket(&client, booking, show, reprint, printer).await {
+                            Ok(done) => Event::Saved(done),
+                            Err(e) => Event::Failed {
+                                message: format!("print: {e:#}"),
+                                hold_lost: false,
+                            },
+                        },
+                    );
                 });
             }
         }

@@ -25,6 +25,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Ticket => "Ticket",
         Screen::Refund => "Refund",
         Screen::Report => "Shift report",
+        Screen::Scan => "Admit",
     };
     frame.render_widget(
         Paragraph::new(format!(
@@ -41,6 +42,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Ticket => ticket_screen(frame, app, body),
         Screen::Refund => refund(frame, app, body),
         Screen::Report => report(frame, app, body),
+        Screen::Scan => super::scan::draw(frame, app, body),
     }
     frame.render_widget(
         Paragraph::new(format!(" {}", app.status)).style(Style::new().fg(Color::Yellow)),
