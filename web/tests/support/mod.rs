@@ -2,6 +2,8 @@
 //! gateway simulator, and `cinebook-web` in front of it, all on 127.0.0.1 port 0.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
