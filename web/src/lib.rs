@@ -27,6 +27,6 @@ mod pages;
 mod session;
 
 pub use app::{serve, App};
-pub use config::WebConfig;
+pub use config::{parse_proxy, WebConfig};
 pub use error::ApiError;
 pub use session::SESSION_COOKIE;
