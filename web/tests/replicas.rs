@@ -99,9 +99,12 @@ async fn pay(site: &Site, order: &Answer) -> (String, String) {
     (payment, back)
 }
 
-/// The confirmation page reached from `/pay/return/{order_id}` through `at`; answers the code.
-async fn confirmation(site: &Site, at: SocketAddr, cookie: &str, order_id: u64) -> String {
-    let back = get(site, at, &format!("/pay/return/{order_id}"), Some(cookie)).await;
+/// The confirmation page reached from the gateway's return link `back` (its path and query)
+/// through `at`; answers the booking code.
+async fn confirmation(site: &Site, at: SocketAddr, cookie: &str, back: &str) -> String {
+    let url = reqwest::Url::parse(back).expect("return link");
+    let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
+    let back = get(site, at, &path, Some(cookie)).await;
     assert_eq!(back.status, 303, "{:?}", back.json);
     let to = back.location.expect("location");
     let code = to
@@ -133,7 +136,7 @@ async fn a_web_process_sigkilled_after_the_capture_loses_no_booking() {
     let (cookie, _, order) = checkout_at(&site, first.addr, &[340, 341]).await;
     assert_eq!(order.status, 200, "{:?}", order.json);
     let order_id = order.json["order_id"].as_u64().expect("order id");
-    let (payment_id, _) = pay(&site, &order).await;
+    let (payment_id, back) = pay(&site, &order).await;
     assert_eq!(first.sigkill(), Some(9), "killed by SIGKILL");
     let second = WebProcess::spawn(site.node.addr, &site.token, COOKIE_SECRET, &[]);
     let deadline = Instant::now() + Duration::from_millis(BOOKED_WAIT_MS);
@@ -152,7 +155,8 @@ async fn a_web_process_sigkilled_after_the_capture_loses_no_booking() {
         assert!(Instant::now() < deadline, "never booked: {:?}", status.json);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let code = confirmation(&site, second.addr, &cookie, order_id).await;
+    // The browser's return (lost with the first process) reaches the other replica.
+    let code = confirmation(&site, second.addr, &cookie, &back).await;
     let booking = get(&site, second.addr, &format!("/api/bookings/{code}"), None).await;
     assert_eq!(booking.status, 200);
     assert_eq!(booking.json["payment_reference"], payment_id.as_str());
@@ -268,12 +272,11 @@ async fn two_replicas_behind_nginx_share_carts_limits_and_the_live_map() {
     assert_eq!(one.sigkill(), Some(9));
     let order = checkout(&site, front, &cookie, hold_id).await;
     assert_eq!(order.status, 200, "{:?}", order.json);
-    let order_id = order.json["order_id"].as_u64().expect("order id");
     let (_, back) = pay(&site, &order).await;
     assert!(
         back.starts_with(&format!("http://{front}/pay/return/")),
         "{back}"
     );
-    let code = confirmation(&site, front, &cookie, order_id).await;
+    let code = confirmation(&site, front, &cookie, &back).await;
     assert!(!code.is_empty());
 }

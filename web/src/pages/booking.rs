@@ -81,7 +81,8 @@ async fn not_paid(
     result: &CheckoutResult,
     order: &PaymentOrderInfo,
 ) -> Result<bool, ApiError> {
-    let failed = result.razorpay_payment_id.is_none() || result.error_reason.is_some();
+    // Only the gateway's failure says so: a bare reload of the return link releases nothing.
+    let failed = result.razorpay_payment_id.is_none() && result.error_reason.is_some();
     let waiting = matches!(
         order.state,
         PaymentOrderState::Creating | PaymentOrderState::AwaitingPayment
