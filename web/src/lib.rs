@@ -25,6 +25,7 @@ mod limiter;
 mod live_hub;
 mod pages;
 mod session;
+pub mod ticket;
 
 pub use app::{serve, App};
 pub use config::{parse_proxy, WebConfig};

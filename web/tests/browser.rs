@@ -110,6 +110,15 @@ async fn a_purchase_clicked_through_the_five_steps() {
         .await
         .expect("text");
     assert!(seats.contains("C6") && seats.contains("C7"), "{seats}");
+    // The ticket's QR code (the booking code for now: cinebook_web::ticket::ticket_qr_text).
+    let qr = b
+        .find(Locator::Css("#ticket-qr svg"))
+        .await
+        .expect("a QR code")
+        .html(false)
+        .await
+        .expect("svg");
+    assert!(qr.contains("<path"), "{qr}");
 
     let booking = site.get(&format!("/api/bookings/{code}"), None).await;
     assert_eq!(booking.status, 200);

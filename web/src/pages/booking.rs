@@ -111,11 +111,19 @@ pub(crate) async fn page_of(State(app): State<App>, Path(code): Path<String>) ->
         .iter()
         .map(|s| format!("<li>{} ({})</li>", escape(&s.label), s.category.name()))
         .collect();
+    let qr = match crate::ticket::qr_svg(&crate::ticket::ticket_qr_text(&booking)) {
+        Ok(svg) => svg,
+        Err(e) => {
+            tracing::error!(error = %e, code = %booking.code, "no QR code for a booking");
+            "<p>The QR code cannot be shown; the booking code above is the ticket.</p>".into()
+        }
+    };
     let body = format!(
         r#"<h1>Booked</h1><p>Booking code <strong id="code">{code}</strong></p>
+<figure id="ticket-qr" aria-label="Ticket QR code">{qr}<figcaption>Show this at the door.</figcaption></figure>
 <ul id="seats">{seats}</ul><p>Total <span id="total">{total}</span></p>
 <p>Payment <span id="payment">{method} {reference}</span></p>
-<p><button type="button" onclick="window.print()">Print</button></p>"#,
+<p class="noprint"><button type="button" onclick="window.print()">Print</button></p>"#,
         code = escape(&booking.code),
         total = money(booking.total.amount_minor, &booking.total.currency),
         method = booking.payment.method.name(),
