@@ -483,7 +483,8 @@ async fn bad_input_is_refused_and_changes_nothing() {
         );
     }
     let my_cookie = mine.cookie.expect("cookie");
-    let forged = my_cookie.replacen(&format!(".{hold_id}."), &format!(".{}.", hold_id + 1), 1);
+    let forged = my_cookie.replacen(&format!(".{hold_id}-"), &format!(".{}-", hold_id + 1), 1);
+    assert_ne!(forged, my_cookie, "the cookie names the hold");
     let refused = site.post(&path, Some(&forged), customer.clone()).await;
     assert_eq!(refused.status, 403);
     let release = site

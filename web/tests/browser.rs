@@ -293,3 +293,54 @@ async fn an_abandoned_checkout_is_released_at_the_windows_end() {
     println!("the abandoned seat came back after {after:?} (window {window_ms} ms)");
     viewer.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_seat_map_still_shows_the_customers_seats_as_theirs() {
+    let site = Site::start(|_| {}).await;
+    let driver = start_driver().await;
+    let b = browser(&driver).await;
+    let step = Duration::from_millis(STEP_WAIT_MS);
+    b.goto(&site.url(&format!("/show/{SHOW}")))
+        .await
+        .expect("seat map");
+    for seat in [220, 221] {
+        b.find(Locator::Css(&format!(".seat[data-id=\"{seat}\"]")))
+            .await
+            .expect("seat")
+            .click()
+            .await
+            .expect("click seat");
+    }
+    b.find(Locator::Id("hold"))
+        .await
+        .expect("hold")
+        .click()
+        .await
+        .expect("click");
+    wait_for(&b, &format!("{} === 'mine'", state_of(220)), step).await;
+    b.refresh().await.expect("reload");
+    // Drawn "yours" by the server, the cart and its countdown back, after the live snapshot too.
+    wait_for(&b, "!document.getElementById('cart').hidden", step).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for seat in [220, 221] {
+        wait_for(&b, &format!("{} === 'mine'", state_of(seat)), step).await;
+    }
+    let cart = b
+        .find(Locator::Id("cart-seats"))
+        .await
+        .expect("cart")
+        .text()
+        .await
+        .expect("text");
+    assert!(!cart.is_empty(), "the cart names the seats");
+    shot(&b, "reloaded").await;
+    // Another browser (no cookie) sees them held by someone else.
+    let other = browser(&driver).await;
+    other
+        .goto(&site.url(&format!("/show/{SHOW}")))
+        .await
+        .expect("seat map");
+    wait_for(&other, &format!("{} === 'held'", state_of(220)), step).await;
+    b.close().await.expect("close");
+    other.close().await.expect("close");
+}
