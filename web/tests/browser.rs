@@ -65,6 +65,12 @@ async fn a_purchase_clicked_through_the_five_steps() {
     wait_for(&b, &format!("{} === 'mine'", state_of(45)), step).await;
     wait_for(&b, "!document.getElementById('cart').hidden", step).await;
     shot(&b, "4-seatmap").await;
+    // `CINEBOOK_WEB_SCREENSHOT_TO_DOCS=1` refreshes the README's picture from this step.
+    if std::env::var("CINEBOOK_WEB_SCREENSHOT_TO_DOCS").is_ok_and(|v| v == "1") {
+        let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/web-seatmap.png");
+        let png = b.screenshot().await.expect("screenshot");
+        std::fs::write(docs, png).expect("docs/web-seatmap.png");
+    }
     // 5. Name, e-mail, the gateway's page, pay.
     b.find(Locator::Id("name"))
         .await
