@@ -133,5 +133,11 @@
     // A reconnect starts with a fresh snapshot, so nothing is missed.
     ws.onclose = function () { setTimeout(connect, 1000); };
   }
+  // After a reload: the hold the session cookie names on this show (the server checked it).
+  var saved = script.getAttribute("data-hold");
+  if (saved) {
+    try { hold = JSON.parse(saved); } catch (e) { hold = null; }
+    if (hold !== null) { say("Your seats " + hold.labels.join(", ") + " are still held."); showCart(); }
+  }
   connect();
 })();

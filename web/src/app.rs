@@ -80,20 +80,11 @@ impl App {
         session::from_cookie_header(cookie, &self.inner.config.cookie_secret)
     }
 
-    /// The client's address: the peer, or with `trust_forwarded_for` the last
-    /// `X-Forwarded-For` entry (the one the proxy added).
+    /// The client's address: the peer, or with `trust_forwarded_for` and a peer among
+    /// `trusted_proxies`, the proxy's `X-Real-IP` (else the last `X-Forwarded-For` entry, the one
+    /// the proxy added). A client that talks to a replica directly cannot choose its address.
     pub(crate) fn client_addr(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-        if self.inner.config.trust_forwarded_for {
-            let forwarded = headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|v| v.trim().parse().ok());
-            if let Some(addr) = forwarded {
-                return addr;
-            }
-        }
-        peer.ip()
+        client_addr(&self.inner.config, peer, headers)
     }
 
     /// The base URL the browser reaches this site at.
@@ -107,6 +98,26 @@ impl App {
             .unwrap_or("127.0.0.1:8080");
         format!("http://{host}")
     }
+}
+
+/// [`App::client_addr`] for a configuration.
+pub(crate) fn client_addr(config: &WebConfig, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let trusted = config.trust_forwarded_for
+        && config
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(&peer.ip()));
+    if !trusted {
+        return peer.ip();
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let real_ip = header("x-real-ip").and_then(|v| v.trim().parse().ok());
+    let forwarded = || {
+        header("x-forwarded-for")
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    };
+    real_ip.or_else(forwarded).unwrap_or(peer.ip())
 }
 
 /// Wall-clock ms since the Unix epoch.
@@ -124,4 +135,40 @@ pub async fn serve(listener: TcpListener, app: App) -> std::io::Result<()> {
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().expect("header"));
+        }
+        map
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_a_trusted_proxy() {
+        let mut config = WebConfig::with_secret(b"s".to_vec());
+        config.trust_forwarded_for = true;
+        config.trusted_proxies = vec!["10.0.0.0/8".parse().expect("net")];
+        let forged = headers(&[("x-real-ip", "192.0.2.9"), ("x-forwarded-for", "192.0.2.8")]);
+        let proxy: SocketAddr = "10.1.2.3:5000".parse().expect("addr");
+        let stranger: SocketAddr = "198.51.100.7:5000".parse().expect("addr");
+        assert_eq!(
+            client_addr(&config, proxy, &forged).to_string(),
+            "192.0.2.9"
+        );
+        assert_eq!(client_addr(&config, stranger, &forged), stranger.ip());
+        let only_xff = headers(&[("x-forwarded-for", "203.0.113.1, 192.0.2.8")]);
+        assert_eq!(
+            client_addr(&config, proxy, &only_xff).to_string(),
+            "192.0.2.8"
+        );
+        assert_eq!(client_addr(&config, proxy, &HeaderMap::new()), proxy.ip());
+        config.trust_forwarded_for = false;
+        assert_eq!(client_addr(&config, proxy, &forged), proxy.ip());
+    }
 }

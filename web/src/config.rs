@@ -27,8 +27,12 @@ pub struct WebConfig {
     pub node_webhook_url: Option<String>,
     /// Time limit of one webhook forward.
     pub webhook_forward_timeout_ms: u64,
-    /// Take the client address from the last `X-Forwarded-For` entry (behind nginx).
+    /// Take the client address from `X-Real-IP` (else the last `X-Forwarded-For` entry) when
+    /// the request comes from one of `trusted_proxies` (behind nginx).
     pub trust_forwarded_for: bool,
+    /// The proxies whose forwarded-address headers are believed (addresses or CIDR blocks);
+    /// from any other peer they are ignored. Default: loopback.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Base URL the browser reaches this site at (for the checkout's return link); `None`
     /// uses `http://` and the request's `Host`.
     pub public_url: Option<String>,
@@ -50,6 +54,10 @@ impl WebConfig {
             node_webhook_url: None,
             webhook_forward_timeout_ms: 5_000,
             trust_forwarded_for: false,
+            trusted_proxies: vec![
+                ipnet::IpNet::from(std::net::IpAddr::from([127, 0, 0, 1])),
+                ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+            ],
             public_url: None,
         }
     }
@@ -59,4 +67,15 @@ impl WebConfig {
         let secret: [u8; 32] = rand::random();
         WebConfig::with_secret(secret.to_vec())
     }
+}
+
+/// A trusted proxy: an address (`10.0.0.5`) or a CIDR block (`10.0.0.0/8`).
+pub fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    if let Ok(net) = text.parse::<ipnet::IpNet>() {
+        return Ok(net);
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| format!("{text:?} is neither an IP address nor a CIDR block"))
 }

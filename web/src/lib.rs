@@ -25,8 +25,9 @@ mod limiter;
 mod live_hub;
 mod pages;
 mod session;
+pub mod ticket;
 
 pub use app::{serve, App};
-pub use config::WebConfig;
+pub use config::{parse_proxy, WebConfig};
 pub use error::ApiError;
 pub use session::SESSION_COOKIE;

@@ -1,12 +1,14 @@
 //! One node subscription per show, shared by every WebSocket viewer of that show on this
 //! process: the feed keeps the show's current map (so a new viewer starts from a snapshot) and
-//! fans each update out as ready JSON text. A feed with no viewers left stops, which drops its
-//! subscription.
+//! fans each update out as ready JSON text: encoded once per update into one reference-counted
+//! buffer (`Utf8Bytes`) that every socket sends as it is, with no per-socket serialisation or
+//! copy. A feed with no viewers left stops, which drops its subscription.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ws::Utf8Bytes;
 use cinebook_client::{Client, SeatUpdate};
 use cinebook_protocol::types::{SeatMap, ShowId};
 use futures::StreamExt;
@@ -30,7 +32,7 @@ pub struct LiveHub {
 
 #[derive(Debug)]
 struct Feed {
-    tx: broadcast::Sender<Arc<str>>,
+    tx: broadcast::Sender<Utf8Bytes>,
     map: Mutex<Option<SeatMap>>,
 }
 
@@ -40,7 +42,7 @@ pub struct Joined {
     /// The current map as a `snapshot` message.
     pub snapshot: Option<String>,
     /// Every later update.
-    pub updates: broadcast::Receiver<Arc<str>>,
+    pub updates: broadcast::Receiver<Utf8Bytes>,
 }
 
 impl LiveHub {
@@ -88,7 +90,7 @@ async fn run(hub: Arc<LiveHub>, client: Client, show_id: ShowId, feed: Arc<Feed>
         tokio::select! {
             update = updates.next() => match update {
                 Some(Ok(update)) => {
-                    let text: Arc<str> = encode(&update).into();
+                    let text = Utf8Bytes::from(encode(&update));
                     let mut map = feed.map.lock();
                     update.apply(&mut map);
                     // No receiver is not an error: the idle check retires the feed.

@@ -43,9 +43,19 @@ struct Args {
     /// Base URL the browser reaches this site at (default: http:// and the request's Host).
     #[arg(long, env = "CINEBOOK_WEB_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
+    /// Take the client address from X-Real-IP / X-Forwarded-For, from --trusted-proxies only.
     #[arg(long, env = "CINEBOOK_WEB_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// The proxies (addresses or CIDR blocks, comma-separated) whose forwarded-address headers
+    /// are believed with --trust-forwarded-for.
+    #[arg(
+        long,
+        env = "CINEBOOK_WEB_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = cinebook_web::parse_proxy,
+        default_value = "127.0.0.1,::1"
+    )]
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// Most holds one client address may place per minute.
     #[arg(long, env = "CINEBOOK_WEB_HOLDS_PER_ADDRESS_MAX", default_value_t = 20)]
     holds_per_address_max: u32,
@@ -111,6 +121,7 @@ async fn main() -> Result<()> {
     config.node_webhook_url = args.node_webhook_url.clone();
     config.public_url = args.public_url.clone();
     config.trust_forwarded_for = args.trust_forwarded_for;
+    config.trusted_proxies = args.trusted_proxies.clone();
     config.holds_per_address_max = args.holds_per_address_max;
     let app = App::new(client, config)?;
     let listener = TcpListener::bind(&args.listen)

@@ -12,7 +12,7 @@ use support::{Site, SHOW};
 /// Pays the order's checkout on the simulator as a browser would: open the page, press Pay,
 /// follow the return link to this site. Answers the confirmation page's path.
 async fn pay_on_simulator(site: &Site, checkout_url: &str) -> String {
-    let returned = press(site, checkout_url, "pay").await;
+    let returned = press(site, checkout_url, "pay", None).await;
     assert_eq!(
         returned.status().as_u16(),
         303,
@@ -26,8 +26,13 @@ async fn pay_on_simulator(site: &Site, checkout_url: &str) -> String {
 }
 
 /// Opens the checkout page, presses `button` (`pay` or `decline`) and follows the gateway's
-/// redirect back to this site; answers this site's response to the return.
-async fn press(site: &Site, checkout_url: &str, button: &str) -> reqwest::Response {
+/// redirect back to this site (with the browser's `cookie`); answers this site's response.
+async fn press(
+    site: &Site,
+    checkout_url: &str,
+    button: &str,
+    cookie: Option<&str>,
+) -> reqwest::Response {
     let url = reqwest::Url::parse(checkout_url).expect("checkout url");
     let page = site
         .http
@@ -60,7 +65,11 @@ async fn press(site: &Site, checkout_url: &str, button: &str) -> reqwest::Respon
         .expect("location")
         .to_string();
     assert!(back.starts_with(&site.url("/pay/return/")), "{back}");
-    site.http.get(back).send().await.expect("return")
+    let mut back = site.http.get(back);
+    if let Some(cookie) = cookie {
+        back = back.header("cookie", cookie);
+    }
+    back.send().await.expect("return")
 }
 
 /// Holds `seats` and starts their checkout; answers (cookie, hold id, order JSON).
@@ -222,27 +231,92 @@ async fn a_site_without_a_webhook_target_says_so() {
 }
 
 #[tokio::test]
-async fn a_declined_payment_says_so_and_books_nothing() {
+async fn a_declined_payment_says_so_books_nothing_and_gives_the_seats_back() {
     let site = Site::start(|_| {}).await;
     let (cookie, _, order) = checkout(&site, &[300, 301]).await;
     let url = order["checkout_url"].as_str().expect("url");
-    let returned = press(&site, url, "decline").await;
+    // Back without the session cookie (another browser, a forged link): nothing is released.
+    let stranger = press(&site, url, "decline", None).await;
+    assert_eq!(stranger.status().as_u16(), 402);
+    let page = stranger.text().await.expect("page");
+    assert!(page.contains("stay held"), "{page}");
+    let returned = press(&site, url, "decline", Some(&cookie)).await;
     assert_eq!(returned.status().as_u16(), 402);
     let page = returned.text().await.expect("page");
     assert!(page.contains("role=\"alert\""), "{page}");
+    assert!(page.contains("seats were released"), "{page}");
     let order_id = order["order_id"].as_u64().expect("id");
     let status = site
         .get(&format!("/api/orders/{order_id}"), Some(&cookie))
         .await;
-    assert_eq!(
-        status.json["state"], "awaiting_payment",
-        "{:?}",
-        status.json
-    );
+    assert_eq!(status.json["state"], "expired", "{:?}", status.json);
     assert_eq!(status.json["booking_code"], serde_json::Value::Null);
+    // The seats came back at once, not at the payment window's end (60 s here).
+    let seats = site.get(&format!("/api/shows/{SHOW}/seats"), None).await;
+    assert_eq!(
+        seats.json["seats"][300]["state"], "free",
+        "{:?}",
+        seats.json["seats"][300]
+    );
+    assert_eq!(seats.json["seats"][301]["state"], "free");
+    // Another customer can hold them now.
+    let again = site
+        .post(
+            "/api/holds",
+            None,
+            json!({"show_id": SHOW, "seats": [300, 301]}),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{:?}", again.json);
     // Another session may not read the order.
     let other = site.get(&format!("/api/orders/{order_id}"), None).await;
     assert_eq!(other.status, 404);
+}
+
+#[tokio::test]
+async fn a_checkout_left_is_released_but_a_paid_one_is_not() {
+    let site = Site::start(|_| {}).await;
+    // Left: the customer gives the seats back while the gateway waits for the payment.
+    let (cookie, hold_id, _) = checkout(&site, &[302]).await;
+    let released = site
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/holds/{hold_id}"),
+            Some(&cookie),
+            None,
+        )
+        .await;
+    assert_eq!(released.status, 204, "{:?}", released.json);
+    let seats = site.get(&format!("/api/shows/{SHOW}/seats"), None).await;
+    assert_eq!(seats.json["seats"][302]["state"], "free");
+    // Paid at the gateway, its result not back yet: the release books it instead.
+    let (cookie, hold_id, order) = checkout(&site, &[303]).await;
+    let url = reqwest::Url::parse(order["checkout_url"].as_str().expect("url")).expect("url");
+    let gateway_order = url.path().rsplit('/').next().expect("order id").to_string();
+    site.sim
+        .control()
+        .apply(cinebook_paysim::SwitchesPatch {
+            webhook_drop_next: Some(10),
+            ..Default::default()
+        })
+        .expect("drop webhooks");
+    site.sim.pay(&gateway_order).expect("paid");
+    let refused = site
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/holds/{hold_id}"),
+            Some(&cookie),
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{:?}", refused.json);
+    let order_id = order["order_id"].as_u64().expect("id");
+    let status = site
+        .get(&format!("/api/orders/{order_id}"), Some(&cookie))
+        .await;
+    assert_eq!(status.json["state"], "booked", "{:?}", status.json);
+    let seats = site.get(&format!("/api/shows/{SHOW}/seats"), None).await;
+    assert_eq!(seats.json["seats"][303]["state"], "sold");
 }
 
 #[tokio::test]
@@ -409,7 +483,8 @@ async fn bad_input_is_refused_and_changes_nothing() {
         );
     }
     let my_cookie = mine.cookie.expect("cookie");
-    let forged = my_cookie.replacen(&format!(".{hold_id}."), &format!(".{}.", hold_id + 1), 1);
+    let forged = my_cookie.replacen(&format!(".{hold_id}-"), &format!(".{}-", hold_id + 1), 1);
+    assert_ne!(forged, my_cookie, "the cookie names the hold");
     let refused = site.post(&path, Some(&forged), customer.clone()).await;
     assert_eq!(refused.status, 403);
     let release = site

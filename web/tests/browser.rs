@@ -5,134 +5,11 @@
 
 mod support;
 
-use std::net::TcpListener as StdListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client as Browser, ClientBuilder, Locator};
+use fantoccini::Locator;
+use support::browser::{browser, shot, start_driver, state_of, wait_for, STEP_WAIT_MS};
 use support::{Site, SHOW};
-
-/// How long a step may take to show in the browser.
-const STEP_WAIT_MS: u64 = 10_000;
-
-/// chromedriver, stopped when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Installs Chromium and its driver if missing; fails loudly if that is impossible.
-fn ensure_chromium() {
-    if have("chromium") && have("chromedriver") {
-        return;
-    }
-    let status = Command::new("apt-get")
-        .args([
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "chromium",
-            "chromium-driver",
-        ])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .expect("apt-get to install chromium and chromium-driver");
-    assert!(
-        status.success(),
-        "installing chromium and chromium-driver failed"
-    );
-}
-
-fn free_port() -> u16 {
-    let listener = StdListener::bind("127.0.0.1:0").expect("port");
-    listener.local_addr().expect("addr").port()
-}
-
-async fn start_driver() -> Driver {
-    ensure_chromium();
-    let port = free_port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver");
-    let driver = Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_millis(STEP_WAIT_MS);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    driver
-}
-
-async fn browser(driver: &Driver) -> Browser {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-            "--disable-dev-shm-usage", "--window-size=1000,1400"]}),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a Chromium session")
-}
-
-fn screenshots() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
-    dir
-}
-
-async fn shot(browser: &Browser, name: &str) {
-    let png = browser.screenshot().await.expect("screenshot");
-    std::fs::write(screenshots().join(format!("{name}.png")), png).expect("write screenshot");
-}
-
-/// Waits until `script` (a JS expression) is true in the page.
-async fn wait_for(browser: &Browser, script: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        let value = browser
-            .execute(&format!("return !!({script});"), vec![])
-            .await
-            .expect("script");
-        if value == serde_json::Value::Bool(true) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "never true: {script}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn state_of(seat: u32) -> String {
-    format!("document.querySelector('.seat[data-id=\"{seat}\"]').getAttribute('data-state')")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purchase_clicked_through_the_five_steps() {
@@ -188,6 +65,12 @@ async fn a_purchase_clicked_through_the_five_steps() {
     wait_for(&b, &format!("{} === 'mine'", state_of(45)), step).await;
     wait_for(&b, "!document.getElementById('cart').hidden", step).await;
     shot(&b, "4-seatmap").await;
+    // `CINEBOOK_WEB_SCREENSHOT_TO_DOCS=1` refreshes the README's picture from this step.
+    if std::env::var("CINEBOOK_WEB_SCREENSHOT_TO_DOCS").is_ok_and(|v| v == "1") {
+        let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/web-seatmap.png");
+        let png = b.screenshot().await.expect("screenshot");
+        std::fs::write(docs, png).expect("docs/web-seatmap.png");
+    }
     // 5. Name, e-mail, the gateway's page, pay.
     b.find(Locator::Id("name"))
         .await
@@ -233,6 +116,15 @@ async fn a_purchase_clicked_through_the_five_steps() {
         .await
         .expect("text");
     assert!(seats.contains("C6") && seats.contains("C7"), "{seats}");
+    // The ticket's QR code (the booking code for now: cinebook_web::ticket::ticket_qr_text).
+    let qr = b
+        .find(Locator::Css("#ticket-qr svg"))
+        .await
+        .expect("a QR code")
+        .html(false)
+        .await
+        .expect("svg");
+    assert!(qr.contains("<path"), "{qr}");
 
     let booking = site.get(&format!("/api/bookings/{code}"), None).await;
     assert_eq!(booking.status, 200);
@@ -287,4 +179,174 @@ async fn a_hold_in_one_browser_shows_in_another_within_a_second() {
     shot(&two, "live-other-browser").await;
     one.close().await.expect("close");
     two.close().await.expect("close");
+}
+
+/// On the seat map of the sample show: picks `seats`, holds them, fills in the customer and
+/// presses Pay; answers once the gateway's checkout page is shown.
+async fn to_checkout(site: &Site, b: &fantoccini::Client, seats: &[u32]) {
+    let step = Duration::from_millis(STEP_WAIT_MS);
+    b.goto(&site.url(&format!("/show/{SHOW}")))
+        .await
+        .expect("seat map");
+    for seat in seats {
+        b.find(Locator::Css(&format!(".seat[data-id=\"{seat}\"]")))
+            .await
+            .expect("seat")
+            .click()
+            .await
+            .expect("click seat");
+    }
+    b.find(Locator::Id("hold"))
+        .await
+        .expect("hold")
+        .click()
+        .await
+        .expect("click");
+    wait_for(b, "!document.getElementById('cart').hidden", step).await;
+    for (field, text) in [("name", "Alan Turing"), ("email", "alan@example.com")] {
+        b.find(Locator::Id(field))
+            .await
+            .expect("field")
+            .send_keys(text)
+            .await
+            .expect("type");
+    }
+    b.find(Locator::Id("pay"))
+        .await
+        .expect("pay")
+        .click()
+        .await
+        .expect("click");
+    b.wait()
+        .at_most(step)
+        .for_element(Locator::Css("button#decline"))
+        .await
+        .expect("the simulator's checkout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_payment_gives_the_seats_back_at_once() {
+    let site = Site::start(|_| {}).await;
+    let driver = start_driver().await;
+    let (customer, viewer) = (browser(&driver).await, browser(&driver).await);
+    let step = Duration::from_millis(STEP_WAIT_MS);
+    to_checkout(&site, &customer, &[200, 201]).await;
+    viewer
+        .goto(&site.url(&format!("/show/{SHOW}")))
+        .await
+        .expect("seat map");
+    wait_for(&viewer, &format!("{} === 'held'", state_of(200)), step).await;
+    customer
+        .find(Locator::Css("button#decline"))
+        .await
+        .expect("decline")
+        .click()
+        .await
+        .expect("click");
+    let alert = customer
+        .wait()
+        .at_most(step)
+        .for_element(Locator::Css("[role=alert]"))
+        .await
+        .expect("the site's answer")
+        .text()
+        .await
+        .expect("text");
+    assert!(alert.contains("seats were released"), "{alert}");
+    shot(&customer, "declined").await;
+    // Within a second, in the other browser, live (the payment window is 60 s here).
+    let started = Instant::now();
+    for seat in [200, 201] {
+        wait_for(
+            &viewer,
+            &format!("{} === 'free'", state_of(seat)),
+            Duration::from_secs(1),
+        )
+        .await;
+    }
+    println!("the declined seats came back after {:?}", started.elapsed());
+    customer.close().await.expect("close");
+    viewer.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_checkout_is_released_at_the_windows_end() {
+    let window_ms = 2_000;
+    let site = Site::start_with(window_ms, |_| {}).await;
+    let driver = start_driver().await;
+    let (customer, viewer) = (browser(&driver).await, browser(&driver).await);
+    let step = Duration::from_millis(STEP_WAIT_MS);
+    to_checkout(&site, &customer, &[210]).await;
+    let started = Instant::now();
+    viewer
+        .goto(&site.url(&format!("/show/{SHOW}")))
+        .await
+        .expect("seat map");
+    wait_for(&viewer, &format!("{} === 'held'", state_of(210)), step).await;
+    // The customer closes the tab on the gateway's page.
+    customer.close().await.expect("close");
+    wait_for(
+        &viewer,
+        &format!("{} === 'free'", state_of(210)),
+        Duration::from_millis(window_ms + 5_000),
+    )
+    .await;
+    let after = started.elapsed();
+    assert!(
+        after >= Duration::from_millis(window_ms / 2),
+        "released before the window's end: {after:?}"
+    );
+    println!("the abandoned seat came back after {after:?} (window {window_ms} ms)");
+    viewer.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_seat_map_still_shows_the_customers_seats_as_theirs() {
+    let site = Site::start(|_| {}).await;
+    let driver = start_driver().await;
+    let b = browser(&driver).await;
+    let step = Duration::from_millis(STEP_WAIT_MS);
+    b.goto(&site.url(&format!("/show/{SHOW}")))
+        .await
+        .expect("seat map");
+    for seat in [220, 221] {
+        b.find(Locator::Css(&format!(".seat[data-id=\"{seat}\"]")))
+            .await
+            .expect("seat")
+            .click()
+            .await
+            .expect("click seat");
+    }
+    b.find(Locator::Id("hold"))
+        .await
+        .expect("hold")
+        .click()
+        .await
+        .expect("click");
+    wait_for(&b, &format!("{} === 'mine'", state_of(220)), step).await;
+    b.refresh().await.expect("reload");
+    // Drawn "yours" by the server, the cart and its countdown back, after the live snapshot too.
+    wait_for(&b, "!document.getElementById('cart').hidden", step).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for seat in [220, 221] {
+        wait_for(&b, &format!("{} === 'mine'", state_of(seat)), step).await;
+    }
+    let cart = b
+        .find(Locator::Id("cart-seats"))
+        .await
+        .expect("cart")
+        .text()
+        .await
+        .expect("text");
+    assert!(!cart.is_empty(), "the cart names the seats");
+    shot(&b, "reloaded").await;
+    // Another browser (no cookie) sees them held by someone else.
+    let other = browser(&driver).await;
+    other
+        .goto(&site.url(&format!("/show/{SHOW}")))
+        .await
+        .expect("seat map");
+    wait_for(&other, &format!("{} === 'held'", state_of(220)), step).await;
+    b.close().await.expect("close");
+    other.close().await.expect("close");
 }

@@ -96,6 +96,17 @@ pub enum Command {
         /// The hold's new deadline.
         until_ms: u64,
     },
+    /// Give back the seats of a hold pinned to payment order `order_id` that was not paid (the
+    /// customer declined at the checkout or left; the payment path checked the gateway first
+    /// and ended the order). The ordinary `Release` stays refused for a pinned hold.
+    ReleaseUnpaid {
+        /// Hold.
+        hold_id: HoldId,
+        /// Caller, who must own it.
+        terminal_id: TerminalId,
+        /// The order the hold must be pinned to.
+        order_id: u64,
+    },
 }
 
 /// A state change of one show. Replaying a show's events in order rebuilds its state.

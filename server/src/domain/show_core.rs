@@ -424,7 +424,8 @@ fn command_hold(command: &Command) -> Option<HoldId> {
         | Command::Renew { hold_id, .. }
         | Command::Release { hold_id, .. }
         | Command::Sell { hold_id }
-        | Command::AwaitPayment { hold_id, .. } => Some(*hold_id),
+        | Command::AwaitPayment { hold_id, .. }
+        | Command::ReleaseUnpaid { hold_id, .. } => Some(*hold_id),
         Command::Cancel { .. }
         | Command::Admit { .. }
         | Command::RefundSeats { .. }

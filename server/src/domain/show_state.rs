@@ -432,6 +432,11 @@ impl ShowState {
                 order_id,
                 until_ms,
             } => self.decide_await_payment(hold_id, terminal_id, order_id, until_ms, now_ms),
+            Command::ReleaseUnpaid {
+                hold_id,
+                terminal_id,
+                order_id,
+            } => self.decide_release_unpaid(hold_id, terminal_id, order_id),
         }
     }
 
@@ -617,6 +622,27 @@ impl ShowState {
             hold_id,
             order_id,
             expires_at_ms: until_ms,
+        }])
+    }
+
+    fn decide_release_unpaid(
+        &self,
+        hold_id: HoldId,
+        terminal_id: TerminalId,
+        order_id: u64,
+    ) -> Result<Vec<Event>, DomainError> {
+        let hold = self.owned_hold(hold_id, terminal_id)?;
+        if hold.sale.is_some() {
+            return Err(DomainError::SaleInProgress(hold_id));
+        }
+        if hold.payment_order != Some(order_id) {
+            return Err(DomainError::InvalidArgument(format!(
+                "hold {hold_id} does not wait for payment order {order_id}"
+            )));
+        }
+        Ok(vec![Event::Released {
+            hold_id,
+            seats: hold.seats.clone(),
         }])
     }
 

@@ -97,6 +97,11 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             crate::cluster::leader::replicated(node, renewed).await
         }
         Request::Release { hold_id } => {
+            if let Some(order_id) = pinned_order(node, caller, hold_id) {
+                // Pinned to its payment order: only the payment path may give it back.
+                return super::payments::release::release_unpaid(node, caller, hold_id, order_id)
+                    .await;
+            }
             on_hold(node, caller, hold_id, |hold_id, terminal_id| {
                 Command::Release {
                     hold_id,
@@ -441,6 +446,17 @@ async fn hold(
         .hold
         .map(Reply::Held)
         .ok_or_else(|| ErrorBody::new(ErrorCode::Internal, "hold vanished"))
+}
+
+/// The payment order a hold of `caller`'s is pinned to, if any.
+fn pinned_order(node: &Node, caller: &Caller, hold_id: HoldId) -> Option<u64> {
+    let slot = node.show_of_hold(hold_id)?;
+    let state = slot.read();
+    let hold = state.hold(hold_id)?;
+    if hold.terminal_id != caller.terminal_id || hold.sale.is_some() {
+        return None;
+    }
+    hold.payment_order
 }
 
 async fn on_hold(

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::bad_body;
 use crate::app::now_ms;
 use crate::json::{category, CheckoutRequest, HoldJson, HoldRequest, OrderJson};
-use crate::session::Session;
+use crate::session::{Session, SessionHold};
 use crate::{ApiError, App};
 
 fn hold_id(raw: &str) -> Result<u64, ApiError> {
@@ -107,7 +107,13 @@ pub(crate) async fn create(
     }
     let hold = app.client().hold(request.show_id, selection).await?;
     let mut session = app.session(&headers).unwrap_or_else(Session::fresh);
-    session.add_hold(hold.hold_id, config.session_holds_max);
+    let remembered = SessionHold {
+        hold_id: hold.hold_id,
+        show_id: hold.show_id,
+        expires_at_ms: hold.expires_at_ms,
+        seats: hold.seats.clone(),
+    };
+    session.add_hold(remembered, config.session_holds_max);
     let cookie = session.set_cookie(&config.cookie_secret);
     Ok((
         StatusCode::CREATED,
@@ -117,24 +123,34 @@ pub(crate) async fn create(
         .into_response())
 }
 
+/// The session's cookie after a change to it.
+fn cookie(app: &App, session: &Session) -> [(header::HeaderName, String); 1] {
+    [(
+        header::SET_COOKIE,
+        session.set_cookie(&app.config().cookie_secret),
+    )]
+}
+
 pub(crate) async fn release(
     State(app): State<App>,
     headers: HeaderMap,
     Path(raw): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let (_, id) = owned(&app, &headers, &raw)?;
+) -> Result<Response, ApiError> {
+    let (mut session, id) = owned(&app, &headers, &raw)?;
     app.client().release(id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    session.remove_hold(id);
+    Ok((StatusCode::NO_CONTENT, cookie(&app, &session)).into_response())
 }
 
 pub(crate) async fn renew(
     State(app): State<App>,
     headers: HeaderMap,
     Path(raw): Path<String>,
-) -> Result<Json<HoldJson>, ApiError> {
-    let (_, id) = owned(&app, &headers, &raw)?;
+) -> Result<Response, ApiError> {
+    let (mut session, id) = owned(&app, &headers, &raw)?;
     let hold = app.client().renew(id).await?;
-    Ok(Json(HoldJson::from(&hold)))
+    session.set_expiry(id, hold.expires_at_ms);
+    Ok((cookie(&app, &session), Json(HoldJson::from(&hold))).into_response())
 }
 
 /// The order's idempotency key: one per hold, the same on every replica (derived from the
@@ -199,16 +215,18 @@ pub(crate) async fn checkout(
     headers: HeaderMap,
     Path(raw): Path<String>,
     body: Result<Json<CheckoutRequest>, JsonRejection>,
-) -> Result<Json<OrderJson>, ApiError> {
-    let (_, id) = owned(&app, &headers, &raw)?;
+) -> Result<Response, ApiError> {
+    let (mut session, id) = owned(&app, &headers, &raw)?;
     let Json(request) = body.map_err(bad_body)?;
     check_customer(&app, &request)?;
     let order = app
         .client()
         .create_payment_order(id, &order_key(&app, id))
         .await?;
+    // The hold now lasts until the payment window's end.
+    session.set_expiry(id, order.window_ends_at_ms);
     let link = checkout_link(&app, &headers, &order);
-    Ok(Json(OrderJson::new(&order, link)))
+    Ok((cookie(&app, &session), Json(OrderJson::new(&order, link))).into_response())
 }
 
 pub(crate) async fn order(

@@ -83,7 +83,8 @@ async fn feed(app: App, show_id: u64, ws: WebSocket) {
                         return;
                     }
                 };
-                if sink.send(Message::Text(text.as_ref().into())).await.is_err() {
+                // The feed's one buffer, shared (a reference count, not a copy).
+                if sink.send(Message::Text(text)).await.is_err() {
                     return;
                 }
             }

@@ -2,12 +2,14 @@
 //! them), with `assets/seatmap.js` for clicks, the hold, its countdown and live updates.
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use cinebook_protocol::types::{Category, SeatMap, SeatState};
 
 use super::html::{error_page, escape, money, when};
 use crate::api::shows::show_id;
-use crate::json::state_name;
+use crate::json::{state_name, HoldJson, MoneyJson};
+use crate::session::Session;
 use crate::{ApiError, App};
 
 /// Size of one layout unit in SVG pixels.
@@ -35,8 +37,8 @@ fn price_of(map: &SeatMap, category: Category) -> Option<i64> {
         .map(|p| p.amount_minor)
 }
 
-/// The SVG of a seat map.
-pub fn svg(map: &SeatMap) -> String {
+/// The SVG of a seat map; `mine` are the seats of this browser's hold (drawn "yours").
+pub fn svg(map: &SeatMap, mine: &[u32]) -> String {
     let width = map.seats.iter().map(|s| u32::from(s.x)).max().unwrap_or(0) + 2;
     let height = map.seats.iter().map(|s| u32::from(s.y)).max().unwrap_or(0) + 2;
     let (w, h) = (width * CELL_PX, height * CELL_PX + SCREEN_PX);
@@ -57,6 +59,11 @@ pub fn svg(map: &SeatMap) -> String {
         } else {
             *state
         };
+        let st = if state == SeatState::Held && mine.contains(&seat.id) {
+            "mine"
+        } else {
+            state_name(state)
+        };
         let text = match mark(seat.category) {
             "" => String::new(),
             mark => format!(r#"<text x="11" y="15">{mark}</text>"#),
@@ -68,7 +75,6 @@ pub fn svg(map: &SeatMap) -> String {
             id = seat.id,
             label = escape(&seat.label),
             cat = seat.category.name(),
-            st = state_name(state),
         ));
     }
     out.push_str("</svg>");
@@ -90,9 +96,52 @@ fn legend(map: &SeatMap) -> String {
     )
 }
 
-pub(crate) async fn page_inner(app: &App, raw: &str) -> Result<String, ApiError> {
+/// This browser's open hold on the show, as the page's script reads it: the cookie's newest
+/// hold of this show whose deadline is ahead and whose seats the map shows held.
+fn own_hold(map: &SeatMap, session: Option<&Session>, now_ms: u64) -> Option<HoldJson> {
+    let hold = session?.holds.iter().rev().find(|h| {
+        h.show_id == map.summary.show.id
+            && h.expires_at_ms > now_ms
+            && h.seats.iter().all(|id| {
+                let index = map.seats.iter().position(|s| s.id == *id);
+                index.and_then(|i| map.states.get(i)) == Some(&SeatState::Held)
+            })
+    })?;
+    let seats: Vec<_> = hold
+        .seats
+        .iter()
+        .filter_map(|id| map.seats.iter().find(|s| s.id == *id))
+        .collect();
+    let total = seats
+        .iter()
+        .map(|s| price_of(map, s.category).unwrap_or(0))
+        .sum();
+    Some(HoldJson {
+        hold_id: hold.hold_id,
+        show_id: hold.show_id,
+        seats: hold.seats.clone(),
+        labels: seats.iter().map(|s| s.label.clone()).collect(),
+        expires_at_ms: hold.expires_at_ms,
+        total: MoneyJson {
+            amount_minor: total,
+            currency: map.summary.show.currency.clone(),
+        },
+    })
+}
+
+pub(crate) async fn page_inner(
+    app: &App,
+    raw: &str,
+    session: Option<&Session>,
+) -> Result<String, ApiError> {
     let id = show_id(raw)?;
     let map = app.client().seat_map(id).await?;
+    let own = own_hold(&map, session, crate::app::now_ms());
+    let mine = own.as_ref().map_or(&[][..], |h| &h.seats[..]);
+    let own_json = own
+        .as_ref()
+        .and_then(|h| serde_json::to_string(h).ok())
+        .unwrap_or_default();
     let s = &map.summary;
     Ok(format!(
         r#"<h1>{title}</h1><p>{theater} · {screen} · {when}</p>
@@ -105,18 +154,24 @@ pub(crate) async fn page_inner(app: &App, raw: &str) -> Result<String, ApiError>
 <form id="checkout"><label>Name <input id="name" name="name" required maxlength="100" autocomplete="name"></label>
 <label>E-mail <input id="email" name="email" type="email" required maxlength="254" autocomplete="email"></label>
 <button type="submit" id="pay">Pay</button> <button type="button" id="release">Give the seats back</button></form></section>
-<script src="/assets/seatmap.js" data-show="{id}" id="seatmap-script"></script>"#,
+<script src="/assets/seatmap.js" data-show="{id}" data-hold="{own}" id="seatmap-script"></script>"#,
         title = escape(&s.movie_title),
         theater = escape(&s.theater_name),
         screen = escape(&s.screen_name),
         when = when(s.show.starts_at_ms),
-        svg = svg(&map),
+        svg = svg(&map, mine),
         legend = legend(&map),
+        own = escape(&own_json),
     ))
 }
 
-pub(crate) async fn page(State(app): State<App>, Path(raw): Path<String>) -> Response {
-    match page_inner(&app, &raw).await {
+pub(crate) async fn page(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Response {
+    let session = app.session(&headers);
+    match page_inner(&app, &raw, session.as_ref()).await {
         Ok(body) => super::html::page("Seats", &body).into_response(),
         Err(e) => error_page(e),
     }

@@ -2,6 +2,9 @@
 //! gateway simulator, and `cinebook-web` in front of it, all on 127.0.0.1 port 0.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod process;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -58,7 +61,7 @@ pub async fn start_web(
 /// The payment window of the tests' node unless a test says otherwise.
 pub const PAYMENT_WINDOW_MS: u64 = 60_000;
 
-fn node_config(sim: &SimHandle, payment_window_ms: u64) -> Config {
+fn node_config(sim: &SimHandle, payment_window_ms: u64, reconcile_interval_ms: u64) -> Config {
     let defaults = SimConfig::default();
     let gateway = RazorpayGateway::new(RazorpayConfig::new(
         &sim.base_url(),
@@ -69,6 +72,7 @@ fn node_config(sim: &SimHandle, payment_window_ms: u64) -> Config {
     .expect("gateway client");
     let mut payments = PaymentConfig::new(Arc::new(gateway));
     payments.payment_window_ms = payment_window_ms;
+    payments.reconcile_interval_ms = reconcile_interval_ms;
     Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
         workers: 2,
@@ -86,6 +90,16 @@ impl Site {
 
     /// [`Site::start`] with the node's payment window.
     pub async fn start_with(payment_window_ms: u64, adjust: impl FnOnce(&mut WebConfig)) -> Site {
+        let reconcile = cinebook_server::node::payments::RECONCILE_INTERVAL_MS_DEFAULT;
+        Site::start_full(payment_window_ms, reconcile, adjust).await
+    }
+
+    /// [`Site::start`] with the node's payment window and reconciler interval.
+    pub async fn start_full(
+        payment_window_ms: u64,
+        reconcile_interval_ms: u64,
+        adjust: impl FnOnce(&mut WebConfig),
+    ) -> Site {
         let sim = Simulator::start(SimConfig::default())
             .await
             .expect("simulator");
@@ -97,10 +111,13 @@ impl Site {
             .await
             .expect("web terminal");
         let store: Arc<dyn Store> = Arc::new(store);
-        let node = Server::bind(node_config(&sim, payment_window_ms), store)
-            .await
-            .expect("bind node")
-            .spawn();
+        let node = Server::bind(
+            node_config(&sim, payment_window_ms, reconcile_interval_ms),
+            store,
+        )
+        .await
+        .expect("bind node")
+        .spawn();
         let hooks = TcpListener::bind("127.0.0.1:0").await.expect("hooks");
         let hooks_addr = hooks.local_addr().expect("addr");
         tokio::spawn(cinebook_server::metrics::serve_http(
@@ -150,7 +167,19 @@ impl Site {
         cookie: Option<&str>,
         body: Option<String>,
     ) -> Answer {
-        let mut request = self.http.request(method, self.url(path));
+        self.call_to(self.web, method, path, cookie, body).await
+    }
+
+    /// [`Site::call`] to another web server (a replica, a proxy) at `to`.
+    pub async fn call_to(
+        &self,
+        to: SocketAddr,
+        method: reqwest::Method,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<String>,
+    ) -> Answer {
+        let mut request = self.http.request(method, format!("http://{to}{path}"));
         if let Some(cookie) = cookie {
             request = request.header("cookie", cookie);
         }

@@ -17,6 +17,7 @@
 //! - `webhook.rs`, `webhook_http.rs`: `POST /payments/webhook` (typed outcome; HTTP side);
 //! - `reconciler.rs`: every open order settled against the gateway (leader, start-up and every
 //!   `reconcile_interval_ms`);
+//! - `release.rs`: `Release` of a hold waiting for its payment (declined, abandoned);
 //! - `restore.rs`: the holds of open orders, rebuilt at start-up;
 //! - `call.rs`: gateway calls with a deadline and bounded retries.
 
@@ -37,6 +38,7 @@ use crate::store::payments::{OrderChange, OrderRecord, PaymentStore};
 mod call;
 mod checkout;
 pub mod reconciler;
+pub mod release;
 pub mod restore;
 pub mod settle;
 pub mod webhook;
