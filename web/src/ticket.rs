@@ -1,9 +1,11 @@
 //! The ticket's QR code on the confirmation page: what it encodes, and its SVG.
 //!
-//! [`ticket_qr_text`] is the one place that decides what the code says. Today it is the
-//! booking code (what a door scanner looks up); when signed ticket payloads exist it returns
-//! those instead, and nothing else here changes.
+//! [`ticket_qr_text`] is the one place that decides what the code says: the cinema's signed
+//! ticket (`CB1:…`, made by the node's `GetTicket` with `cinebook_protocol::ticket::qr_text`),
+//! which a door scanner checks offline. When the node cannot sign one (unreachable, or an older
+//! node), the booking code, which a door terminal looks up online.
 
+use cinebook_client::Client;
 use cinebook_protocol::types::Booking;
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
@@ -11,13 +13,22 @@ use qrcode::{EcLevel, QrCode};
 /// Smallest side of the rendered code, SVG pixels (printable at about 5 cm).
 pub const QR_SIDE_MIN_PX: u32 = 200;
 
-/// Longest text put in a code, bytes (a version-10 code at level M holds 213; a longer text
-/// would make the modules too small to scan from a phone screen).
-pub const QR_TEXT_MAX_BYTES: usize = 200;
+/// Longest text put in a code, bytes: the longest signed ticket the protocol allows. A
+/// four-seat ticket is under 300 characters of QR alphanumeric text (a version-13 code at
+/// level M); the longest needs a version-25 code, still readable at the printed 5 cm by a
+/// door scanner.
+pub const QR_TEXT_MAX_BYTES: usize = cinebook_protocol::ticket::TICKET_PAYLOAD_MAX_CHARS;
 
-/// The text of the ticket's QR code: for now the booking code.
-pub fn ticket_qr_text(booking: &Booking) -> String {
-    booking.code.clone()
+/// The text of the ticket's QR code: the signed ticket, or the booking code if the node cannot
+/// sign one now (logged; the page still shows a code the door can look up).
+pub async fn ticket_qr_text(client: &Client, booking: &Booking) -> String {
+    match client.ticket_qr_text(&booking.code).await {
+        Ok(payload) => payload,
+        Err(e) => {
+            tracing::warn!(error = %e, code = %booking.code, "no signed ticket; the QR code holds the booking code");
+            booking.code.clone()
+        }
+    }
 }
 
 /// Why a QR code could not be drawn.

@@ -116,7 +116,17 @@ async fn a_purchase_clicked_through_the_five_steps() {
         .await
         .expect("text");
     assert!(seats.contains("C6") && seats.contains("C7"), "{seats}");
-    // The ticket's QR code (the booking code for now: cinebook_web::ticket::ticket_qr_text).
+    // The ticket's QR code holds the cinema's signed ticket (cinebook_web::ticket::ticket_qr_text).
+    let figure = b
+        .find(Locator::Id("ticket-qr"))
+        .await
+        .expect("the ticket figure");
+    let signed = figure.attr("data-signed").await.expect("attr");
+    assert_eq!(
+        signed.as_deref(),
+        Some("true"),
+        "the QR code is not a signed ticket"
+    );
     let qr = b
         .find(Locator::Css("#ticket-qr svg"))
         .await

@@ -111,7 +111,9 @@ pub(crate) async fn page_of(State(app): State<App>, Path(code): Path<String>) ->
         .iter()
         .map(|s| format!("<li>{} ({})</li>", escape(&s.label), s.category.name()))
         .collect();
-    let qr = match crate::ticket::qr_svg(&crate::ticket::ticket_qr_text(&booking)) {
+    let qr_text = crate::ticket::ticket_qr_text(app.client(), &booking).await;
+    let signed = qr_text.starts_with(cinebook_protocol::ticket::TICKET_PREFIX);
+    let qr = match crate::ticket::qr_svg(&qr_text) {
         Ok(svg) => svg,
         Err(e) => {
             tracing::error!(error = %e, code = %booking.code, "no QR code for a booking");
@@ -120,7 +122,7 @@ pub(crate) async fn page_of(State(app): State<App>, Path(code): Path<String>) ->
     };
     let body = format!(
         r#"<h1>Booked</h1><p>Booking code <strong id="code">{code}</strong></p>
-<figure id="ticket-qr" aria-label="Ticket QR code">{qr}<figcaption>Show this at the door.</figcaption></figure>
+<figure id="ticket-qr" data-signed="{signed}" aria-label="Ticket QR code">{qr}<figcaption>Show this at the door.</figcaption></figure>
 <ul id="seats">{seats}</ul><p>Total <span id="total">{total}</span></p>
 <p>Payment <span id="payment">{method} {reference}</span></p>
 <p class="noprint"><button type="button" onclick="window.print()">Print</button></p>"#,
