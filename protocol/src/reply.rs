@@ -129,4 +129,6 @@ pub enum Reply {
     PaymentOrder(PaymentOrderInfo),
     /// (24) What a partial refund returned (answer to `RefundSeats`).
     SeatsRefunded(SeatsRefund),
+    /// (25) One page of a list (answer to `ListPage`).
+    Page(crate::page::Page),
 }

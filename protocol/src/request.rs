@@ -260,6 +260,10 @@ pub enum Request {
         /// Why (recorded with the refund).
         reason: String,
     },
+    /// (40) One page of a list (cities, theaters, movies, shows, bookings, terminals, audit
+    /// trail): the items after a cursor, at most `limit`. Answered with `Page`. The unpaged
+    /// list requests answer `PageRequired` when their reply would not fit a frame.
+    ListPage(crate::page::PageRequest),
 }
 
 /// Bytes of a peer-authentication nonce (`PeerHello.nonce`, `PeerChallenge.nonce`).
@@ -312,6 +316,7 @@ impl Request {
             Request::PaymentStatus { .. } => "payment_status",
             Request::ReplicaAck { .. } => "replica_ack",
             Request::RefundSeats { .. } => "refund_seats",
+            Request::ListPage(page) => page.list.name(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use bytes::{BufMut, BytesMut};
 use cinebook_protocol::cluster::*;
+use cinebook_protocol::page::*;
 use cinebook_protocol::codec::{encode_frame, FRAME_HEADER_BYTES};
 use cinebook_protocol::types::*;
 use cinebook_protocol::*;
@@ -483,8 +484,35 @@ fn request() -> BoxedStrategy<Request> {
             seats,
             reason
         }),
+        (paged_list(), option::of(text()), n32()).prop_map(|(list, after, limit)| {
+            Request::ListPage(PageRequest { list, after, limit })
+        }),
     ]
     .boxed()
+}
+
+fn paged_list() -> impl Strategy<Value = PagedList> {
+    prop_oneof![
+        Just(PagedList::Cities),
+        option::of(n64()).prop_map(|city_id| PagedList::Theaters { city_id }),
+        option::of(n64()).prop_map(|city_id| PagedList::Movies { city_id }),
+        show_filter().prop_map(PagedList::Shows),
+        n64().prop_map(|show_id| PagedList::Bookings { show_id }),
+        Just(PagedList::Terminals),
+        n64().prop_map(|show_id| PagedList::AuditTrail { show_id }),
+    ]
+}
+
+fn page_items() -> impl Strategy<Value = PageItems> {
+    prop_oneof![
+        few(city()).prop_map(PageItems::Cities),
+        few(theater()).prop_map(PageItems::Theaters),
+        few(movie()).prop_map(PageItems::Movies),
+        few(show_summary()).prop_map(PageItems::Shows),
+        few(booking()).prop_map(PageItems::Bookings),
+        few(terminal()).prop_map(PageItems::Terminals),
+        few(audit_entry()).prop_map(PageItems::AuditTrail),
+    ]
 }
 
 fn audit_entry() -> impl Strategy<Value = AuditEntry> {
@@ -669,6 +697,8 @@ fn reply() -> BoxedStrategy<Reply> {
                     gateway_refund_id,
                 })
             }),
+        (page_items(), option::of(text()))
+            .prop_map(|(items, next)| Reply::Page(Page { items, next })),
     ]
     .boxed()
 }
@@ -694,6 +724,9 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         (n32(), n32()).prop_map(|(largest_block, free)| ErrorCode::NoAdjacentSeats {
             largest_block,
             free
+        }),
+        n32().prop_map(|list_page_max_items| ErrorCode::PageRequired {
+            list_page_max_items
         }),
     ]
 }
@@ -770,17 +803,17 @@ variant_name!(request_variant, Request: [
     UpsertTheater, UpsertScreen, UpsertMovie, UpsertShow, BlockSeats, AddTerminal, ListTerminals,
     RevokeTerminal, GetScreen, Availability, AuditTrail, NodeStatus, Election, Coordinator, Follow,
     PeerHello, PeerProof, CreatePaymentOrder, VerifyCheckout, PaymentStatus, ReplicaAck,
-    RefundSeats,
+    RefundSeats, ListPage,
 ]);
 variant_name!(reply_variant, Reply: [
     Welcome, Pong, Cities, Theaters, Movies, Shows, SeatMap, Held, Released, Booking, Bookings,
     Subscribed, Unsubscribed, ShiftReport, Done, TerminalAdded, Terminals, Screen, Availability,
-    AuditTrail, NodeStatus, Following, PeerChallenge, PaymentOrder, SeatsRefunded,
+    AuditTrail, NodeStatus, Following, PeerChallenge, PaymentOrder, SeatsRefunded, Page,
 ]);
 variant_name!(error_variant, ErrorCode: [
     BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, NotFound, InvalidArgument,
     SeatUnavailable, HoldExpired, SoldOut, NotLeader, Unavailable, Overloaded, Conflict, Internal,
-    SalesClosed, OutcomeUnknown, NoAdjacentSeats,
+    SalesClosed, OutcomeUnknown, NoAdjacentSeats, PageRequired,
 ]);
 variant_name!(push_variant, Push: [
     SeatsChanged, Resync, ShuttingDown, Replicated, Snapshot, Heartbeat, CatalogChanged, Ping,
@@ -820,7 +853,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 40 + 25 + 17 + 8);
+    assert_eq!(wanted.len(), 41 + 26 + 18 + 8);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }
