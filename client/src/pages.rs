@@ -29,7 +29,9 @@ macro_rules! walk {
         let mut all = Vec::new();
         let mut after = None;
         for _ in 0..LIST_PAGES_MAX {
-            let page = $client.list_page(list.clone(), after.take(), LIST_PAGE_ITEMS).await?;
+            let page = $client
+                .list_page(list.clone(), after.take(), LIST_PAGE_ITEMS)
+                .await?;
             match page.items {
                 PageItems::$variant(items) => all.extend(items),
                 other => return Err(unexpected($name, other)),
@@ -87,7 +89,12 @@ impl Client {
 
     /// Theaters, optionally of one city (walking every page).
     pub async fn list_theaters(&self, city_id: Option<CityId>) -> Result<Vec<Theater>> {
-        walk!(self, PagedList::Theaters { city_id }, "list_theaters", Theaters)
+        walk!(
+            self,
+            PagedList::Theaters { city_id },
+            "list_theaters",
+            Theaters
+        )
     }
 
     /// Movies, optionally only those playing in one city (walking every page).
@@ -103,7 +110,12 @@ impl Client {
 
     /// Box office: every booking of a show (walking every page).
     pub async fn list_bookings(&self, show_id: ShowId) -> Result<Vec<Booking>> {
-        walk!(self, PagedList::Bookings { show_id }, "list_bookings", Bookings)
+        walk!(
+            self,
+            PagedList::Bookings { show_id },
+            "list_bookings",
+            Bookings
+        )
     }
 
     /// Admin: every terminal (walking every page).

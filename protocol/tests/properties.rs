@@ -4,8 +4,8 @@
 
 use bytes::{BufMut, BytesMut};
 use cinebook_protocol::cluster::*;
-use cinebook_protocol::page::*;
 use cinebook_protocol::codec::{encode_frame, FRAME_HEADER_BYTES};
+use cinebook_protocol::page::*;
 use cinebook_protocol::types::*;
 use cinebook_protocol::*;
 use proptest::collection::vec;

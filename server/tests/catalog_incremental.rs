@@ -25,7 +25,10 @@ async fn assert_same_as_reload(node: &Arc<Node>, store: &dyn Store, locked: &[u6
     assert_eq!(incremental.movies, reloaded.movies);
     assert_eq!(incremental.shows, reloaded.shows);
     assert_eq!(
-        incremental.screens.keys().collect::<std::collections::BTreeSet<_>>(),
+        incremental
+            .screens
+            .keys()
+            .collect::<std::collections::BTreeSet<_>>(),
         reloaded.screens.keys().collect()
     );
     for (id, (screen, layout)) in &reloaded.screens {
@@ -44,7 +47,11 @@ async fn assert_same_as_reload(node: &Arc<Node>, store: &dyn Store, locked: &[u6
             );
         }
         let price = state.pricing().price(Category::Standard);
-        assert_eq!(price, Some(show.prices[0].amount_minor), "price of show {id}");
+        assert_eq!(
+            price,
+            Some(show.prices[0].amount_minor),
+            "price of show {id}"
+        );
     }
 }
 
@@ -53,7 +60,11 @@ async fn upserts_applied_one_by_one_equal_a_full_reload() {
     let scale = Scale::start(config()).await;
     scale.base(SCREEN_A, 40).await;
     scale
-        .admin(Request::UpsertScreen(screen(SCREEN_B, 60, Category::Standard)))
+        .admin(Request::UpsertScreen(screen(
+            SCREEN_B,
+            60,
+            Category::Standard,
+        )))
         .await;
     for i in 0..300u64 {
         let on = if i % 3 == 0 { SCREEN_B } else { SCREEN_A };
@@ -102,7 +113,11 @@ async fn upserts_applied_one_by_one_equal_a_full_reload() {
         "{refused:?}"
     );
     scale
-        .admin(Request::UpsertScreen(screen(SCREEN_B, 30, Category::Standard)))
+        .admin(Request::UpsertScreen(screen(
+            SCREEN_B,
+            30,
+            Category::Standard,
+        )))
         .await;
     assert_same_as_reload(&scale.node, scale.store.as_ref(), &[2]).await;
 

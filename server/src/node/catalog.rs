@@ -125,7 +125,11 @@ impl Catalog {
             },
             CatalogChange::Show(show) => {
                 if !self.screens.contains_key(&show.screen_id) {
-                    tracing::warn!(show_id = show.id, screen_id = show.screen_id, "show skipped: unknown screen");
+                    tracing::warn!(
+                        show_id = show.id,
+                        screen_id = show.screen_id,
+                        "show skipped: unknown screen"
+                    );
                     return false;
                 }
                 self.shows.insert(show.id, show);

@@ -18,7 +18,12 @@ use crate::domain::{Layout, Pricing, ShowState};
 
 impl Node {
     /// A fresh slot for `show`: every seat free.
-    pub(crate) fn new_slot(&self, show: &Show, layout: Arc<Layout>, pricing: Pricing) -> Arc<ShowSlot> {
+    pub(crate) fn new_slot(
+        &self,
+        show: &Show,
+        layout: Arc<Layout>,
+        pricing: Pricing,
+    ) -> Arc<ShowSlot> {
         let state = ShowState::new(show.id, layout, pricing, self.config.hold);
         Arc::new(ShowSlot::new(
             state,

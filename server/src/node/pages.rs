@@ -148,7 +148,10 @@ fn fill<K: CursorKey, T: Serialize>(
     let mut bytes = 0usize;
     let mut last: Option<K> = None;
     for (key, item) in keyed {
-        debug_assert!(last.as_ref().is_none_or(|l| *l < key), "list not in key order");
+        debug_assert!(
+            last.as_ref().is_none_or(|l| *l < key),
+            "list not in key order"
+        );
         let size = encoded_bytes(&item);
         if items.len() == bounds.items_max || bytes.saturating_add(size) > bounds.bytes_max {
             if items.is_empty() {
@@ -158,7 +161,9 @@ fn fill<K: CursorKey, T: Serialize>(
                 ));
             }
             let next = last.map(|k| format!("{}:{}", K::TAG, k.encode()));
-            debug_assert!(next.as_ref().is_none_or(|c| c.len() <= PAGE_CURSOR_MAX_BYTES));
+            debug_assert!(next
+                .as_ref()
+                .is_none_or(|c| c.len() <= PAGE_CURSOR_MAX_BYTES));
             return Ok((items, next));
         }
         bytes += size;
@@ -286,7 +291,9 @@ pub fn unpaged(node: &Node, reply: Reply) -> Result<Reply, ErrorBody> {
     }
     let list_page_max_items = node.config.list_page_max_items;
     Err(ErrorBody::new(
-        ErrorCode::PageRequired { list_page_max_items },
+        ErrorCode::PageRequired {
+            list_page_max_items,
+        },
         format!(
             "this list does not fit in frame_max_bytes = {}: ask for it by pages (ListPage, at \
              most list_page_max_items = {list_page_max_items} items a page)",

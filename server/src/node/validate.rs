@@ -261,7 +261,9 @@ fn page_cursor(after: Option<&str>) -> Result<(), ErrorBody> {
     match after {
         Some(cursor) if cursor.len() > PAGE_CURSOR_MAX_BYTES => Err(ErrorBody::new(
             ErrorCode::InvalidArgument,
-            format!("after: a cursor has at most page_cursor_max_bytes = {PAGE_CURSOR_MAX_BYTES} bytes"),
+            format!(
+                "after: a cursor has at most page_cursor_max_bytes = {PAGE_CURSOR_MAX_BYTES} bytes"
+            ),
         )),
         _ => Ok(()),
     }

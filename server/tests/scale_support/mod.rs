@@ -87,8 +87,12 @@ impl Scale {
             rating: "PG".into(),
         }))
         .await;
-        self.admin(Request::UpsertScreen(screen(screen_id, seats, Category::Standard)))
-            .await;
+        self.admin(Request::UpsertScreen(screen(
+            screen_id,
+            seats,
+            Category::Standard,
+        )))
+        .await;
     }
 
     pub async fn stop(mut self) {
