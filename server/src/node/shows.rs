@@ -167,7 +167,6 @@ impl std::ops::Deref for ShowRead<'_> {
 
 /// The push for one event: which seats changed, to what, and why.
 pub fn push_for(state: &ShowState, record: &EventRecord) -> Option<Push> {
-    let slots = state.slots();
     let (cause, seats): (ChangeCause, Vec<u32>) = match &record.event {
         Event::Held { seats, .. } => (ChangeCause::Held, seats.clone()),
         Event::Renewed { .. } | Event::AwaitingPayment { .. } => {
@@ -192,7 +191,7 @@ pub fn push_for(state: &ShowState, record: &EventRecord) -> Option<Push> {
     let changes = seats
         .into_iter()
         .filter_map(|seat_id| {
-            slots.get(seat_id as usize).map(|s| SeatChange {
+            state.slot(seat_id).map(|s| SeatChange {
                 seat_id,
                 state: s.view(),
             })
