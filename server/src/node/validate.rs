@@ -98,6 +98,20 @@ fn fits(field: &str, value: &str, max_chars: usize) -> Result<(), ErrorBody> {
     ))
 }
 
+/// A page's cursor is at most `PAGE_CURSOR_MAX_BYTES` (what a node makes; longer is not one).
+fn page_cursor(after: Option<&str>) -> Result<(), ErrorBody> {
+    use cinebook_protocol::page::PAGE_CURSOR_MAX_BYTES;
+    match after {
+        Some(cursor) if cursor.len() > PAGE_CURSOR_MAX_BYTES => Err(ErrorBody::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "after: a cursor has at most page_cursor_max_bytes = {PAGE_CURSOR_MAX_BYTES} bytes"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use cinebook_protocol::types::{Category, City, Money, Movie, PaymentMethod, Seat, Theater};
@@ -252,19 +266,5 @@ mod tests {
         for request in fine {
             assert_eq!(super::request(&request), Ok(()), "{request:?}");
         }
-    }
-}
-
-/// A page's cursor is at most `PAGE_CURSOR_MAX_BYTES` (what a node makes; longer is not one).
-fn page_cursor(after: Option<&str>) -> Result<(), ErrorBody> {
-    use cinebook_protocol::page::PAGE_CURSOR_MAX_BYTES;
-    match after {
-        Some(cursor) if cursor.len() > PAGE_CURSOR_MAX_BYTES => Err(ErrorBody::new(
-            ErrorCode::InvalidArgument,
-            format!(
-                "after: a cursor has at most page_cursor_max_bytes = {PAGE_CURSOR_MAX_BYTES} bytes"
-            ),
-        )),
-        _ => Ok(()),
     }
 }
