@@ -136,7 +136,7 @@ fn best_available(c: &mut Criterion) {
                 b.iter(|| {
                     black_box(pick_best(
                         state.layout(),
-                        state.slots(),
+                        &|id| state.is_free(id),
                         black_box(2),
                         Category::Standard,
                     ))

@@ -33,8 +33,9 @@ pub const CURRENCY: &str = "EUR";
 /// Start time of show 1 (ms since the epoch; 2033, well in the future); show i starts i
 /// minutes later.
 pub const FIRST_START_MS: u64 = 2_000_000_000_000;
-/// Upserts in flight while preparing. Each upsert makes the node reload its whole catalog, and
-/// concurrent show upserts can deadlock in MySQL (retried by the client), so a few at a time.
+/// Upserts in flight while preparing. The node applies catalog writes one at a time (each
+/// installs just its item), and concurrent show upserts can deadlock in MySQL (retried by the
+/// client), so a few at a time keep the node busy without more.
 pub const PREPARE_IN_FLIGHT: usize = 4;
 /// Most seats a load-test screen may have.
 pub const SEATS_MAX: u32 = 10_000;

@@ -16,12 +16,15 @@
 //! - [`verify`]: after a run, checks that no seat was sold twice and no acknowledged sale was lost,
 //!   from the server's view and straight from MySQL.
 //! - [`compare`]: CineBook against both baselines in one command.
+//! - [`connections`]: many connections held open at once, holds through a subset of them, and
+//!   the node's resident memory (`/proc`).
 //! - [`inprocess`]: a CineBook node on its own runtime over a fresh MySQL database.
 #![deny(missing_docs)]
 
 pub mod catalog;
 pub mod cinebook;
 pub mod compare;
+pub mod connections;
 pub mod driver;
 pub mod inprocess;
 pub mod mysql_baseline;

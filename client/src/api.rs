@@ -1,9 +1,8 @@
 //! One typed method per request.
 
 use cinebook_protocol::types::{
-    Booking, Category, City, CityId, HoldId, HoldInfo, Movie, Payment, Role, Screen, ScreenId,
-    SeatId, SeatMap, SeatSelection, ShiftReport, Show, ShowFilter, ShowId, ShowSummary, Terminal,
-    TerminalId, Theater,
+    Booking, Category, City, HoldId, HoldInfo, Movie, Payment, Role, Screen, ScreenId, SeatId,
+    SeatMap, SeatSelection, ShiftReport, Show, ShowId, TerminalId, Theater,
 };
 use cinebook_protocol::{Reply, Request};
 
@@ -57,30 +56,6 @@ impl Client {
             });
         }
         Ok(pong)
-    }
-
-    /// All cities.
-    pub async fn list_cities(&self) -> Result<Vec<City>> {
-        let reply = self.request(Request::ListCities).await?;
-        expect!(reply, "list_cities", Reply::Cities(v) => v)
-    }
-
-    /// Theaters, optionally of one city.
-    pub async fn list_theaters(&self, city_id: Option<CityId>) -> Result<Vec<Theater>> {
-        let reply = self.request(Request::ListTheaters { city_id }).await?;
-        expect!(reply, "list_theaters", Reply::Theaters(v) => v)
-    }
-
-    /// Movies, optionally only those playing in one city.
-    pub async fn list_movies(&self, city_id: Option<CityId>) -> Result<Vec<Movie>> {
-        let reply = self.request(Request::ListMovies { city_id }).await?;
-        expect!(reply, "list_movies", Reply::Movies(v) => v)
-    }
-
-    /// Shows matching `filter` (`ShowFilter::default()` matches all).
-    pub async fn list_shows(&self, filter: ShowFilter) -> Result<Vec<ShowSummary>> {
-        let reply = self.request(Request::ListShows(filter)).await?;
-        expect!(reply, "list_shows", Reply::Shows(v) => v)
     }
 
     /// A show's seat map: layout, prices and every seat's state.
@@ -165,12 +140,6 @@ impl Client {
         expect!(reply, "get_booking", Reply::Booking(v) => v)
     }
 
-    /// Every booking of a show.
-    pub async fn list_bookings(&self, show_id: ShowId) -> Result<Vec<Booking>> {
-        let reply = self.request(Request::ListBookings { show_id }).await?;
-        expect!(reply, "list_bookings", Reply::Bookings(v) => v)
-    }
-
     /// Live seat changes of a show: a [`crate::SeatUpdate::Snapshot`] first, then changes; a gap,
     /// a `Resync` push or a reconnect yields a fresh snapshot. Dropping the stream unsubscribes.
     pub fn subscribe(&self, show_id: ShowId) -> Subscription {
@@ -244,12 +213,6 @@ impl Client {
         };
         let reply = self.request(request).await?;
         expect!(reply, "add_terminal", Reply::TerminalAdded { terminal_id, token } => NewTerminal { terminal_id, token })
-    }
-
-    /// Admin: lists terminals.
-    pub async fn list_terminals(&self) -> Result<Vec<Terminal>> {
-        let reply = self.request(Request::ListTerminals).await?;
-        expect!(reply, "list_terminals", Reply::Terminals(v) => v)
     }
 
     /// Admin: revokes a terminal's token.

@@ -84,6 +84,15 @@ pub enum Error {
         /// The server's message.
         message: String,
     },
+    /// The list does not fit in one frame: ask for it by pages (`Client::list_page`; the
+    /// `list_*` methods already do).
+    #[error("page required: {message}")]
+    PageRequired {
+        /// The node's `list_page_max_items`.
+        list_page_max_items: u32,
+        /// The server's message.
+        message: String,
+    },
     /// The node is a follower. The client follows this itself; it reaches the caller only when
     /// `redirects_max` hops were not enough.
     #[error("not the leader (leader: {leader:?}): {message}")]
@@ -223,6 +232,7 @@ impl Error {
             Error::SalesClosed { .. } => "SalesClosed",
             Error::OutcomeUnknown { .. } => "OutcomeUnknown",
             Error::NoAdjacentSeats { .. } => "NoAdjacentSeats",
+            Error::PageRequired { .. } => "PageRequired",
             Error::NoAddress => "NoAddress",
             Error::Connect { .. } => "Connect",
             Error::ConnectTimeout { .. } => "ConnectTimeout",
@@ -256,6 +266,7 @@ impl Error {
                 | Error::SalesClosed { .. }
                 | Error::OutcomeUnknown { .. }
                 | Error::NoAdjacentSeats { .. }
+                | Error::PageRequired { .. }
         )
     }
 
@@ -319,6 +330,12 @@ impl From<ErrorBody> for Error {
                 free,
                 message,
             },
+            ErrorCode::PageRequired {
+                list_page_max_items,
+            } => Error::PageRequired {
+                list_page_max_items,
+                message,
+            },
         }
     }
 }
@@ -357,6 +374,9 @@ mod tests {
             ErrorCode::NoAdjacentSeats {
                 largest_block: 2,
                 free: 5,
+            },
+            ErrorCode::PageRequired {
+                list_page_max_items: 500,
             },
         ];
         for code in codes {

@@ -62,6 +62,12 @@ pub enum ErrorCode {
         /// Free seats of the category in all.
         free: u32,
     },
+    /// (17) The list's reply would not fit in `frame_max_bytes`: ask for it by pages
+    /// (`ListPage`), at most `list_page_max_items` items a page.
+    PageRequired {
+        /// The node's `list_page_max_items`.
+        list_page_max_items: u32,
+    },
 }
 
 impl ErrorCode {
@@ -85,6 +91,7 @@ impl ErrorCode {
             ErrorCode::SalesClosed => "SalesClosed",
             ErrorCode::OutcomeUnknown => "OutcomeUnknown",
             ErrorCode::NoAdjacentSeats { .. } => "NoAdjacentSeats",
+            ErrorCode::PageRequired { .. } => "PageRequired",
         }
     }
 

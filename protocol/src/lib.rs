@@ -15,6 +15,7 @@
 //! - [`envelope`]: [`Envelope`] `{ request_id, lamport, body }` and [`Body`] (request, reply, error,
 //!   push). Request ids let a client pipeline; [`PUSH_REQUEST_ID`] marks server pushes.
 //! - [`request`], [`reply`], [`push`]: one enum each, one variant per message.
+//! - [`page`]: paged lists (`ListPage`, `Page`): the list, the cursor and the limit.
 //! - [`types`]: the domain values those messages carry (ids, money, seats, shows, bookings).
 //! - [`ticket`]: signed QR tickets ([`ticket::qr_text`]) and their offline check; [`door`]: what
 //!   the ticket and door requests carry.
@@ -45,6 +46,7 @@ pub mod envelope;
 pub mod error;
 pub mod lamport;
 pub mod money;
+pub mod page;
 pub mod preface;
 pub mod push;
 pub mod reply;

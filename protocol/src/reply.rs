@@ -137,4 +137,6 @@ pub enum Reply {
     Scan(crate::door::ScanResult),
     /// (28) One result per reported offline admission, in order (answer to `ReportAdmissions`).
     AdmissionsReported(Vec<crate::door::ScanResult>),
+    /// (29) One page of a list (answer to `ListPage`).
+    Page(crate::page::Page),
 }

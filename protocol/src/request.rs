@@ -299,6 +299,10 @@ pub enum Request {
         /// Why, such as `house seats for the director`.
         reason: String,
     },
+    /// (45) One page of a list (cities, theaters, movies, shows, bookings, terminals, audit
+    /// trail): the items after a cursor, at most `limit`. Answered with `Page`. The unpaged
+    /// list requests answer `PageRequired` when their reply would not fit a frame.
+    ListPage(crate::page::PageRequest),
 }
 
 /// The most admissions one `ReportAdmissions` carries.
@@ -359,6 +363,7 @@ impl Request {
             Request::Scan { .. } => "scan",
             Request::ReportAdmissions { .. } => "report_admissions",
             Request::BlockSeatsWithReason { .. } => "block_seats_with_reason",
+            Request::ListPage(page) => page.list.name(),
         }
     }
 }

@@ -13,6 +13,7 @@ use std::fmt::Debug;
 use bytes::BytesMut;
 use cinebook_protocol::cluster::*;
 use cinebook_protocol::codec::encode_frame;
+use cinebook_protocol::page::*;
 use cinebook_protocol::preface::{self, PrefaceCheck, PrefaceError};
 use cinebook_protocol::types::*;
 use cinebook_protocol::*;
@@ -771,6 +772,11 @@ fn all_requests() -> Vec<Request> {
             blocked: true,
             reason: "r".into(),
         },
+        Request::ListPage(PageRequest {
+            list: PagedList::Cities,
+            after: None,
+            limit: 10,
+        }),
     ]
 }
 
@@ -877,6 +883,10 @@ fn all_replies() -> Vec<Reply> {
         }),
         Reply::Scan(scan_result()),
         Reply::AdmissionsReported(vec![scan_result()]),
+        Reply::Page(Page {
+            items: PageItems::Cities(vec![]),
+            next: None,
+        }),
     ]
 }
 
@@ -966,6 +976,9 @@ fn all_error_codes() -> Vec<ErrorCode> {
             largest_block: 2,
             free: 5,
         },
+        ErrorCode::PageRequired {
+            list_page_max_items: 500,
+        },
     ]
 }
 
@@ -1030,6 +1043,34 @@ fn message_tables_match_the_code() {
                 seats: vec![1],
             },
             ReplicatedEvent::Admitted { code: "c".into() },
+        ],
+    );
+}
+
+#[test]
+fn page_tables_match_the_code() {
+    assert_table(
+        "PagedList",
+        &[
+            PagedList::Cities,
+            PagedList::Theaters { city_id: None },
+            PagedList::Movies { city_id: None },
+            PagedList::Shows(ShowFilter::default()),
+            PagedList::Bookings { show_id: 1 },
+            PagedList::Terminals,
+            PagedList::AuditTrail { show_id: 1 },
+        ],
+    );
+    assert_table(
+        "PageItems",
+        &[
+            PageItems::Cities(vec![]),
+            PageItems::Theaters(vec![]),
+            PageItems::Movies(vec![]),
+            PageItems::Shows(vec![]),
+            PageItems::Bookings(vec![]),
+            PageItems::Terminals(vec![]),
+            PageItems::AuditTrail(vec![]),
         ],
     );
 }

@@ -7,6 +7,7 @@ use cinebook_protocol::cluster::*;
 use cinebook_protocol::codec::{encode_frame, FRAME_HEADER_BYTES};
 use cinebook_protocol::door::*;
 use cinebook_protocol::ticket::TicketClaims;
+use cinebook_protocol::page::*;
 use cinebook_protocol::types::*;
 use cinebook_protocol::*;
 use proptest::collection::vec;
@@ -575,8 +576,35 @@ fn request() -> BoxedStrategy<Request> {
                 reason,
             }
         }),
+        (paged_list(), option::of(text()), n32()).prop_map(|(list, after, limit)| {
+            Request::ListPage(PageRequest { list, after, limit })
+        }),
     ]
     .boxed()
+}
+
+fn paged_list() -> impl Strategy<Value = PagedList> {
+    prop_oneof![
+        Just(PagedList::Cities),
+        option::of(n64()).prop_map(|city_id| PagedList::Theaters { city_id }),
+        option::of(n64()).prop_map(|city_id| PagedList::Movies { city_id }),
+        show_filter().prop_map(PagedList::Shows),
+        n64().prop_map(|show_id| PagedList::Bookings { show_id }),
+        Just(PagedList::Terminals),
+        n64().prop_map(|show_id| PagedList::AuditTrail { show_id }),
+    ]
+}
+
+fn page_items() -> impl Strategy<Value = PageItems> {
+    prop_oneof![
+        few(city()).prop_map(PageItems::Cities),
+        few(theater()).prop_map(PageItems::Theaters),
+        few(movie()).prop_map(PageItems::Movies),
+        few(show_summary()).prop_map(PageItems::Shows),
+        few(booking()).prop_map(PageItems::Bookings),
+        few(terminal()).prop_map(PageItems::Terminals),
+        few(audit_entry()).prop_map(PageItems::AuditTrail),
+    ]
 }
 
 fn audit_entry() -> impl Strategy<Value = AuditEntry> {
@@ -774,6 +802,8 @@ fn reply() -> BoxedStrategy<Reply> {
         )),
         scan_result().prop_map(Reply::Scan),
         few(scan_result()).prop_map(Reply::AdmissionsReported),
+        (page_items(), option::of(text()))
+            .prop_map(|(items, next)| Reply::Page(Page { items, next })),
     ]
     .boxed()
 }
@@ -799,6 +829,9 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         (n32(), n32()).prop_map(|(largest_block, free)| ErrorCode::NoAdjacentSeats {
             largest_block,
             free
+        }),
+        n32().prop_map(|list_page_max_items| ErrorCode::PageRequired {
+            list_page_max_items
         }),
     ]
 }
@@ -876,17 +909,18 @@ variant_name!(request_variant, Request: [
     RevokeTerminal, GetScreen, Availability, AuditTrail, NodeStatus, Election, Coordinator, Follow,
     PeerHello, PeerProof, CreatePaymentOrder, VerifyCheckout, PaymentStatus, ReplicaAck,
     RefundSeats, GetTicket, TicketKey, Scan, ReportAdmissions, BlockSeatsWithReason,
+    ListPage,
 ]);
 variant_name!(reply_variant, Reply: [
     Welcome, Pong, Cities, Theaters, Movies, Shows, SeatMap, Held, Released, Booking, Bookings,
     Subscribed, Unsubscribed, ShiftReport, Done, TerminalAdded, Terminals, Screen, Availability,
     AuditTrail, NodeStatus, Following, PeerChallenge, PaymentOrder, SeatsRefunded, Ticket,
-    TicketKey, Scan, AdmissionsReported,
+    TicketKey, Scan, AdmissionsReported, Page,
 ]);
 variant_name!(error_variant, ErrorCode: [
     BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, NotFound, InvalidArgument,
     SeatUnavailable, HoldExpired, SoldOut, NotLeader, Unavailable, Overloaded, Conflict, Internal,
-    SalesClosed, OutcomeUnknown, NoAdjacentSeats,
+    SalesClosed, OutcomeUnknown, NoAdjacentSeats, PageRequired,
 ]);
 variant_name!(push_variant, Push: [
     SeatsChanged, Resync, ShuttingDown, Replicated, Snapshot, Heartbeat, CatalogChanged, Ping,
@@ -926,7 +960,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 45 + 29 + 17 + 8);
+    assert_eq!(wanted.len(), 46 + 30 + 18 + 8);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }

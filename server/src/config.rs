@@ -7,6 +7,9 @@ use cinebook_protocol::FRAME_MAX_BYTES_DEFAULT;
 use crate::cluster::ClusterConfig;
 use crate::domain::HoldLimits;
 
+/// Default `list_page_max_items`: 500 show summaries are about 100 KB, a tenth of a default frame.
+pub const LIST_PAGE_MAX_ITEMS_DEFAULT: u32 = 500;
+
 /// Everything a node needs to run, with production defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -30,6 +33,9 @@ pub struct Config {
     pub hold: HoldLimits,
     /// Largest frame payload accepted or sent.
     pub frame_max_bytes: usize,
+    /// Most items in one page of a list (`ListPage`); a larger `limit` is capped to it. A page
+    /// is also cut short so that its frame stays within `frame_max_bytes`.
+    pub list_page_max_items: u32,
     /// Requests in flight per connection; further frames are not read until one finishes.
     pub in_flight_per_connection_max: usize,
     /// Frames queued to one connection; a subscriber that falls further behind gets `Resync`.
@@ -166,6 +172,7 @@ impl Default for Config {
             writer_batches_in_flight_max: 4,
             hold: HoldLimits::default(),
             frame_max_bytes: FRAME_MAX_BYTES_DEFAULT,
+            list_page_max_items: LIST_PAGE_MAX_ITEMS_DEFAULT,
             in_flight_per_connection_max: 256,
             outbound_queue_max: 1024,
             push_buffer_max: 4096,

@@ -184,6 +184,9 @@ struct RunArgs {
     /// Guest read requests building their replies at once across the node (the rest wait).
     #[arg(long, env = "CINEBOOK_GUEST_READS_RUNNING_MAX", default_value_t = cinebook_server::ConnectionLimits::default().guest_reads_running_max)]
     guest_reads_running_max: usize,
+    /// Most items in one page of a list (ListPage); a larger limit is capped to it.
+    #[arg(long, env = "CINEBOOK_LIST_PAGE_MAX_ITEMS", default_value_t = cinebook_server::config::LIST_PAGE_MAX_ITEMS_DEFAULT)]
+    list_page_max_items: u32,
     /// Connections from one source address at once.
     #[arg(long, env = "CINEBOOK_CONNECTIONS_PER_ADDRESS_MAX", default_value_t = cinebook_server::ConnectionLimits::default().connections_per_address_max)]
     connections_per_address_max: usize,
@@ -591,6 +594,7 @@ async fn run(args: RunArgs) -> Result<()> {
         workers: args.workers.unwrap_or(defaults.workers),
         max_connections: args.max_connections,
         frame_max_bytes: args.frame_max_bytes,
+        list_page_max_items: args.list_page_max_items.max(1),
         writer_batch_max: args.writer_batch_max,
         box_office_late_min: args.box_office_late_min,
         ..defaults

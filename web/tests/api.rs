@@ -600,3 +600,33 @@ async fn the_live_feed_shows_another_customers_hold_within_a_second() {
     let unknown = site.get("/api/shows/424242/live", None).await;
     assert_eq!(unknown.status, 404);
 }
+
+#[tokio::test]
+async fn shows_are_paged_with_limit_and_after() {
+    let site = Site::start(|_| {}).await;
+    let all = site.get("/api/shows", None).await;
+    assert_eq!(all.status, 200);
+    assert!(all.json["next"].is_null(), "{:?}", all.json);
+    let count = all.json["shows"].as_array().expect("shows").len();
+    assert!(count >= 1);
+    let mut walked = Vec::new();
+    let mut path = "/api/shows?limit=1".to_owned();
+    for _ in 0..=count {
+        let page = site.get(&path, None).await;
+        assert_eq!(page.status, 200, "{:?}", page.json);
+        let shows = page.json["shows"].as_array().expect("shows").clone();
+        assert!(shows.len() <= 1);
+        walked.extend(shows);
+        match page.json["next"].as_str() {
+            Some(next) => path = format!("/api/shows?limit=1&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(&walked, all.json["shows"].as_array().expect("shows"));
+    let zero = site.get("/api/shows?limit=0", None).await;
+    assert_eq!(zero.status, 400, "{:?}", zero.json);
+    let stray = site.get("/api/shows?after=s:1.2", None).await;
+    assert_eq!(stray.status, 400, "{:?}", stray.json);
+    let bad = site.get("/api/shows?limit=5&after=nonsense", None).await;
+    assert_eq!(bad.status, 400, "{:?}", bad.json);
+}

@@ -37,6 +37,71 @@ enum Command {
     Run(RunArgs),
     /// Run the same workloads against CineBook, Redis holds and MySQL row locks.
     Compare(CompareArgs),
+    /// Hold through a few connections while many are open at once (vs. the few alone).
+    Connections(ConnectionsArgs),
+    /// Print a process's resident memory (the node's: `--pid $(pgrep -n cinebook-server)`).
+    Rss(RssArgs),
+}
+
+#[derive(Debug, Args)]
+struct ConnectionsArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Connections open at once (the active ones included).
+    #[arg(long, default_value_t = 10_000)]
+    count: usize,
+    /// Connections that hold seats, measured alone first, then with `--count` open.
+    #[arg(long, default_value_t = 64)]
+    active: usize,
+    /// How long each measurement runs, e.g. 5s.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    duration: Duration,
+    /// Shows to spread the holds over (the first N of the prepared catalog).
+    #[arg(long, default_value_t = 2000)]
+    shows: usize,
+    /// Seats per hold.
+    #[arg(long, default_value_t = 2)]
+    seats_per_op: u32,
+    /// Seed of the seat choices.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Debug, Args)]
+struct RssArgs {
+    /// The process.
+    #[arg(long)]
+    pid: u32,
+}
+
+async fn connections(args: ConnectionsArgs) -> Result<ExitCode> {
+    use cinebook_bench::connections::{self, ConnectionsOptions};
+    let client = connect(&args.target).await?;
+    let shows = Arc::new(catalog::find(&client, args.shows).await?);
+    let options = ConnectionsOptions {
+        addrs: args.target.addr.clone(),
+        token: args.target.token.clone(),
+        count: args.count,
+        active: args.active,
+        duration: args.duration,
+        seats_per_op: args.seats_per_op,
+        seed: args.seed,
+    };
+    let report = connections::run(&options, shows).await?;
+    print!("{}", report.table(args.active));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rss(args: RssArgs) -> Result<ExitCode> {
+    let (rss, hwm) = cinebook_bench::connections::rss_bytes(args.pid)?;
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "pid {}: rss {:.1} MiB ({rss} bytes), peak {:.1} MiB",
+        args.pid,
+        mib(rss),
+        mib(hwm)
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Debug, Args)]
@@ -327,6 +392,8 @@ async fn main() -> ExitCode {
         Command::Prepare(args) => prepare(args).await,
         Command::Run(args) => run(args).await,
         Command::Compare(args) => compare(args).await,
+        Command::Connections(args) => connections(args).await,
+        Command::Rss(args) => rss(args),
     };
     match result {
         Ok(code) => code,

@@ -3,7 +3,7 @@
 
 use cinebook_protocol::types::{Category, SeatId};
 
-use super::{DomainError, Layout, SlotState};
+use super::{DomainError, Layout};
 
 /// Picks `count` adjacent free seats of `category`, or says why it cannot.
 ///
@@ -14,7 +14,7 @@ use super::{DomainError, Layout, SlotState};
 /// then the left.
 pub fn pick_best(
     layout: &Layout,
-    slots: &[SlotState],
+    is_free: &dyn Fn(SeatId) -> bool,
     count: u32,
     category: Category,
 ) -> Result<Vec<SeatId>, DomainError> {
@@ -24,7 +24,7 @@ pub fn pick_best(
     let mut largest_block = 0u32;
     let mut free = 0u32;
     for (block_index, block) in layout.blocks().iter().enumerate() {
-        let fits = |id: &SeatId| is_free_of(layout, slots, *id, category);
+        let fits = |id: &SeatId| is_free_of(layout, is_free, *id, category);
         let mut run = 0usize;
         for (i, id) in block.iter().enumerate() {
             if !fits(id) {
@@ -39,7 +39,7 @@ pub fn pick_best(
             }
             let start = i + 1 - wanted;
             let window = &block[start..=i];
-            let orphan = leaves_orphan(slots, block, start, i);
+            let orphan = leaves_orphan(is_free, block, start, i);
             let candidate = (orphan, layout.distance(window), block_index, start);
             if best.is_none_or(|b| (candidate.0, candidate.1) < (b.0, b.1)) {
                 best = Some(candidate);
@@ -64,15 +64,24 @@ pub fn pick_best(
     }
 }
 
-fn is_free_of(layout: &Layout, slots: &[SlotState], id: SeatId, category: Category) -> bool {
-    matches!(slots.get(id as usize), Some(SlotState::Free))
-        && layout.seat(id).is_some_and(|s| s.category == category)
+fn is_free_of(
+    layout: &Layout,
+    is_free: &dyn Fn(SeatId) -> bool,
+    id: SeatId,
+    category: Category,
+) -> bool {
+    is_free(id) && layout.seat(id).is_some_and(|s| s.category == category)
 }
 
 /// Whether taking `block[first..=last]` leaves exactly one free seat on either side before the
 /// next occupied seat or the block's edge.
-fn leaves_orphan(slots: &[SlotState], block: &[SeatId], first: usize, last: usize) -> bool {
-    let is_free = |pos: usize| matches!(slots.get(block[pos] as usize), Some(SlotState::Free));
+fn leaves_orphan(
+    seat_free: &dyn Fn(SeatId) -> bool,
+    block: &[SeatId],
+    first: usize,
+    last: usize,
+) -> bool {
+    let is_free = |pos: usize| seat_free(block[pos]);
     let left_single = first >= 1 && is_free(first - 1) && (first < 2 || !is_free(first - 2));
     let right_single = last + 1 < block.len()
         && is_free(last + 1)

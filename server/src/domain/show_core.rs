@@ -371,7 +371,7 @@ impl ShowState {
             let blocked: Vec<SeatId> = seats
                 .iter()
                 .copied()
-                .filter(|s| self.slots().get(*s as usize) == Some(&SlotState::Blocked))
+                .filter(|s| self.slot(*s) == Some(SlotState::Blocked))
                 .collect();
             if !blocked.is_empty() {
                 events.push(Event::Blocked {

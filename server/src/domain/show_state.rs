@@ -11,6 +11,9 @@ use cinebook_protocol::types::{
 };
 
 mod refund_seats;
+mod seat_states;
+
+use seat_states::SeatStates;
 
 pub use refund_seats::refunded_seats;
 
@@ -118,7 +121,7 @@ pub struct ShowState {
     layout: Arc<Layout>,
     pricing: Pricing,
     limits: HoldLimits,
-    slots: Vec<SlotState>,
+    slots: SeatStates,
     holds: HashMap<HoldId, Hold>,
     bookings: Vec<BookingEntry>,
     booking_index: HashMap<String, u32>,
@@ -139,7 +142,7 @@ impl ShowState {
         }
         Self {
             show_id,
-            slots: vec![SlotState::Free; layout.len()],
+            slots: SeatStates::new(layout.len()),
             layout,
             pricing,
             limits,
@@ -190,7 +193,7 @@ impl ShowState {
     /// Whether the layout is fixed: a seat is held, sold or blocked, or a booking of any status
     /// exists (recovery replays cancelled bookings onto the layout too).
     pub fn layout_locked(&self) -> bool {
-        !self.bookings.is_empty() || self.slots.iter().any(|s| *s != SlotState::Free)
+        !self.bookings.is_empty() || self.slots.any_taken()
     }
 
     /// Replaces the layout of a show nobody has touched (see [`ShowState::layout_locked`]):
@@ -206,9 +209,19 @@ impl ShowState {
         Ok(())
     }
 
-    /// Every seat's state.
-    pub fn slots(&self) -> &[SlotState] {
-        &self.slots
+    /// Every seat's state, in seat order (decoded from the compact store: a copy).
+    pub fn slots(&self) -> Vec<SlotState> {
+        self.slots.iter().collect()
+    }
+
+    /// One seat's state; `None` for a seat the layout does not have.
+    pub fn slot(&self, id: SeatId) -> Option<SlotState> {
+        self.slots.get(id)
+    }
+
+    /// Whether a seat is free (false for a seat the layout does not have).
+    pub fn is_free(&self, id: SeatId) -> bool {
+        self.slots.is_free(id)
     }
 
     /// Every seat's state as a viewer sees it.
@@ -532,7 +545,7 @@ impl ShowState {
                 self.check_count(count as usize)?;
                 return pick_best(
                     &self.layout,
-                    &self.slots,
+                    &|id| self.slots.is_free(id),
                     count,
                     category.unwrap_or(Category::Standard),
                 );
@@ -574,7 +587,7 @@ impl ShowState {
         let taken: Vec<SeatId> = seats
             .iter()
             .copied()
-            .filter(|id| self.slots[*id as usize] != SlotState::Free)
+            .filter(|id| !self.slots.is_free(*id))
             .collect();
         if !taken.is_empty() {
             return Err(DomainError::SeatUnavailable { seats: taken });
@@ -683,9 +696,9 @@ impl ShowState {
         };
         let mut wrong = Vec::new();
         for id in &seats {
-            match self.slots.get(*id as usize) {
+            match self.slots.get(*id) {
                 None => return Err(DomainError::UnknownSeats(id.to_string())),
-                Some(slot) if *slot != want => wrong.push(*id),
+                Some(slot) if slot != want => wrong.push(*id),
                 Some(_) => {}
             }
         }
@@ -880,8 +893,8 @@ impl ShowState {
                 })
                 .collect(),
             holds,
-            blocked: (0..self.slots.len() as SeatId)
-                .filter(|id| self.slots[*id as usize] == SlotState::Blocked)
+            blocked: (0..self.slots.seat_count() as SeatId)
+                .filter(|id| self.slots.get(*id) == Some(SlotState::Blocked))
                 .collect(),
         }
     }
@@ -1116,7 +1129,7 @@ impl ShowState {
         let wrong: Vec<SeatId> = seats
             .iter()
             .copied()
-            .filter(|id| self.slots.get(*id as usize) != Some(&want))
+            .filter(|id| self.slots.get(*id) != Some(want))
             .collect();
         if wrong.is_empty() {
             Ok(())
@@ -1128,22 +1141,21 @@ impl ShowState {
     /// Sets seats to `to`, keeping the free counters in step. Callers have checked the seats exist.
     fn set_slots(&mut self, seats: &[SeatId], to: SlotState) {
         for id in seats {
-            let Some(slot) = self.slots.get_mut(*id as usize) else {
-                continue;
-            };
             let Some(category) = self.layout.seat(*id).map(|s| s.category as usize) else {
                 continue;
             };
-            match (*slot == SlotState::Free, to == SlotState::Free) {
+            let Some(was_free) = self.slots.set(*id, to) else {
+                continue;
+            };
+            match (was_free, to == SlotState::Free) {
                 (true, false) => self.free_by_category[category] -= 1,
                 (false, true) => self.free_by_category[category] += 1,
                 _ => {}
             }
-            *slot = to;
         }
         debug_assert_eq!(
             self.free_by_category.iter().sum::<u32>() as usize,
-            self.slots.iter().filter(|s| **s == SlotState::Free).count(),
+            self.slots.free_count(),
             "free counters out of step with the seats"
         );
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{import_document_with, parse_document, source, ImportError, Options, Report};
+use crate::node::catalog_write::Written;
 use crate::node::{layout_change, Node};
 
 /// Shortest sync interval accepted.
@@ -22,7 +23,11 @@ pub async fn sync_once(node: &Node, from: &str) -> Result<Report, ImportError> {
     let import = import_document_with(node.store.as_ref(), &doc, Options::default(), |plan| {
         layout_change::hold_back(node, plan)
     });
-    node.write_catalog(import, |report| report.applied).await
+    node.write_catalog(import, |report| match report.applied {
+        true => Written::Anything,
+        false => Written::Nothing,
+    })
+    .await
 }
 
 /// Syncs now and then every `every` until the node shuts down. Failures are logged and retried

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use cinebook_protocol::page::PagedList;
 use cinebook_protocol::Request;
 use tokio::sync::oneshot;
 
@@ -17,6 +18,10 @@ pub(super) fn show_of(node: &Node, request: &Request) -> Option<u64> {
         | Request::Availability { show_id, .. }
         | Request::AuditTrail { show_id } => Some(*show_id),
         Request::UpsertShow(show) => Some(show.id),
+        Request::ListPage(page) => match page.list {
+            PagedList::Bookings { show_id } | PagedList::AuditTrail { show_id } => Some(show_id),
+            _ => None,
+        },
         Request::Renew { hold_id }
         | Request::Release { hold_id }
         | Request::Confirm { hold_id, .. } => node.show_of_hold(*hold_id).map(|slot| slot.show_id),

@@ -23,6 +23,7 @@ pub fn token_sha256(token: &str) -> String {
 /// node is reserved for peers and may only read; web is a kiosk that sells through the gateway
 /// only, so it may never `Confirm` (a terminal's own payment).
 pub fn allowed(role: Role, request: &Request) -> bool {
+    use cinebook_protocol::page::PagedList;
     use Request::*;
     if role == Role::Web && matches!(request, Confirm { .. }) {
         return false;
@@ -76,6 +77,15 @@ pub fn allowed(role: Role, request: &Request) -> bool {
         | ListTerminals
         | RevokeTerminal { .. }
         | AuditTrail { .. } => 3,
+        // A page of a list needs what the unpaged list needs.
+        ListPage(page) => match page.list {
+            PagedList::Cities
+            | PagedList::Theaters { .. }
+            | PagedList::Movies { .. }
+            | PagedList::Shows(_) => 0,
+            PagedList::Bookings { .. } => 2,
+            PagedList::Terminals | PagedList::AuditTrail { .. } => 3,
+        },
         // Cluster traffic: nodes only, and nothing else may send it.
         NodeStatus { .. }
         | Election { .. }

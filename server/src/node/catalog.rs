@@ -1,5 +1,8 @@
 //! The in-memory catalog snapshot: every read of cities, theaters, movies, shows and layouts is
-//! answered from here, never from the database. Replaced as a whole on every change.
+//! answered from here, never from the database. A full load builds it ([`Catalog::build`], at
+//! start, after an import and on a follower told of a change); an admin upsert changes one item
+//! in it ([`Catalog::apply`]), in place when no reader holds the snapshot, so that writing N
+//! shows costs O(N log N) in all, not O(N²) (docs/ARCHITECTURE.md, "Catalog at scale").
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -11,8 +14,23 @@ use cinebook_protocol::types::{
 use crate::domain::{DomainError, Layout};
 use crate::store::CatalogData;
 
-/// An immutable view of the catalog.
-#[derive(Debug, Default)]
+/// One catalog item written by an admin upsert, applied to the snapshot without a reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogChange {
+    /// A city.
+    City(City),
+    /// A theater.
+    Theater(Theater),
+    /// A screen and its layout.
+    Screen(Screen),
+    /// A movie.
+    Movie(Movie),
+    /// A show.
+    Show(Show),
+}
+
+/// A view of the catalog; readers hold an `Arc` of it, writers change a copy (or the only one).
+#[derive(Debug, Default, Clone)]
 pub struct Catalog {
     /// Cities by id.
     pub cities: BTreeMap<CityId, City>,
@@ -30,11 +48,18 @@ impl Catalog {
     /// Builds the snapshot, checking every screen layout. A screen whose layout is invalid is
     /// skipped with a warning, and so are its shows: one bad row must not stop a node.
     pub fn build(data: CatalogData) -> Self {
+        Self::build_reusing(data, &Catalog::default())
+    }
+
+    /// As [`Catalog::build`], keeping `previous`'s layout of every screen whose seats did not
+    /// change: one layout per screen stays shared by all its shows across reloads.
+    pub fn build_reusing(data: CatalogData, previous: &Catalog) -> Self {
         let mut screens = HashMap::new();
         for screen in data.screens {
             match Layout::new(&screen) {
                 Ok(layout) => {
-                    screens.insert(screen.id, (screen, Arc::new(layout)));
+                    let layout = previous.shared_layout(screen.id, layout);
+                    screens.insert(screen.id, (screen, layout));
                 }
                 Err(e) => {
                     tracing::warn!(screen_id = screen.id, error = %e, "screen skipped: invalid layout")
@@ -64,6 +89,53 @@ impl Catalog {
             movies: data.movies.into_iter().map(|m| (m.id, m)).collect(),
             shows,
         }
+    }
+
+    /// `layout` as an `Arc`: this catalog's own one of `screen_id` when it has the same seats.
+    fn shared_layout(&self, screen_id: ScreenId, layout: Layout) -> Arc<Layout> {
+        match self.screens.get(&screen_id) {
+            Some((_, old)) if old.seats() == layout.seats() => old.clone(),
+            _ => Arc::new(layout),
+        }
+    }
+
+    /// Applies one upserted item, as [`Catalog::build`] would have loaded it: a screen with an
+    /// invalid layout and a show on an unknown screen are left out (with a warning). Returns
+    /// whether the item is in the catalog now.
+    pub fn apply(&mut self, change: CatalogChange) -> bool {
+        match change {
+            CatalogChange::City(city) => {
+                self.cities.insert(city.id, city);
+            }
+            CatalogChange::Theater(theater) => {
+                self.theaters.insert(theater.id, theater);
+            }
+            CatalogChange::Movie(movie) => {
+                self.movies.insert(movie.id, movie);
+            }
+            CatalogChange::Screen(screen) => match Layout::new(&screen) {
+                Ok(layout) => {
+                    let layout = self.shared_layout(screen.id, layout);
+                    self.screens.insert(screen.id, (screen, layout));
+                }
+                Err(e) => {
+                    tracing::warn!(screen_id = screen.id, error = %e, "screen skipped: invalid layout");
+                    return false;
+                }
+            },
+            CatalogChange::Show(show) => {
+                if !self.screens.contains_key(&show.screen_id) {
+                    tracing::warn!(
+                        show_id = show.id,
+                        screen_id = show.screen_id,
+                        "show skipped: unknown screen"
+                    );
+                    return false;
+                }
+                self.shows.insert(show.id, show);
+            }
+        }
+        true
     }
 
     /// The layout of a screen.

@@ -118,9 +118,7 @@ pub async fn block_seats(
             seats
                 .iter()
                 .copied()
-                .filter(|s| {
-                    state.slots().get(*s as usize) != Some(&crate::domain::SlotState::Blocked)
-                })
+                .filter(|s| state.slot(*s) != Some(crate::domain::SlotState::Blocked))
                 .collect()
         };
         if !wrong.is_empty() {

@@ -8,6 +8,8 @@ use cinebook_protocol::types::{
 };
 use cinebook_protocol::{ErrorBody, ErrorCode, Reply, Request};
 
+use super::catalog::CatalogChange;
+use super::catalog_write::Written;
 use super::outcomes::{self, Registration};
 use super::{auth, now_ms, Catalog, Node, ShowSlot};
 use crate::domain::{Command, DomainError, HoldSpec, SaleRequest, SaleResult, ShowInput};
@@ -55,19 +57,28 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             nonce,
             server_time_ms: now_ms(),
         }),
-        Request::ListCities => Ok(Reply::Cities(
-            node.catalog().cities.values().cloned().collect(),
-        )),
-        Request::ListTheaters { city_id } => Ok(Reply::Theaters(
-            node.catalog()
-                .theaters
-                .values()
-                .filter(|t| city_id.is_none_or(|c| t.city_id == c))
-                .cloned()
-                .collect(),
-        )),
-        Request::ListMovies { city_id } => Ok(Reply::Movies(node.catalog().movies_in(city_id))),
-        Request::ListShows(filter) => Ok(Reply::Shows(list_shows(node, &filter))),
+        Request::ListCities => super::pages::unpaged(
+            node,
+            Reply::Cities(node.catalog().cities.values().cloned().collect()),
+        ),
+        Request::ListTheaters { city_id } => super::pages::unpaged(
+            node,
+            Reply::Theaters(
+                node.catalog()
+                    .theaters
+                    .values()
+                    .filter(|t| city_id.is_none_or(|c| t.city_id == c))
+                    .cloned()
+                    .collect(),
+            ),
+        ),
+        Request::ListMovies { city_id } => {
+            super::pages::unpaged(node, Reply::Movies(node.catalog().movies_in(city_id)))
+        }
+        Request::ListShows(filter) => {
+            super::pages::unpaged(node, Reply::Shows(list_shows(node, &filter)))
+        }
+        Request::ListPage(page) => super::pages::list_page(node, page).await,
         Request::GetSeatMap { show_id } => seat_map(node, show_id).map(Reply::SeatMap),
         Request::GetScreen { screen_id } => node
             .catalog()
@@ -148,7 +159,7 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
         Request::ListBookings { show_id } => {
             let slot = show_slot(node, show_id)?;
             let bookings = slot.read().bookings().cloned().collect();
-            Ok(Reply::Bookings(bookings))
+            super::pages::unpaged(node, Reply::Bookings(bookings))
         }
         Request::ShiftReport {
             terminal_id,
@@ -170,18 +181,23 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
                 .map(Reply::ShiftReport)
         }
         Request::UpsertCity(city) => {
-            admin_write(node, || Ok(()), node.store.upsert_city(&city)).await
+            let write = node.store.upsert_city(&city);
+            admin_write(node, || Ok(()), write, CatalogChange::City(city.clone())).await
         }
         Request::UpsertTheater(theater) => {
-            admin_write(node, || Ok(()), node.store.upsert_theater(&theater)).await
+            let write = node.store.upsert_theater(&theater);
+            let change = CatalogChange::Theater(theater.clone());
+            admin_write(node, || Ok(()), write, change).await
         }
         Request::UpsertMovie(movie) => {
-            admin_write(node, || Ok(()), node.store.upsert_movie(&movie)).await
+            let write = node.store.upsert_movie(&movie);
+            admin_write(node, || Ok(()), write, CatalogChange::Movie(movie.clone())).await
         }
         Request::UpsertScreen(screen) => {
             crate::domain::Layout::new(&screen).map_err(|e| invalid(e.to_string()))?;
             let check = || super::layout_change::check_screen(node, &screen);
-            admin_write(node, check, node.store.upsert_screen(&screen)).await
+            let write = node.store.upsert_screen(&screen);
+            admin_write(node, check, write, CatalogChange::Screen(screen.clone())).await
         }
         Request::UpsertShow(show) => {
             crate::domain::Pricing::new(&show).map_err(|e| invalid(e.to_string()))?;
@@ -192,7 +208,8 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
                 return Err(invalid("a show needs an existing screen and movie"));
             }
             let check = || super::layout_change::check_show(node, &show);
-            admin_write(node, check, node.store.upsert_show(&show)).await
+            let write = node.store.upsert_show(&show);
+            admin_write(node, check, write, CatalogChange::Show(show.clone())).await
         }
         Request::BlockSeats {
             show_id,
@@ -244,7 +261,8 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
         }
         Request::ListTerminals => {
             let all = node.store_call(node.store.list_terminals()).await?;
-            Ok(Reply::Terminals(all.iter().map(|t| t.view()).collect()))
+            let all = Reply::Terminals(all.iter().map(|t| t.view()).collect());
+            super::pages::unpaged(node, all)
         }
         Request::RevokeTerminal { terminal_id } => {
             node.store_call(node.store.revoke_terminal(terminal_id))
@@ -254,9 +272,8 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
         }
         Request::AuditTrail { show_id } => {
             show_slot(node, show_id)?;
-            node.store_call(node.store.audit_trail(show_id))
-                .await
-                .map(Reply::AuditTrail)
+            let trail = node.store_call(node.store.audit_trail(show_id)).await?;
+            super::pages::unpaged(node, Reply::AuditTrail(trail))
         }
         Request::NodeStatus { .. } => Ok(node_status(node)),
         Request::Election { node_id } => {
@@ -320,13 +337,14 @@ async fn admin_write(
     node: &Arc<Node>,
     check: impl FnOnce() -> Result<(), ErrorBody>,
     write: impl std::future::Future<Output = Result<(), crate::store::StoreError>>,
+    change: CatalogChange,
 ) -> Answer {
     node.write_catalog(
         async {
             check()?;
             node.store_call(write).await
         },
-        |_| true,
+        |_| Written::Item(change),
     )
     .await?;
     Ok(Reply::Done)

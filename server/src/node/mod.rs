@@ -12,6 +12,7 @@
 mod apply;
 pub mod auth;
 pub mod catalog;
+pub mod catalog_install;
 pub mod catalog_write;
 pub mod door;
 pub mod durable;
@@ -21,6 +22,7 @@ pub mod faults;
 pub mod handlers;
 pub mod layout_change;
 pub mod outcomes;
+pub mod pages;
 pub mod payments;
 mod recovery;
 pub mod refund_seats;
@@ -48,7 +50,7 @@ use crate::cluster::replication::ReplicationItem;
 use crate::cluster::Cluster;
 
 use crate::config::Config;
-use crate::domain::{Pricing, ShowInput, ShowState};
+use crate::domain::{Pricing, ShowInput};
 use crate::store::{Store, StoreError, TerminalRecord};
 
 pub use catalog::Catalog;
@@ -281,15 +283,7 @@ impl Node {
             let Ok(layout) = catalog.layout(show.screen_id) else {
                 continue;
             };
-            let state = ShowState::new(show.id, layout, pricing, self.config.hold);
-            shows.insert(
-                show.id,
-                Arc::new(ShowSlot::new(
-                    state,
-                    self.config.push_buffer_max,
-                    self.backlog_events_max(),
-                )),
-            );
+            shows.insert(show.id, self.new_slot(show, layout, pricing));
         }
         drop(shows);
         *self.catalog.write() = Arc::new(catalog);
@@ -405,7 +399,7 @@ impl Node {
     /// Reloads the catalog from the store (a follower told of a change).
     pub async fn reload_catalog(&self) -> Result<(), StoreError> {
         let data = self.store.load_catalog().await?;
-        self.install_catalog(Catalog::build(data));
+        self.install_catalog(Catalog::build_reusing(data, &self.catalog()));
         Ok(())
     }
 

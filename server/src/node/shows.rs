@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cinebook_protocol::types::{Category, ChangeCause, SeatChange, ShowId};
 use cinebook_protocol::{Envelope, Push};
@@ -26,7 +26,11 @@ pub struct ShowSlot {
     /// Earliest hold deadline (`u64::MAX` for none), for the sweeper.
     next_deadline_ms: AtomicU64,
     /// Seat-change pushes; bounded, so a slow subscriber lags instead of slowing the show.
-    pushes: broadcast::Sender<Arc<Push>>,
+    /// Made at the first `subscribe`: a channel allocates its `push_buffer_max` slots at once
+    /// (about 160 KB at 4,096), which for 10,000 shows nobody watches was most of the node's
+    /// memory (docs/ARCHITECTURE.md, "Catalog at scale").
+    pushes: OnceLock<broadcast::Sender<Arc<Push>>>,
+    push_buffer_max: usize,
     /// The last events applied, for followers that reconnect (bounded).
     backlog: Mutex<VecDeque<EventRecord>>,
     backlog_events_max: usize,
@@ -35,13 +39,13 @@ pub struct ShowSlot {
 impl ShowSlot {
     /// Wraps a state machine.
     pub fn new(state: ShowState, push_buffer_max: usize, backlog_events_max: usize) -> Self {
-        let (pushes, _) = broadcast::channel(push_buffer_max.max(1));
         let slot = Self {
             show_id: state.show_id(),
             free: Default::default(),
             next_deadline_ms: AtomicU64::new(u64::MAX),
             state: Mutex::new(state),
-            pushes,
+            pushes: OnceLock::new(),
+            push_buffer_max: push_buffer_max.max(1),
             backlog: Mutex::new(VecDeque::new()),
             backlog_events_max,
         };
@@ -78,7 +82,14 @@ impl ShowSlot {
     /// A receiver of this show's pushes from now on. Call with the state locked so the receiver
     /// starts exactly after the state's current `seq`.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Push>> {
-        self.pushes.subscribe()
+        self.pushes
+            .get_or_init(|| broadcast::channel(self.push_buffer_max).0)
+            .subscribe()
+    }
+
+    /// The push channel, if anyone ever subscribed (nobody listens otherwise).
+    fn listened(&self) -> Option<&broadcast::Sender<Arc<Push>>> {
+        self.pushes.get().filter(|tx| tx.receiver_count() > 0)
     }
 
     /// After a change, with the state still locked: refresh the counters and push the events to
@@ -92,13 +103,13 @@ impl ShowSlot {
                 backlog.pop_front();
             }
         }
-        if self.pushes.receiver_count() == 0 {
+        let Some(pushes) = self.listened() else {
             return;
-        }
+        };
         for record in records {
             if let Some(push) = push_for(state, record) {
                 // An error only means nobody listens any more.
-                let _ = self.pushes.send(Arc::new(push));
+                let _ = pushes.send(Arc::new(push));
             }
         }
     }
@@ -124,9 +135,11 @@ impl ShowSlot {
     pub fn replaced(&self, state: &ShowState) {
         self.backlog.lock().clear();
         self.publish_counters(state);
-        let _ = self.pushes.send(Arc::new(Push::Resync {
-            show_id: self.show_id,
-        }));
+        if let Some(pushes) = self.listened() {
+            let _ = pushes.send(Arc::new(Push::Resync {
+                show_id: self.show_id,
+            }));
+        }
     }
 
     fn publish_counters(&self, state: &ShowState) {
@@ -154,7 +167,6 @@ impl std::ops::Deref for ShowRead<'_> {
 
 /// The push for one event: which seats changed, to what, and why.
 pub fn push_for(state: &ShowState, record: &EventRecord) -> Option<Push> {
-    let slots = state.slots();
     let (cause, seats): (ChangeCause, Vec<u32>) = match &record.event {
         Event::Held { seats, .. } => (ChangeCause::Held, seats.clone()),
         // An admission changes no seat (they stay sold): an empty push keeps `seq` unbroken.
@@ -180,7 +192,7 @@ pub fn push_for(state: &ShowState, record: &EventRecord) -> Option<Push> {
     let changes = seats
         .into_iter()
         .filter_map(|seat_id| {
-            slots.get(seat_id as usize).map(|s| SeatChange {
+            state.slot(seat_id).map(|s| SeatChange {
                 seat_id,
                 state: s.view(),
             })

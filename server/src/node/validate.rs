@@ -46,6 +46,7 @@ pub fn request(request: &Request) -> Result<(), ErrorBody> {
             fits("reason", reason, widths::REASON)
         }
         Request::GetBooking { code } => fits("code", code, widths::BOOKING_CODE),
+        Request::ListPage(page) => page_cursor(page.after.as_deref()),
         Request::UpsertCity(city) => fits("city.name", &city.name, widths::NAME),
         Request::UpsertTheater(theater) => fits("theater.name", &theater.name, widths::NAME),
         Request::UpsertMovie(movie) => {
@@ -95,6 +96,20 @@ fn fits(field: &str, value: &str, max_chars: usize) -> Result<(), ErrorBody> {
         ErrorCode::InvalidArgument,
         format!("{field} has {chars} characters; at most {max_chars} are allowed"),
     ))
+}
+
+/// A page's cursor is at most `PAGE_CURSOR_MAX_BYTES` (what a node makes; longer is not one).
+fn page_cursor(after: Option<&str>) -> Result<(), ErrorBody> {
+    use cinebook_protocol::page::PAGE_CURSOR_MAX_BYTES;
+    match after {
+        Some(cursor) if cursor.len() > PAGE_CURSOR_MAX_BYTES => Err(ErrorBody::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "after: a cursor has at most page_cursor_max_bytes = {PAGE_CURSOR_MAX_BYTES} bytes"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,10 @@ use crate::{ApiError, App};
 pub(crate) struct ShowsQuery {
     city: Option<String>,
     date: Option<String>,
+    /// With `limit`: one page of at most this many shows, and `next` for the one after.
+    limit: Option<u32>,
+    /// The previous page's `next`.
+    after: Option<String>,
 }
 
 /// Parses a show id from the path.
@@ -52,12 +56,12 @@ pub(crate) async fn city_id(app: &App, city: &str) -> Result<u64, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("There is no city {city:?}.")))
 }
 
-/// The shows matching a city and date query.
-pub(crate) async fn shows_for(
+/// The filter of a city and date query.
+async fn filter_for(
     app: &App,
     city: Option<&str>,
     date: Option<&str>,
-) -> Result<Vec<ShowJson>, ApiError> {
+) -> Result<ShowFilter, ApiError> {
     let mut filter = ShowFilter::default();
     if let Some(city) = city.filter(|c| !c.is_empty()) {
         filter.city_id = Some(city_id(app, city).await?);
@@ -67,6 +71,16 @@ pub(crate) async fn shows_for(
         filter.from_ms = Some(from);
         filter.to_ms = Some(to);
     }
+    Ok(filter)
+}
+
+/// The shows matching a city and date query (every page).
+pub(crate) async fn shows_for(
+    app: &App,
+    city: Option<&str>,
+    date: Option<&str>,
+) -> Result<Vec<ShowJson>, ApiError> {
+    let filter = filter_for(app, city, date).await?;
     let shows = app.client().list_shows(filter).await?;
     Ok(shows.iter().map(ShowJson::from).collect())
 }
@@ -75,8 +89,21 @@ pub(crate) async fn list(
     State(app): State<App>,
     Query(query): Query<ShowsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let shows = shows_for(&app, query.city.as_deref(), query.date.as_deref()).await?;
-    Ok(Json(json!({ "shows": shows })))
+    let (city, date) = (query.city.as_deref(), query.date.as_deref());
+    let Some(limit) = query.limit else {
+        if query.after.is_some() {
+            return Err(ApiError::invalid("`after` goes with `limit`."));
+        }
+        let shows = shows_for(&app, city, date).await?;
+        return Ok(Json(json!({ "shows": shows, "next": null })));
+    };
+    let filter = filter_for(&app, city, date).await?;
+    let (shows, next) = app
+        .client()
+        .list_shows_page(filter, query.after, limit)
+        .await?;
+    let shows: Vec<ShowJson> = shows.iter().map(ShowJson::from).collect();
+    Ok(Json(json!({ "shows": shows, "next": next })))
 }
 
 pub(crate) async fn seats(
