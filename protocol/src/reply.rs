@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::AuditEntry;
 use crate::types::{
     Booking, Category, City, HoldId, HoldInfo, Movie, NodeRole, PaymentOrderInfo, Role, Screen,
-    SeatMap, SeatsRefund, ShiftReport, ShowId, ShowSummary, Terminal, TerminalId, Theater,
+    SeatMap, SeatsRefund, ShiftReport, ShowCancellation, ShowId, ShowSummary, Terminal, TerminalId, Theater,
 };
 
 /// A successful reply, carried in a frame with the request's id.
@@ -129,4 +129,6 @@ pub enum Reply {
     PaymentOrder(PaymentOrderInfo),
     /// (24) What a partial refund returned (answer to `RefundSeats`).
     SeatsRefunded(SeatsRefund),
+    /// (25) What cancelling a show did (answer to `CancelShow`).
+    ShowCancelled(ShowCancellation),
 }

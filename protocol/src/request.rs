@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::ShowPosition;
 use crate::types::{
-    Category, City, HoldId, Movie, Payment, Role, Screen, SeatId, SeatSelection, Show, ShowFilter,
+    Category, City, Contact, HoldId, Movie, Payment, Role, Screen, SeatId, SeatSelection, Show, ShowFilter,
     ShowId, TerminalId, Theater,
 };
 
@@ -260,6 +260,38 @@ pub enum Request {
         /// Why (recorded with the refund).
         reason: String,
     },
+    // Notifications (issue 16): the customer's contact on a sale, and show cancellation.
+    /// (40) `Confirm` with the customer's contact: the booking keeps it and the confirmation
+    /// (and later refund or show-change notices) are sent to it. Answered with `Booking`.
+    ConfirmWithContact {
+        /// The hold.
+        hold_id: HoldId,
+        /// The payment taken.
+        payment: Payment,
+        /// A retried confirm with the same key returns the same booking, never a second one.
+        idempotency_key: String,
+        /// Where the customer hears about the booking (both parts optional).
+        contact: Contact,
+    },
+    /// (41) `CreatePaymentOrder` with the customer's contact, kept on the order and given to
+    /// the booking the captured payment makes. Answered with `PaymentOrder`.
+    CreatePaymentOrderWithContact {
+        /// The hold (the caller's own).
+        hold_id: HoldId,
+        /// A retry with the same key returns the same order, never a second one.
+        idempotency_key: String,
+        /// Where the customer hears about the booking.
+        contact: Contact,
+    },
+    /// (42) Admin: cancel a show. Every confirmed booking of it is refunded (by its payment
+    /// method, through the gateway where paid that way) and every customer notified; the show's
+    /// seats are blocked so nothing more is sold. Answered with `ShowCancelled`.
+    CancelShow {
+        /// The show.
+        show_id: ShowId,
+        /// Why (recorded with each refund, told to customers).
+        reason: String,
+    },
 }
 
 /// Bytes of a peer-authentication nonce (`PeerHello.nonce`, `PeerChallenge.nonce`).
@@ -312,6 +344,9 @@ impl Request {
             Request::PaymentStatus { .. } => "payment_status",
             Request::ReplicaAck { .. } => "replica_ack",
             Request::RefundSeats { .. } => "refund_seats",
+            Request::ConfirmWithContact { .. } => "confirm_with_contact",
+            Request::CreatePaymentOrderWithContact { .. } => "create_payment_order_with_contact",
+            Request::CancelShow { .. } => "cancel_show",
         }
     }
 }

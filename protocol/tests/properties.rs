@@ -483,8 +483,28 @@ fn request() -> BoxedStrategy<Request> {
             seats,
             reason
         }),
+        (n64(), payment(), text(), contact()).prop_map(
+            |(hold_id, payment, idempotency_key, contact)| Request::ConfirmWithContact {
+                hold_id,
+                payment,
+                idempotency_key,
+                contact,
+            }
+        ),
+        (n64(), text(), contact()).prop_map(|(hold_id, idempotency_key, contact)| {
+            Request::CreatePaymentOrderWithContact {
+                hold_id,
+                idempotency_key,
+                contact,
+            }
+        }),
+        (n64(), text()).prop_map(|(show_id, reason)| Request::CancelShow { show_id, reason }),
     ]
     .boxed()
+}
+
+fn contact() -> impl Strategy<Value = Contact> {
+    (option::of(text()), option::of(text())).prop_map(|(email, phone)| Contact { email, phone })
 }
 
 fn audit_entry() -> impl Strategy<Value = AuditEntry> {
@@ -669,6 +689,16 @@ fn reply() -> BoxedStrategy<Reply> {
                     gateway_refund_id,
                 })
             }),
+        (n64(), few(text()), n32(), few(text())).prop_map(
+            |(show_id, refunded, already_closed, failed)| {
+                Reply::ShowCancelled(ShowCancellation {
+                    show_id,
+                    refunded,
+                    already_closed,
+                    failed,
+                })
+            }
+        ),
     ]
     .boxed()
 }
@@ -770,12 +800,13 @@ variant_name!(request_variant, Request: [
     UpsertTheater, UpsertScreen, UpsertMovie, UpsertShow, BlockSeats, AddTerminal, ListTerminals,
     RevokeTerminal, GetScreen, Availability, AuditTrail, NodeStatus, Election, Coordinator, Follow,
     PeerHello, PeerProof, CreatePaymentOrder, VerifyCheckout, PaymentStatus, ReplicaAck,
-    RefundSeats,
+    RefundSeats, ConfirmWithContact, CreatePaymentOrderWithContact, CancelShow,
 ]);
 variant_name!(reply_variant, Reply: [
     Welcome, Pong, Cities, Theaters, Movies, Shows, SeatMap, Held, Released, Booking, Bookings,
     Subscribed, Unsubscribed, ShiftReport, Done, TerminalAdded, Terminals, Screen, Availability,
     AuditTrail, NodeStatus, Following, PeerChallenge, PaymentOrder, SeatsRefunded,
+    ShowCancelled,
 ]);
 variant_name!(error_variant, ErrorCode: [
     BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, NotFound, InvalidArgument,
@@ -820,7 +851,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 40 + 25 + 17 + 8);
+    assert_eq!(wanted.len(), 43 + 26 + 17 + 8);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }
