@@ -64,6 +64,8 @@ pub struct Config {
     pub limits: ConnectionLimits,
     /// Online payments through a gateway (`--gateway`); `None`: none.
     pub payments: Option<crate::node::payments::PaymentConfig>,
+    /// Notifications (issue 16): `None` sends nothing (the outbox still fills).
+    pub notify: Option<crate::notify::deliver::NotifyConfig>,
 }
 
 /// Limits that keep one client, one address or one guessing attacker from taking a node down.
@@ -177,6 +179,7 @@ impl Default for Config {
             tls: None,
             limits: ConnectionLimits::default(),
             payments: None,
+            notify: None,
         }
     }
 }

@@ -20,6 +20,7 @@ use cinebook_server::store::Store;
 use cinebook_server::{Config, Server};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
+mod notify_cli;
 mod payments_cli;
 
 /// Where the embedded store lives unless `--data-dir` says otherwise.
@@ -79,6 +80,15 @@ enum Command {
     /// Manage terminals.
     #[command(subcommand)]
     Terminal(TerminalCommand),
+    /// Notifications: run the RabbitMQ consumer (--amqp), or read and replay dead letters.
+    Notify {
+        #[command(flatten)]
+        notify: notify_cli::NotifyArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        action: Option<notify_cli::NotifyAction>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,6 +237,8 @@ struct RunArgs {
     tls_ca: Option<PathBuf>,
     #[command(flatten)]
     payments: payments_cli::GatewayArgs,
+    #[command(flatten)]
+    notify: notify_cli::NotifyArgs,
 }
 
 fn cluster_config(args: &RunArgs) -> Result<Option<ClusterConfig>> {
@@ -394,6 +406,11 @@ async fn start() -> Result<()> {
             ..
         }) => import_command(from, seatmap, screen, dry_run, &store).await,
         Some(Command::Terminal(command)) => terminal(command).await,
+        Some(Command::Notify {
+            notify,
+            store,
+            action,
+        }) => notify_cli::notify(&notify, action, open_store(&store), &store.data_dir).await,
     }
 }
 
@@ -590,6 +607,7 @@ async fn run(args: RunArgs) -> Result<()> {
     )
     .await?;
     config.payments = payments.as_ref().map(|p| p.config.clone());
+    config.notify = args.notify.config(&args.store.data_dir)?;
     let server = Server::bind(config, store)
         .await
         .context("starting the node")?;

@@ -371,6 +371,8 @@ pub fn sample_sale(
         },
         idempotency_key: format!("key-{code}"),
         hold_id: Some(sold_at_ms),
+        contact: Default::default(),
+        outbox: Vec::new(),
     }
 }
 
@@ -415,6 +417,7 @@ pub mod contract {
             lamport: at_ms,
             node_id: 1,
             reason: "customer changed plans".into(),
+            outbox: Vec::new(),
         }
     }
 

@@ -24,7 +24,7 @@ pub fn token_sha256(token: &str) -> String {
 /// only, so it may never `Confirm` (a terminal's own payment).
 pub fn allowed(role: Role, request: &Request) -> bool {
     use Request::*;
-    if role == Role::Web && matches!(request, Confirm { .. }) {
+    if role == Role::Web && matches!(request, Confirm { .. } | ConfirmWithContact { .. }) {
         return false;
     }
     let level = match role {
@@ -51,8 +51,10 @@ pub fn allowed(role: Role, request: &Request) -> bool {
         | Renew { .. }
         | Release { .. }
         | Confirm { .. }
+        | ConfirmWithContact { .. }
         | GetBooking { .. }
         | CreatePaymentOrder { .. }
+        | CreatePaymentOrderWithContact { .. }
         | VerifyCheckout { .. }
         | PaymentStatus { .. } => 1,
         Cancel { .. } | RefundSeats { .. } | ListBookings { .. } | ShiftReport { .. } => 2,
@@ -65,6 +67,7 @@ pub fn allowed(role: Role, request: &Request) -> bool {
         | AddTerminal { .. }
         | ListTerminals
         | RevokeTerminal { .. }
+        | CancelShow { .. }
         | AuditTrail { .. } => 3,
         // Cluster traffic: nodes only, and nothing else may send it.
         NodeStatus { .. }
@@ -85,9 +88,12 @@ pub fn is_write(request: &Request) -> bool {
             | Renew { .. }
             | Release { .. }
             | Confirm { .. }
+            | ConfirmWithContact { .. }
             | Cancel { .. }
             | RefundSeats { .. }
+            | CancelShow { .. }
             | CreatePaymentOrder { .. }
+            | CreatePaymentOrderWithContact { .. }
             | VerifyCheckout { .. }
             | UpsertCity(_)
             | UpsertTheater(_)

@@ -12,6 +12,7 @@
 mod apply;
 pub mod auth;
 pub mod catalog;
+pub mod cancel_show;
 pub mod catalog_write;
 pub mod durable;
 pub mod expired_holds;
@@ -80,6 +81,9 @@ pub enum StartError {
     /// A gateway is configured but the store keeps no payment orders.
     #[error("payments: {0}")]
     Payments(String),
+    /// The notification configuration cannot be used.
+    #[error("notifications: {0}")]
+    Notify(String),
 }
 
 /// Everything a node shares between its connections, workers and writer.
@@ -156,6 +160,8 @@ pub struct Background {
     pub cluster: Option<tokio::task::JoinHandle<()>>,
     /// The payment reconciler, if a gateway is configured.
     pub reconciler: Option<tokio::task::JoinHandle<()>>,
+    /// The outbox deliverer or relay, if notifications are configured.
+    pub notifier: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Node {
@@ -228,6 +234,7 @@ impl Node {
             }
             None => None,
         };
+        let notifier = crate::notify::start(&node)?;
         Ok((
             node,
             Background {
@@ -236,6 +243,7 @@ impl Node {
                 sweeper,
                 cluster,
                 reconciler,
+                notifier,
             },
         ))
     }
@@ -251,6 +259,9 @@ impl Node {
         }
         if let Some(cluster) = background.cluster {
             let _ = cluster.await;
+        }
+        if let Some(notifier) = background.notifier {
+            let _ = notifier.await;
         }
         self.writer_stop.cancel();
         let _ = background.writer.await;

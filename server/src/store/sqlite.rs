@@ -47,6 +47,7 @@ use rusqlite::{Row, TransactionBehavior};
 // The audit text is the same in both SQL stores: one definition, in audit.rs.
 use super::audit::{self, audit_detail, sale_detail};
 use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
+use crate::notify::message::{OutboxMark, OutboxMessage, OutboxStats, PendingMessage};
 use super::mysql::{parse_status, status_name, Migration, REPORT_DEFAULT_CURRENCY};
 use super::{
     BlockRecord, CancelRecord, CatalogChanges, CatalogData, ExternalId, ExternalKind, SaleOutcome,
@@ -55,6 +56,7 @@ use super::{
 use cinebook_protocol::cluster::AuditEntry;
 use cinebook_protocol::types::{SeatId, ShowId};
 
+mod outbox;
 mod payments;
 mod seat_refunds;
 
@@ -79,6 +81,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "seat_refunds",
         sql: include_str!("../../../sql/sqlite/0004_seat_refunds.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "notifications",
+        sql: include_str!("../../../sql/sqlite/0005_notifications.sql"),
     },
 ];
 
@@ -771,8 +778,9 @@ impl SqliteStore {
             let mut booking = tx
                 .prepare_cached(
                     "INSERT INTO bookings (code, show_id, terminal_id, status, total_minor, \
-                     currency, sold_at_ms, lamport, node_id, idempotency_key, hold_id) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     currency, sold_at_ms, lamport, node_id, idempotency_key, hold_id, \
+                     contact_email, contact_phone) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )
                 .op(op)?;
             let mut seat = tx
@@ -807,7 +815,9 @@ impl SqliteStore {
                         b.lamport,
                         b.node_id,
                         sale.idempotency_key,
-                        sale.hold_id
+                        sale.hold_id,
+                        sale.contact.email,
+                        sale.contact.phone
                     ])
                     .op(op)?;
                 for (position, s) in b.seats.iter().enumerate() {
@@ -841,6 +851,7 @@ impl SqliteStore {
                         b.sold_at_ms
                     ])
                     .op(op)?;
+                Self::insert_outbox(tx, &sale.outbox)?;
             }
         }
         Ok(())
@@ -1038,6 +1049,7 @@ impl SqliteStore {
             ],
         )
         .op(op)?;
+        Self::insert_outbox(&tx, &cancel.outbox)?;
         tx.commit().op(op)
     }
 
@@ -1298,6 +1310,53 @@ impl Store for SqliteStore {
         let refund = refund.clone();
         self.call("commit_seat_refund", move |conn| {
             Self::commit_seat_refund_blocking(conn, &refund)
+        })
+        .await
+    }
+
+    async fn outbox_pending(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<PendingMessage>, StoreError> {
+        self.call("outbox_pending", move |conn| {
+            Self::outbox_pending_blocking(conn, now_ms, limit)
+        })
+        .await
+    }
+
+    async fn outbox_mark(&self, id: &str, mark: &OutboxMark) -> Result<(), StoreError> {
+        let (id, mark) = (id.to_owned(), mark.clone());
+        self.call("outbox_mark", move |conn| {
+            Self::outbox_mark_blocking(conn, &id, &mark)
+        })
+        .await
+    }
+
+    async fn outbox_dead(&self, limit: usize) -> Result<Vec<PendingMessage>, StoreError> {
+        self.call("outbox_dead", move |conn| {
+            Self::outbox_dead_blocking(conn, limit)
+        })
+        .await
+    }
+
+    async fn outbox_replay(&self, ids: &[String]) -> Result<u64, StoreError> {
+        let ids = ids.to_vec();
+        let now = crate::notify::now_ms();
+        self.call("outbox_replay", move |conn| {
+            Self::outbox_replay_blocking(conn, &ids, now)
+        })
+        .await
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        self.call("outbox_stats", Self::outbox_stats_blocking).await
+    }
+
+    async fn outbox_append(&self, messages: &[OutboxMessage]) -> Result<(), StoreError> {
+        let messages = messages.to_vec();
+        self.call("outbox_append", move |conn| {
+            Self::outbox_append_blocking(conn, &messages)
         })
         .await
     }

@@ -53,6 +53,7 @@ mod blocks;
 mod catalog;
 mod cluster;
 mod migrate;
+mod outbox;
 mod payments;
 mod reports;
 mod sales;
@@ -104,6 +105,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "seat_refunds",
         sql: include_str!("../../../../sql/mysql/0006_seat_refunds.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "notifications",
+        sql: include_str!("../../../../sql/mysql/0007_notifications.sql"),
     },
 ];
 

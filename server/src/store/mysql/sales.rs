@@ -2,6 +2,7 @@
 //! cancellations.
 
 use super::*;
+use super::outbox;
 
 impl MysqlStore {
     /// Loads bookings, every one or only the one with `code`.
@@ -141,7 +142,8 @@ impl MysqlStore {
         sales: &[SaleRecord],
         commit_sent: &AtomicBool,
     ) -> Attempt<()> {
-        let mut bookings: Vec<Value> = Vec::with_capacity(sales.len() * 11);
+        let mut bookings: Vec<Value> = Vec::with_capacity(sales.len() * 13);
+        let mut outbox_rows: Vec<Value> = Vec::with_capacity(sales.len() * outbox::OUTBOX_INSERT.1);
         let mut seats: Vec<Value> = Vec::new();
         let mut payments: Vec<Value> = Vec::with_capacity(sales.len() * 5);
         let mut audits: Vec<Value> = Vec::with_capacity(sales.len() * 7);
@@ -159,7 +161,10 @@ impl MysqlStore {
                 Value::from(b.node_id),
                 Value::from(sale.idempotency_key.as_str()),
                 Value::from(sale.hold_id),
+                Value::from(sale.contact.email.as_deref()),
+                Value::from(sale.contact.phone.as_deref()),
             ]);
+            outbox::outbox_values(&sale.outbox, &mut outbox_rows);
             for (index, seat) in b.seats.iter().enumerate() {
                 seats.extend([
                     Value::from(b.show_id),
@@ -190,11 +195,12 @@ impl MysqlStore {
         }
         // The four INSERTs go to the server as one multi-statement query: one round trip.
         let mut statements = Vec::new();
-        let tables: [(&str, usize, &[Value]); 4] = [
+        let tables: [(&str, usize, &[Value]); 5] = [
             (
                 "INSERT INTO bookings (code, show_id, terminal_id, status, total_minor, currency, \
-                 sold_at_ms, lamport, node_id, idempotency_key, hold_id)",
-                11,
+                 sold_at_ms, lamport, node_id, idempotency_key, hold_id, contact_email, \
+                 contact_phone)",
+                13,
                 &bookings,
             ),
             (
@@ -213,6 +219,7 @@ impl MysqlStore {
                 7,
                 &audits,
             ),
+            (outbox::OUTBOX_INSERT.0, outbox::OUTBOX_INSERT.1, &outbox_rows),
         ];
         for (head, cols, values) in tables {
             for rows in values.chunks(cols * MAX_ROWS_PER_INSERT) {
@@ -460,6 +467,7 @@ impl MysqlStore {
             ]),
         )
         .await?;
+        outbox::insert_outbox(&mut tx, &cancel.outbox).await?;
         Self::commit(tx).await
     }
 }
