@@ -18,10 +18,12 @@ use mysql_async::{Conn, Opts};
 use crate::store::mysql::{MysqlLimits, MysqlStore};
 
 mod mysql_proxy;
+mod smtp_sink;
 use crate::store::{CatalogData, SaleRecord, Store};
 #[cfg(test)]
 use mysql_proxy::with_address;
 pub use mysql_proxy::{MysqlProxy, ProxyFault};
+pub use smtp_sink::SmtpSink;
 
 /// The environment variable naming the MySQL server tests use (a URL without a database).
 pub const TEST_MYSQL_URL_ENV: &str = "CINEBOOK_TEST_MYSQL_URL";
