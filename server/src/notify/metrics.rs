@@ -78,6 +78,16 @@ impl NotifyMetrics {
         self.duplicates.inc_by(u64::from(count));
     }
 
+    /// Channels skipped as duplicates so far.
+    pub fn duplicates_seen(&self) -> u64 {
+        self.duplicates.get()
+    }
+
+    /// Sends on `channel` so far.
+    pub fn sends_seen(&self, channel: &'static str) -> u64 {
+        self.sends.get_or_create(&ChannelLabel { channel }).get()
+    }
+
     /// A failed attempt to be retried.
     pub fn retried(&self) {
         self.retries.inc();
