@@ -116,6 +116,12 @@ pub enum Command {
         /// Reuse the key of an earlier attempt whose outcome is unknown: it can never sell twice.
         #[arg(long, value_name = "K")]
         idempotency_key: Option<String>,
+        /// The customer's e-mail: the ticket (code, seats, time, QR code) is sent there.
+        #[arg(long, value_name = "ADDR")]
+        email: Option<String>,
+        /// The customer's phone number, for an SMS.
+        #[arg(long, value_name = "NUMBER")]
+        phone: Option<String>,
     },
     /// Give a hold's seats back.
     Release {
@@ -276,9 +282,19 @@ mod tests {
             Command::Confirm {
                 hold: 11,
                 pay: Pay::Comp,
-                idempotency_key: Some("k1".into())
+                idempotency_key: Some("k1".into()),
+                email: None,
+                phone: None,
             }
         );
+        let cli = parse(&[
+            "confirm", "12", "--pay", "cash", "--email", "a@b.ch", "--phone", "+41 79",
+        ])
+        .expect("parse");
+        assert!(matches!(
+            cli.command,
+            Command::Confirm { email: Some(ref e), phone: Some(ref p), .. } if e == "a@b.ch" && p == "+41 79"
+        ));
         assert!(parse(&["confirm", "11"]).is_err());
         assert!(parse(&["confirm", "11", "--pay", "cheque"]).is_err());
     }

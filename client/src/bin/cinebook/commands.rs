@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 use cinebook_client::types::{
-    City, Money, Movie, Payment, PaymentMethod, SeatSelection, ShowFilter, ShowSummary,
+    City, Contact, Money, Movie, Payment, PaymentMethod, SeatSelection, ShowFilter, ShowSummary,
 };
 use cinebook_client::{new_idempotency_key, Client, Error, SeatUpdate};
 use futures::StreamExt;
@@ -99,7 +99,12 @@ pub async fn run(client: &Client, command: Command, out: Out) -> anyhow::Result<
             hold,
             pay,
             idempotency_key,
-        } => confirm(client, hold, pay, idempotency_key, out).await,
+            email,
+            phone,
+        } => {
+            let contact = Contact { email, phone };
+            confirm(client, hold, pay, idempotency_key, contact, out).await
+        }
         Command::Renew { hold } => renew(client, hold, out).await,
         Command::Release { hold } => {
             client.release(hold).await?;
@@ -437,6 +442,7 @@ async fn confirm(
     hold_id: u64,
     pay: Pay,
     key: Option<String>,
+    contact: Contact,
     out: Out,
 ) -> anyhow::Result<()> {
     // The hold's total comes with a renew (which also keeps it alive while we pay).
@@ -459,7 +465,10 @@ async fn confirm(
         Err(error) => return Err(error.into()),
     };
     let key = key.unwrap_or_else(new_idempotency_key);
-    let booking = match (client.confirm(hold_id, payment, &key).await, hold_gone) {
+    let sold = client
+        .confirm_with_contact(hold_id, payment, &key, contact)
+        .await;
+    let booking = match (sold, hold_gone) {
         (Ok(booking), _) => booking,
         (
             Err(
