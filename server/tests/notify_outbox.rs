@@ -185,3 +185,37 @@ async fn a_cancelled_show_refunds_every_booking_once_and_tells_every_customer_on
     drop(conn);
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rescheduled_show_tells_each_customer_once_in_the_upserts_transaction() {
+    let sink = SmtpSink::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let node = TestNode::start_with(config_with(notify_config(&sink.url(), dir.path(), 3)), None).await;
+    let mut office = node.client(Role::BoxOffice, 0).await;
+    let a = sell(&mut office, &["G1"], "move-1", email("g1@example.ch")).await;
+    let b = sell(&mut office, &["G2"], "move-2", email("g2@example.ch")).await;
+    let mut admin = node.client(Role::Admin, 0).await;
+    let mut show = node.server.node.catalog().shows[&SHOW].clone();
+    let old_start = show.starts_at_ms;
+    show.starts_at_ms = old_start + 3_600_000;
+    for _ in 0..2 {
+        // The same move sent twice is announced once (the message id carries the new start).
+        admin
+            .call(Request::UpsertShow(show.clone()))
+            .await
+            .expect("upsert");
+    }
+    // Changing only a price moves nothing and tells nobody.
+    show.prices[0].amount_minor += 100;
+    admin.call(Request::UpsertShow(show)).await.expect("upsert");
+    wait_for("both move notices", || {
+        sink.messages().iter().filter(|m| m.contains("was moved")).count() == 2
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for code in [&a.code, &b.code] {
+        assert_eq!(sink.containing(code), 2, "{code}: a ticket and one move notice");
+    }
+    assert_eq!(sink.messages().len(), 4);
+    node.stop().await;
+}

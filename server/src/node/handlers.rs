@@ -208,7 +208,13 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
                 return Err(invalid("a show needs an existing screen and movie"));
             }
             let check = || super::layout_change::check_show(node, &show);
-            admin_write(node, check, node.store.upsert_show(&show)).await
+            let notices = super::reschedule::notices(node, &catalog, &show);
+            admin_write(
+                node,
+                check,
+                node.store.upsert_show_announced(&show, &notices),
+            )
+            .await
         }
         Request::BlockSeats {
             show_id,

@@ -24,6 +24,7 @@ pub mod outcomes;
 pub mod payments;
 mod recovery;
 pub mod refund_seats;
+pub mod reschedule;
 pub mod resolver;
 pub mod sales_window;
 pub mod shows;

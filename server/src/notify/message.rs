@@ -264,3 +264,29 @@ pub fn message(notice: Notice, at_ms: u64, suffix: Option<String>) -> OutboxMess
 pub fn labels(booking: &Booking) -> Vec<String> {
     booking.seats.iter().map(|s| s.label.clone()).collect()
 }
+
+/// The message telling the customer of `booking` that its show moved from
+/// `previous_starts_at_ms` to `starts_at_ms` (the id carries the new start, so each move is
+/// its own message and a repeated upsert of the same start is one).
+pub fn rescheduled(
+    catalog: &Catalog,
+    booking: &Booking,
+    starts_at_ms: u64,
+    previous_starts_at_ms: u64,
+    at_ms: u64,
+) -> OutboxMessage {
+    let (movie_title, venue, _) = show_facts(catalog, booking.show_id);
+    let notice = Notice {
+        kind: NoticeKind::ShowRescheduled,
+        code: booking.code.clone(),
+        show_id: booking.show_id,
+        movie_title,
+        venue,
+        starts_at_ms,
+        previous_starts_at_ms: Some(previous_starts_at_ms),
+        seats: labels(booking),
+        amount: booking.total.to_string(),
+        reason: None,
+    };
+    message(notice, at_ms, Some(starts_at_ms.to_string()))
+}

@@ -543,6 +543,21 @@ pub trait Store: Send + Sync + 'static {
         Err(no_outbox())
     }
 
+    /// [`Store::upsert_show`] and `messages` (announcing a new start to the show's customers)
+    /// in one transaction. The default (test doubles, the memory store) writes them one after
+    /// the other; the SQL stores override it with one transaction.
+    async fn upsert_show_announced(
+        &self,
+        show: &Show,
+        messages: &[OutboxMessage],
+    ) -> Result<(), StoreError> {
+        self.upsert_show(show).await?;
+        if messages.is_empty() {
+            return Ok(());
+        }
+        self.outbox_append(messages).await
+    }
+
     /// The store's payment orders, if it keeps them (every real store does; test doubles that
     /// wrap a store may not, and a node with a gateway refuses to start on one that does not).
     fn payments(&self) -> Option<&dyn payments::PaymentStore> {

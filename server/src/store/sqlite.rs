@@ -1353,6 +1353,19 @@ impl Store for SqliteStore {
         self.call("outbox_stats", Self::outbox_stats_blocking).await
     }
 
+    async fn upsert_show_announced(
+        &self,
+        show: &Show,
+        messages: &[OutboxMessage],
+    ) -> Result<(), StoreError> {
+        let value = (show.clone(), messages.to_vec());
+        self.catalog_write("upsert_show", value, |tx, (show, messages)| {
+            Self::write_show(tx, show)?;
+            Self::insert_outbox(tx, messages)
+        })
+        .await
+    }
+
     async fn outbox_append(&self, messages: &[OutboxMessage]) -> Result<(), StoreError> {
         let messages = messages.to_vec();
         self.call("outbox_append", move |conn| {

@@ -214,6 +214,17 @@ impl Store for MysqlStore {
         .await
     }
 
+    async fn upsert_show_announced(
+        &self,
+        show: &Show,
+        messages: &[OutboxMessage],
+    ) -> Result<(), StoreError> {
+        self.run("upsert_show", self.limits.operation_timeout, || {
+            self.try_upsert_show_announced(show, messages)
+        })
+        .await
+    }
+
     async fn outbox_append(&self, messages: &[OutboxMessage]) -> Result<(), StoreError> {
         self.run("outbox_append", self.limits.operation_timeout, || {
             self.try_outbox_append(messages)
