@@ -22,6 +22,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 mod notify_cli;
 mod payments_cli;
+mod show_cli;
 
 /// Where the embedded store lives unless `--data-dir` says otherwise.
 const DEFAULT_DATA_DIR: &str = "./cinebook-data";
@@ -80,6 +81,9 @@ enum Command {
     /// Manage terminals.
     #[command(subcommand)]
     Terminal(TerminalCommand),
+    /// Operator actions on shows (sent to the running node).
+    #[command(subcommand)]
+    Show(show_cli::ShowCommand),
     /// Notifications: run the RabbitMQ consumer (--amqp), or read and replay dead letters.
     Notify {
         #[command(flatten)]
@@ -406,6 +410,7 @@ async fn start() -> Result<()> {
             ..
         }) => import_command(from, seatmap, screen, dry_run, &store).await,
         Some(Command::Terminal(command)) => terminal(command).await,
+        Some(Command::Show(command)) => show_cli::show(command).await,
         Some(Command::Notify {
             notify,
             store,

@@ -219,3 +219,36 @@ async fn a_rescheduled_show_tells_each_customer_once_in_the_upserts_transaction(
     assert_eq!(sink.messages().len(), 4);
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_show_cancel_command_cancels_through_the_running_node() {
+    let sink = SmtpSink::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let node = TestNode::start_with(config_with(notify_config(&sink.url(), dir.path(), 3)), None).await;
+    let mut office = node.client(Role::BoxOffice, 0).await;
+    let booking = sell(&mut office, &["H1"], "cli-1", email("h@example.ch")).await;
+    let run = |token: String| {
+        let addr = node.addr().to_string();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_cinebook-server"))
+                .args(["show", "cancel", &SHOW.to_string(), "--reason", "flooded"])
+                .args(["--connect", &addr, "--token", &token])
+                .output()
+                .expect("run cinebook-server")
+        })
+    };
+    let out = run(node.token(Role::Admin, 0)).await.expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("1 booking(s) refunded"), "{stdout}");
+    assert!(stdout.contains(&booking.code), "{stdout}");
+    // A box-office token may not: a typed refusal, exit status 1.
+    let refused = run(node.token(Role::BoxOffice, 0)).await.expect("join");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("Forbidden"));
+    wait_for("the cancellation notice", || {
+        sink.messages().iter().any(|m| m.contains(&booking.code) && m.contains("flooded"))
+    })
+    .await;
+    node.stop().await;
+}
