@@ -58,3 +58,6 @@ pub fn start(
         notifier,
     ))))
 }
+
+#[cfg(test)]
+mod deliver_tests;
