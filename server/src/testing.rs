@@ -390,8 +390,10 @@ pub mod contract {
     use crate::store::{CancelRecord, SaleOutcome, SaleRecord, Store, StoreError};
 
     mod audit;
+    mod outbox;
     mod outcomes;
     mod payments;
+    pub use outbox::outbox;
     pub use audit::audit_trail_in_order;
     mod seat_refunds;
     pub use outcomes::{

@@ -32,17 +32,30 @@ pub(super) fn outbox_values(messages: &[OutboxMessage], into: &mut Vec<Value>) {
     }
 }
 
+/// A row whose id is stored already is kept as it is (the same notice written twice, such as
+/// a show moved back and forth).
+const OUTBOX_KEEP_EXISTING: &str = " ON DUPLICATE KEY UPDATE id = id";
+
+/// The multi-row `INSERT`s of `values` (from [`outbox_values`]).
+pub(super) fn outbox_statements(values: &[Value]) -> Vec<String> {
+    let (head, cols) = OUTBOX_INSERT;
+    values
+        .chunks(cols * MAX_ROWS_PER_INSERT)
+        .map(|rows| format!("{}{OUTBOX_KEEP_EXISTING}", literal_insert_sql(head, cols, rows)))
+        .collect()
+}
+
 /// Writes `messages` inside `tx`.
 pub(super) async fn insert_outbox<Q: Queryable>(
     tx: &mut Q,
     messages: &[OutboxMessage],
 ) -> Result<(), mysql_async::Error> {
-    if messages.is_empty() {
-        return Ok(());
-    }
     let mut values = Vec::with_capacity(messages.len() * OUTBOX_INSERT.1);
     outbox_values(messages, &mut values);
-    insert_rows(tx, OUTBOX_INSERT.0, OUTBOX_INSERT.1, values).await
+    for statement in outbox_statements(&values) {
+        tx.query_drop(statement).await?;
+    }
+    Ok(())
 }
 
 fn clip(error: &str) -> String {

@@ -195,7 +195,7 @@ impl MysqlStore {
         }
         // The four INSERTs go to the server as one multi-statement query: one round trip.
         let mut statements = Vec::new();
-        let tables: [(&str, usize, &[Value]); 5] = [
+        let tables: [(&str, usize, &[Value]); 4] = [
             (
                 "INSERT INTO bookings (code, show_id, terminal_id, status, total_minor, currency, \
                  sold_at_ms, lamport, node_id, idempotency_key, hold_id, contact_email, \
@@ -219,13 +219,13 @@ impl MysqlStore {
                 7,
                 &audits,
             ),
-            (outbox::OUTBOX_INSERT.0, outbox::OUTBOX_INSERT.1, &outbox_rows),
         ];
         for (head, cols, values) in tables {
             for rows in values.chunks(cols * MAX_ROWS_PER_INSERT) {
                 statements.push(literal_insert_sql(head, cols, rows));
             }
         }
+        statements.extend(outbox::outbox_statements(&outbox_rows));
         let mut tx = self.begin().await?;
         self.check_fence(&mut tx).await?;
         tx.query_drop(statements.join(";\n")).await?;

@@ -81,6 +81,8 @@ impl SqliteStore {
         now_ms: u64,
         limit: usize,
     ) -> Result<Vec<PendingMessage>, StoreError> {
+        // SQLite integers are signed: "everything due" (u64::MAX, the relay's) is i64::MAX.
+        let now_ms = now_ms.min(i64::MAX as u64);
         Self::read_pending(
             conn,
             "WHERE o.state = ?1 AND o.next_attempt_at_ms <= ?2 ORDER BY o.seq LIMIT ?3",
