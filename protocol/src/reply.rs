@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::AuditEntry;
 use crate::types::{
     Booking, Category, City, HoldId, HoldInfo, Movie, NodeRole, PaymentOrderInfo, Role, Screen,
-    SeatMap, SeatsRefund, ShiftReport, ShowCancellation, ShowId, ShowSummary, Terminal, TerminalId, Theater,
+    SeatMap, SeatsRefund, ShiftReport, ShowCancellation, ShowId, ShowSummary, Terminal, TerminalId,
+    Theater,
 };
 
 /// A successful reply, carried in a frame with the request's id.

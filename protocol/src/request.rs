@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::ShowPosition;
 use crate::types::{
-    Category, City, Contact, HoldId, Movie, Payment, Role, Screen, SeatId, SeatSelection, Show, ShowFilter,
-    ShowId, TerminalId, Theater,
+    Category, City, Contact, HoldId, Movie, Payment, Role, Screen, SeatId, SeatSelection, Show,
+    ShowFilter, ShowId, TerminalId, Theater,
 };
 
 /// A request. Every request gets exactly one [`crate::Reply`] or [`crate::ErrorBody`] with the same

@@ -5,13 +5,13 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand};
 use cinebook_server::notify::consumer::{self, ConsumerConfig};
 use cinebook_server::notify::deliver::{MailTarget, NotifyConfig, SmsTarget};
 use cinebook_server::notify::relay::{AmqpConfig, AMQP_PREFIX_DEFAULT};
 use cinebook_server::notify::retry::{RetryPolicy, NOTIFY_ATTEMPTS_MAX_DEFAULT};
 use cinebook_server::notify::{amqp::Topology, metrics::NotifyMetrics};
 use cinebook_server::store::Store;
+use clap::{Args, Subcommand};
 
 /// Most dead letters `notify dlq list` prints.
 const DLQ_LIST_MAX: usize = 1_000;
@@ -35,11 +35,19 @@ pub struct NotifyArgs {
     #[arg(long, env = "CINEBOOK_SMS_URL", value_name = "URL")]
     pub sms_url: Option<String>,
     /// The From: of every e-mail.
-    #[arg(long, env = "CINEBOOK_MAIL_FROM", default_value = "CineBook <tickets@cinebook.local>")]
+    #[arg(
+        long,
+        env = "CINEBOOK_MAIL_FROM",
+        default_value = "CineBook <tickets@cinebook.local>"
+    )]
     pub mail_from: String,
     /// Delays before each retry of a failed notification, ms, comma-separated (the last one
     /// repeats); each is one TTL queue on the broker.
-    #[arg(long, env = "CINEBOOK_NOTIFY_RETRY_MS", default_value = "10000,60000,600000")]
+    #[arg(
+        long,
+        env = "CINEBOOK_NOTIFY_RETRY_MS",
+        default_value = "10000,60000,600000"
+    )]
     pub notify_retry_ms: String,
     /// Attempts before a notification is parked in the dead-letter queue.
     #[arg(long, env = "CINEBOOK_NOTIFY_ATTEMPTS_MAX", default_value_t = NOTIFY_ATTEMPTS_MAX_DEFAULT)]
@@ -136,7 +144,10 @@ pub async fn notify(
                 let _ = tokio::signal::ctrl_c().await;
                 on_signal.cancel();
             });
-            println!("cinebook-server notify: consuming {}", consumer.topology.send_queue());
+            println!(
+                "cinebook-server notify: consuming {}",
+                consumer.topology.send_queue()
+            );
             consumer::run(&consumer, &notifier, &NotifyMetrics::default(), &stop).await;
             Ok(())
         }
@@ -148,7 +159,11 @@ pub async fn notify(
         }
         (Some(NotifyAction::Dlq(DlqAction::Replay { ids })), Some(url)) => {
             let replayed = consumer::dlq_replay(url, &args.topology()?, &ids).await?;
-            println!("replayed {} notification(s): {}", replayed.len(), replayed.join(" "));
+            println!(
+                "replayed {} notification(s): {}",
+                replayed.len(),
+                replayed.join(" ")
+            );
             Ok(())
         }
         (Some(NotifyAction::Dlq(DlqAction::List)), None) => {

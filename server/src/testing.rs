@@ -393,8 +393,8 @@ pub mod contract {
     mod outbox;
     mod outcomes;
     mod payments;
-    pub use outbox::outbox;
     pub use audit::audit_trail_in_order;
+    pub use outbox::outbox;
     mod seat_refunds;
     pub use outcomes::{
         blocked_seats_round_trip, hold_ids_and_keys_round_trip, sale_conflicts_are_classified,

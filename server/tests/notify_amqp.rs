@@ -111,7 +111,9 @@ async fn delete_topology(url: &str, topology: &Topology) {
     let mut queues = vec![topology.send_queue(), topology.dead_queue()];
     queues.extend((0..topology.delays_ms.len()).map(|s| topology.retry_queue(s)));
     for queue in queues {
-        let _ = channel.queue_delete(&queue, QueueDeleteOptions::default()).await;
+        let _ = channel
+            .queue_delete(&queue, QueueDeleteOptions::default())
+            .await;
     }
     for exchange in [topology.exchange(), topology.retry_exchange()] {
         let _ = channel
@@ -126,9 +128,16 @@ async fn a_relayed_sale_sends_one_email_and_a_republished_duplicate_sends_nothin
     let rig = rig("dup", 3).await;
     let mut client = rig.node.client(Role::BoxOffice, 0).await;
     let booking = sell(&mut client, &["D1"], "amqp-1", email("dee@example.ch")).await;
-    wait_for("the relayed e-mail", || rig.sink.containing(&booking.code) == 1).await;
+    wait_for("the relayed e-mail", || {
+        rig.sink.containing(&booking.code) == 1
+    })
+    .await;
     let states = rig.outbox_states().await;
-    assert_eq!(states, vec!["sent".to_owned()], "marked after the broker's ack");
+    assert_eq!(
+        states,
+        vec!["sent".to_owned()],
+        "marked after the broker's ack"
+    );
     // The relay dies after the broker acknowledged the row but before it was marked: after the
     // restart the row is pending again and is published a second time, same message id.
     let mut conn = rig.node.mysql().await;
@@ -137,7 +146,10 @@ async fn a_relayed_sale_sends_one_email_and_a_republished_duplicate_sends_nothin
         .expect("unmark");
     drop(conn);
     let metrics = rig.metrics.clone();
-    wait_for("the duplicate to be consumed", || metrics.duplicates_seen() == 1).await;
+    wait_for("the duplicate to be consumed", || {
+        metrics.duplicates_seen() == 1
+    })
+    .await;
     assert_eq!(rig.outbox_states().await, vec!["sent".to_owned()]);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(rig.sink.messages().len(), 1, "the duplicate sent nothing");
@@ -152,19 +164,48 @@ async fn a_broker_outage_mid_stream_loses_nothing_and_never_fails_a_sale() {
     let mut codes = Vec::new();
     for i in 0..5 {
         let seat = format!("E{}", i + 1);
-        codes.push(sell(&mut client, &[&seat], &format!("o-{i}"), email("e@example.ch")).await.code);
+        codes.push(
+            sell(
+                &mut client,
+                &[&seat],
+                &format!("o-{i}"),
+                email("e@example.ch"),
+            )
+            .await
+            .code,
+        );
     }
     rig.node_proxy.cut();
     for i in 5..10 {
         let seat = format!("E{}", i + 1);
-        codes.push(sell(&mut client, &[&seat], &format!("o-{i}"), email("e@example.ch")).await.code);
+        codes.push(
+            sell(
+                &mut client,
+                &[&seat],
+                &format!("o-{i}"),
+                email("e@example.ch"),
+            )
+            .await
+            .code,
+        );
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let pending = rig.outbox_states().await.iter().filter(|s| *s == "pending").count();
-    assert!(pending >= 5, "the sales during the outage wait in the table ({pending} pending)");
+    let pending = rig
+        .outbox_states()
+        .await
+        .iter()
+        .filter(|s| *s == "pending")
+        .count();
+    assert!(
+        pending >= 5,
+        "the sales during the outage wait in the table ({pending} pending)"
+    );
     rig.node_proxy.restore();
     let sink = &rig.sink;
-    wait_for("every e-mail", || codes.iter().all(|c| sink.containing(c) >= 1)).await;
+    wait_for("every e-mail", || {
+        codes.iter().all(|c| sink.containing(c) >= 1)
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     for code in &codes {
         assert_eq!(rig.sink.containing(code), 1, "{code}: exactly one e-mail");
@@ -204,7 +245,10 @@ async fn a_refusing_smtp_server_sends_the_message_through_the_retry_queues_to_th
         .await
         .expect("replay");
     assert_eq!(replayed, vec![id]);
-    wait_for("the replayed e-mail", || rig.sink.containing(&booking.code) == 1).await;
+    wait_for("the replayed e-mail", || {
+        rig.sink.containing(&booking.code) == 1
+    })
+    .await;
     let left = consumer::dlq_list(&rig.direct_url, &rig.topology, 10)
         .await
         .expect("dlq list");

@@ -17,26 +17,42 @@ use support::{held, TestNode, SHOW};
 async fn a_sale_with_an_email_sends_exactly_one_email_with_its_code() {
     let sink = SmtpSink::start().await;
     let dir = tempfile::tempdir().expect("dir");
-    let node = TestNode::start_with(config_with(notify_config(&sink.url(), dir.path(), 3)), None).await;
+    let node =
+        TestNode::start_with(config_with(notify_config(&sink.url(), dir.path(), 3)), None).await;
     let mut client = node.client(Role::BoxOffice, 0).await;
-    let booking = sell(&mut client, &["A1", "A2"], "mail-1", email("ana@example.ch")).await;
+    let booking = sell(
+        &mut client,
+        &["A1", "A2"],
+        "mail-1",
+        email("ana@example.ch"),
+    )
+    .await;
     // A sale without a contact writes no outbox row and sends nothing.
     let quiet = sell(&mut client, &["A3"], "mail-2", Contact::default()).await;
-    wait_for("the confirmation e-mail", || sink.containing(&booking.code) == 1).await;
+    wait_for("the confirmation e-mail", || {
+        sink.containing(&booking.code) == 1
+    })
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let messages = sink.messages();
     assert_eq!(messages.len(), 1, "{messages:?}");
     let mail = &messages[0];
     assert!(mail.contains("To: ana@example.ch"), "{mail}");
     assert!(mail.contains("A1, A2"), "{mail}");
-    assert!(mail.contains("ticket-qr.svg"), "the QR code is attached: {mail}");
+    assert!(
+        mail.contains("ticket-qr.svg"),
+        "the QR code is attached: {mail}"
+    );
     assert_eq!(sink.containing(&quiet.code), 0);
     let mut conn = node.mysql().await;
     let rows: Vec<(String, String)> = conn
         .query("SELECT id, state FROM outbox ORDER BY seq")
         .await
         .expect("outbox");
-    assert_eq!(rows, vec![(format!("confirmed:{}", booking.code), "sent".into())]);
+    assert_eq!(
+        rows,
+        vec![(format!("confirmed:{}", booking.code), "sent".into())]
+    );
     let stored: Option<String> = conn
         .exec_first(
             "SELECT contact_email FROM bookings WHERE code = ?",
@@ -69,7 +85,8 @@ async fn a_refusing_smtp_server_parks_the_message_and_a_replay_delivers_it_once(
     let sink = SmtpSink::start().await;
     sink.refuse(true);
     let dir = tempfile::tempdir().expect("dir");
-    let node = TestNode::start_with(config_with(notify_config(&sink.url(), dir.path(), 3)), None).await;
+    let node =
+        TestNode::start_with(config_with(notify_config(&sink.url(), dir.path(), 3)), None).await;
     let mut client = node.client(Role::BoxOffice, 0).await;
     let booking = sell(&mut client, &["B1"], "refused-1", email("bo@example.ch")).await;
     let store = node.store.clone();
@@ -82,8 +99,14 @@ async fn a_refusing_smtp_server_parks_the_message_and_a_replay_delivers_it_once(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(dead.len(), 1, "the message is parked after the attempts");
-    assert_eq!(dead[0].attempts, 3, "notify_attempts_max = 3 attempts in all");
-    assert!(dead[0].last_error.as_deref().unwrap_or("").contains("451"), "{dead:?}");
+    assert_eq!(
+        dead[0].attempts, 3,
+        "notify_attempts_max = 3 attempts in all"
+    );
+    assert!(
+        dead[0].last_error.as_deref().unwrap_or("").contains("451"),
+        "{dead:?}"
+    );
     assert_eq!(sink.refused(), 3, "tried exactly three times");
     assert!(sink.messages().is_empty());
     // SMTP is back; the operator replays (what `notify dlq replay` does).
@@ -93,7 +116,10 @@ async fn a_refusing_smtp_server_parks_the_message_and_a_replay_delivers_it_once(
         .await
         .expect("replay");
     assert_eq!(replayed, 1);
-    wait_for("the replayed e-mail", || sink.containing(&booking.code) == 1).await;
+    wait_for("the replayed e-mail", || {
+        sink.containing(&booking.code) == 1
+    })
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(sink.messages().len(), 1);
     assert!(store.outbox_dead(10).await.expect("dead").is_empty());
@@ -104,12 +130,17 @@ async fn a_refusing_smtp_server_parks_the_message_and_a_replay_delivers_it_once(
 async fn a_cancelled_show_refunds_every_booking_once_and_tells_every_customer_once() {
     let sink = SmtpSink::start().await;
     let dir = tempfile::tempdir().expect("dir");
-    let node = TestNode::start_with(config_with(notify_config(&sink.url(), dir.path(), 3)), None).await;
+    let node =
+        TestNode::start_with(config_with(notify_config(&sink.url(), dir.path(), 3)), None).await;
     let mut office = node.client(Role::BoxOffice, 0).await;
     let mut codes = Vec::new();
     for (i, seat) in ["C1", "C2", "C3", "C4"].iter().enumerate() {
         let address = format!("c{i}@example.ch");
-        codes.push(sell(&mut office, &[seat], &format!("show-{i}"), email(&address)).await.code);
+        codes.push(
+            sell(&mut office, &[seat], &format!("show-{i}"), email(&address))
+                .await
+                .code,
+        );
     }
     // One booking was refunded before the show was cancelled: it is not refunded again.
     let early = match office
@@ -190,7 +221,8 @@ async fn a_cancelled_show_refunds_every_booking_once_and_tells_every_customer_on
 async fn a_rescheduled_show_tells_each_customer_once_in_the_upserts_transaction() {
     let sink = SmtpSink::start().await;
     let dir = tempfile::tempdir().expect("dir");
-    let node = TestNode::start_with(config_with(notify_config(&sink.url(), dir.path(), 3)), None).await;
+    let node =
+        TestNode::start_with(config_with(notify_config(&sink.url(), dir.path(), 3)), None).await;
     let mut office = node.client(Role::BoxOffice, 0).await;
     let a = sell(&mut office, &["G1"], "move-1", email("g1@example.ch")).await;
     let b = sell(&mut office, &["G2"], "move-2", email("g2@example.ch")).await;
@@ -209,12 +241,20 @@ async fn a_rescheduled_show_tells_each_customer_once_in_the_upserts_transaction(
     show.prices[0].amount_minor += 100;
     admin.call(Request::UpsertShow(show)).await.expect("upsert");
     wait_for("both move notices", || {
-        sink.messages().iter().filter(|m| m.contains("was moved")).count() == 2
+        sink.messages()
+            .iter()
+            .filter(|m| m.contains("was moved"))
+            .count()
+            == 2
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     for code in [&a.code, &b.code] {
-        assert_eq!(sink.containing(code), 2, "{code}: a ticket and one move notice");
+        assert_eq!(
+            sink.containing(code),
+            2,
+            "{code}: a ticket and one move notice"
+        );
     }
     assert_eq!(sink.messages().len(), 4);
     node.stop().await;
@@ -224,7 +264,8 @@ async fn a_rescheduled_show_tells_each_customer_once_in_the_upserts_transaction(
 async fn the_show_cancel_command_cancels_through_the_running_node() {
     let sink = SmtpSink::start().await;
     let dir = tempfile::tempdir().expect("dir");
-    let node = TestNode::start_with(config_with(notify_config(&sink.url(), dir.path(), 3)), None).await;
+    let node =
+        TestNode::start_with(config_with(notify_config(&sink.url(), dir.path(), 3)), None).await;
     let mut office = node.client(Role::BoxOffice, 0).await;
     let booking = sell(&mut office, &["H1"], "cli-1", email("h@example.ch")).await;
     let run = |token: String| {
@@ -239,7 +280,11 @@ async fn the_show_cancel_command_cancels_through_the_running_node() {
     };
     let out = run(node.token(Role::Admin, 0)).await.expect("join");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("1 booking(s) refunded"), "{stdout}");
     assert!(stdout.contains(&booking.code), "{stdout}");
     // A box-office token may not: a typed refusal, exit status 1.
@@ -247,7 +292,9 @@ async fn the_show_cancel_command_cancels_through_the_running_node() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("Forbidden"));
     wait_for("the cancellation notice", || {
-        sink.messages().iter().any(|m| m.contains(&booking.code) && m.contains("flooded"))
+        sink.messages()
+            .iter()
+            .any(|m| m.contains(&booking.code) && m.contains("flooded"))
     })
     .await;
     node.stop().await;

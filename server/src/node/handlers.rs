@@ -106,7 +106,17 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             hold_id,
             payment,
             idempotency_key,
-        } => confirm(node, caller, hold_id, payment, idempotency_key, Contact::default()).await,
+        } => {
+            confirm(
+                node,
+                caller,
+                hold_id,
+                payment,
+                idempotency_key,
+                Contact::default(),
+            )
+            .await
+        }
         Request::ConfirmWithContact {
             hold_id,
             payment,

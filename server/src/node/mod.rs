@@ -11,8 +11,8 @@
 
 mod apply;
 pub mod auth;
-pub mod catalog;
 pub mod cancel_show;
+pub mod catalog;
 pub mod catalog_write;
 pub mod durable;
 pub mod expired_holds;

@@ -88,7 +88,12 @@ impl Topology {
             .exchange_declare(&self.exchange(), ExchangeKind::Topic, durable, none())
             .await?;
         channel
-            .exchange_declare(&self.retry_exchange(), ExchangeKind::Direct, durable, none())
+            .exchange_declare(
+                &self.retry_exchange(),
+                ExchangeKind::Direct,
+                durable,
+                none(),
+            )
             .await?;
         channel
             .queue_declare(&self.send_queue(), queue, none())
@@ -104,7 +109,10 @@ impl Topology {
             .await?;
         for (step, delay) in self.delays_ms.iter().enumerate() {
             let mut args = FieldTable::default();
-            args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(*delay as i64));
+            args.insert(
+                "x-message-ttl".into(),
+                AMQPValue::LongLongInt(*delay as i64),
+            );
             args.insert(
                 "x-dead-letter-exchange".into(),
                 AMQPValue::LongString(LongString::from(self.exchange())),

@@ -96,7 +96,15 @@ async fn consume(
                 ))
             }
         };
-        let outcome = handle(config, notifier, metrics, &channel, &delivery.data, &delivery.properties).await;
+        let outcome = handle(
+            config,
+            notifier,
+            metrics,
+            &channel,
+            &delivery.data,
+            &delivery.properties,
+        )
+        .await;
         let acked = match outcome {
             Ok(()) => delivery.ack(BasicAckOptions::default()).await,
             Err(e) => {
@@ -158,7 +166,11 @@ async fn handle(
                 AfterFailure::Retry { step, .. } => step,
                 AfterFailure::Dead => 0,
             };
-            (topology.retry_exchange(), Topology::retry_key(step), error.clone())
+            (
+                topology.retry_exchange(),
+                Topology::retry_key(step),
+                error.clone(),
+            )
         }
         (OutboxMark::Dead { error, .. }, _) | (OutboxMark::Retry { error, .. }, true) => {
             (String::new(), topology.dead_queue(), error.clone())
@@ -169,7 +181,9 @@ async fn handle(
     if amqp::publish_confirmed(channel, &exchange, &key, body, properties).await? {
         Ok(())
     } else {
-        Err(lapin::Error::InvalidChannelState(lapin::ChannelState::Error))
+        Err(lapin::Error::InvalidChannelState(
+            lapin::ChannelState::Error,
+        ))
     }
 }
 
@@ -251,8 +265,14 @@ pub async fn dlq_replay(
         }
         let properties = amqp::properties(&letter.id, 0, None);
         let body = &message.delivery.data;
-        if amqp::publish_confirmed(&channel, &topology.exchange(), RETRY_ROUTING_KEY, body, properties)
-            .await?
+        if amqp::publish_confirmed(
+            &channel,
+            &topology.exchange(),
+            RETRY_ROUTING_KEY,
+            body,
+            properties,
+        )
+        .await?
         {
             channel
                 .basic_ack(message.delivery.delivery_tag, BasicAckOptions::default())

@@ -117,7 +117,9 @@ impl Mailer for EmlDir {
         match written {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(SendError::transient(format!("writing the .eml file: {e}"))),
-            Err(e) => Err(SendError::transient(format!("the writing task failed: {e}"))),
+            Err(e) => Err(SendError::transient(format!(
+                "the writing task failed: {e}"
+            ))),
         }
     }
 }

@@ -247,7 +247,10 @@ pub fn message(notice: Notice, at_ms: u64, suffix: Option<String>) -> OutboxMess
         Some(suffix) => format!("{prefix}:{}:{suffix}", notice.code),
         None => format!("{prefix}:{}", notice.code),
     };
-    debug_assert!(id.len() <= OUTBOX_ID_BYTES_MAX, "codes are 32 bytes at most");
+    debug_assert!(
+        id.len() <= OUTBOX_ID_BYTES_MAX,
+        "codes are 32 bytes at most"
+    );
     // A Notice of bounded strings always serialises; the fallback keeps the row writable.
     let payload = serde_json::to_string(&notice).unwrap_or_else(|_| "{}".into());
     OutboxMessage {

@@ -49,9 +49,7 @@ pub fn start(
     if let Some(amqp) = config.amqp.clone() {
         return Ok(Some(tokio::spawn(relay::run(node.clone(), amqp))));
     }
-    let notifier = config
-        .notifier()
-        .map_err(crate::node::StartError::Notify)?;
+    let notifier = config.notifier().map_err(crate::node::StartError::Notify)?;
     Ok(Some(tokio::spawn(deliver::run(
         node.clone(),
         config,

@@ -148,12 +148,11 @@ impl Notifier {
             if self.ledger.was_sent(id, channel::EMAIL) {
                 sent.duplicates += 1;
             } else {
-                let message = render::email(id, &self.from, to, &delivery.notice).map_err(|e| {
-                    SendError {
+                let message =
+                    render::email(id, &self.from, to, &delivery.notice).map_err(|e| SendError {
                         permanent: true,
                         text: e.to_string(),
-                    }
-                })?;
+                    })?;
                 self.mailer.send(id, message).await?;
                 self.ledger.record(id, channel::EMAIL)?;
                 sent.emails += 1;
@@ -164,7 +163,8 @@ impl Notifier {
                 None => tracing::warn!(id, "no SMS provider configured; SMS skipped"),
                 Some(_) if self.ledger.was_sent(id, channel::SMS) => sent.duplicates += 1,
                 Some(sms) => {
-                    sms.send(id, to, &render::sms_text(&delivery.notice)).await?;
+                    sms.send(id, to, &render::sms_text(&delivery.notice))
+                        .await?;
                     self.ledger.record(id, channel::SMS)?;
                     sent.sms += 1;
                 }

@@ -63,7 +63,9 @@ pub async fn run(node: Arc<Node>, config: AmqpConfig) {
         if node.accepts_writes() {
             match relay_connected(&node, &config, &topology).await {
                 Ok(()) => return,
-                Err(e) => tracing::warn!(error = %e, backoff_ms = backoff, "outbox relay interrupted; resuming from the table"),
+                Err(e) => {
+                    tracing::warn!(error = %e, backoff_ms = backoff, "outbox relay interrupted; resuming from the table")
+                }
             }
         }
         tokio::select! {
@@ -90,7 +92,14 @@ async fn relay_connected(
                 "this node stopped accepting writes".into(),
             )));
         }
-        match pass(&*node.store, &channel, topology, config.batch_max, &node.metrics.notify).await
+        match pass(
+            &*node.store,
+            &channel,
+            topology,
+            config.batch_max,
+            &node.metrics.notify,
+        )
+        .await
         {
             Ok(moved) if moved > 0 => continue,
             Ok(_) => {}

@@ -91,7 +91,10 @@ pub fn email_text(notice: &Notice) -> String {
              Booking {} stays valid for the new time. Seats: {seats}\n",
             notice.movie_title,
             notice.venue,
-            notice.previous_starts_at_ms.map(show_time).unwrap_or_default(),
+            notice
+                .previous_starts_at_ms
+                .map(show_time)
+                .unwrap_or_default(),
             notice.code
         ),
     };
@@ -135,7 +138,13 @@ pub fn sms_text(notice: &Notice) -> String {
 pub fn message_id(id: &str) -> String {
     let local: String = id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '.' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '.'
+            }
+        })
         .collect();
     format!("<{local}@cinebook>")
 }
@@ -153,8 +162,8 @@ pub fn email(id: &str, from: &Mailbox, to: &str, notice: &Notice) -> Result<Mess
     let text = SinglePart::plain(email_text(notice));
     let built = if notice.kind == NoticeKind::BookingConfirmed {
         let svg = qr_svg(&ticket_qr_text(notice))?;
-        let svg_type = ContentType::parse("image/svg+xml")
-            .map_err(|e| RenderError::Mail(e.to_string()))?;
+        let svg_type =
+            ContentType::parse("image/svg+xml").map_err(|e| RenderError::Mail(e.to_string()))?;
         let qr = Attachment::new("ticket-qr.svg".into()).body(svg, svg_type);
         builder.multipart(MultiPart::mixed().singlepart(text).singlepart(qr))
     } else {
@@ -192,7 +201,10 @@ mod tests {
         assert!(raw.contains("A1, A2"));
         assert!(raw.contains("2026-01-01 00:00 UTC"), "{raw}");
         assert!(raw.contains("ticket-qr.svg"));
-        assert!(raw.contains("Message-ID: <confirmed.K7QX@cinebook>"), "{raw}");
+        assert!(
+            raw.contains("Message-ID: <confirmed.K7QX@cinebook>"),
+            "{raw}"
+        );
         assert_eq!(ticket_qr_text(&n), n.code);
         assert!(qr_svg(&ticket_qr_text(&n)).unwrap().starts_with("<?xml"));
     }
@@ -211,7 +223,12 @@ mod tests {
             assert!(sms_text(&n).chars().count() <= SMS_CHARS_MAX);
         }
         let from: Mailbox = "t@cinebook.test".parse().unwrap();
-        let bad = email("x", &from, "not an address", &notice(NoticeKind::ShowCancelled));
+        let bad = email(
+            "x",
+            &from,
+            "not an address",
+            &notice(NoticeKind::ShowCancelled),
+        );
         assert!(matches!(bad, Err(RenderError::Mail(_))));
     }
 }

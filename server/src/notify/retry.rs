@@ -84,10 +84,22 @@ mod tests {
         assert_eq!(
             seen,
             vec![
-                AfterFailure::Retry { delay_ms: 10, step: 0 },
-                AfterFailure::Retry { delay_ms: 60, step: 1 },
-                AfterFailure::Retry { delay_ms: 600, step: 2 },
-                AfterFailure::Retry { delay_ms: 600, step: 2 },
+                AfterFailure::Retry {
+                    delay_ms: 10,
+                    step: 0
+                },
+                AfterFailure::Retry {
+                    delay_ms: 60,
+                    step: 1
+                },
+                AfterFailure::Retry {
+                    delay_ms: 600,
+                    step: 2
+                },
+                AfterFailure::Retry {
+                    delay_ms: 600,
+                    step: 2
+                },
                 AfterFailure::Dead,
             ]
         );

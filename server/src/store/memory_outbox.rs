@@ -70,7 +70,9 @@ impl MemoryOutbox {
 
     /// Pending rows due at `now_ms`, oldest first.
     pub fn pending(&self, now_ms: u64, limit: usize) -> Vec<PendingMessage> {
-        self.select(limit, |r| r.state == state::PENDING && r.next_at_ms <= now_ms)
+        self.select(limit, |r| {
+            r.state == state::PENDING && r.next_at_ms <= now_ms
+        })
     }
 
     /// Dead rows, oldest first.

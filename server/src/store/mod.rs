@@ -15,11 +15,11 @@
 //!   (it is not durable and says so).
 
 mod audit;
-pub mod outbox;
 pub mod group_commit;
 pub mod memory;
 mod memory_outbox;
 pub mod mysql;
+pub mod outbox;
 pub mod payments;
 pub mod private;
 pub mod scratch;

@@ -47,12 +47,12 @@ use rusqlite::{Row, TransactionBehavior};
 // The audit text is the same in both SQL stores: one definition, in audit.rs.
 use super::audit::{self, audit_detail, sale_detail};
 use super::group_commit::{self, BatchFailure, ConflictFacts, SaleBackend};
-use crate::notify::message::{OutboxMark, OutboxMessage, OutboxStats, PendingMessage};
 use super::mysql::{parse_status, status_name, Migration, REPORT_DEFAULT_CURRENCY};
 use super::{
     BlockRecord, CancelRecord, CatalogChanges, CatalogData, ExternalId, ExternalKind, SaleOutcome,
     SaleRecord, SeatRefundRecord, Store, StoreError, StoredBooking, TerminalRecord,
 };
+use crate::notify::message::{OutboxMark, OutboxMessage, OutboxStats, PendingMessage};
 use cinebook_protocol::cluster::AuditEntry;
 use cinebook_protocol::types::{SeatId, ShowId};
 

@@ -60,7 +60,10 @@ impl SmtpSink {
 
     /// Messages whose text contains `needle`.
     pub fn containing(&self, needle: &str) -> usize {
-        self.messages().iter().filter(|m| m.contains(needle)).count()
+        self.messages()
+            .iter()
+            .filter(|m| m.contains(needle))
+            .count()
     }
 
     /// From now on, every `MAIL FROM` is answered `451` (try again later).
@@ -77,7 +80,11 @@ impl SmtpSink {
 async fn session(stream: TcpStream, shared: Arc<Shared>) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
-    if write.write_all(b"220 cinebook-sink ESMTP\r\n").await.is_err() {
+    if write
+        .write_all(b"220 cinebook-sink ESMTP\r\n")
+        .await
+        .is_err()
+    {
         return;
     }
     let mut line = String::new();

@@ -51,7 +51,12 @@ pub fn email(address: &str) -> Contact {
 }
 
 /// Holds `labels` and confirms them in cash with `contact` (a box-office client).
-pub async fn sell(client: &mut TestClient, labels: &[&str], key: &str, contact: Contact) -> Booking {
+pub async fn sell(
+    client: &mut TestClient,
+    labels: &[&str],
+    key: &str,
+    contact: Contact,
+) -> Booking {
     let hold = held(client.hold_seats(SHOW, labels).await);
     let answer = client
         .call(Request::ConfirmWithContact {

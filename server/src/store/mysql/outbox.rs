@@ -41,7 +41,12 @@ pub(super) fn outbox_statements(values: &[Value]) -> Vec<String> {
     let (head, cols) = OUTBOX_INSERT;
     values
         .chunks(cols * MAX_ROWS_PER_INSERT)
-        .map(|rows| format!("{}{OUTBOX_KEEP_EXISTING}", literal_insert_sql(head, cols, rows)))
+        .map(|rows| {
+            format!(
+                "{}{OUTBOX_KEEP_EXISTING}",
+                literal_insert_sql(head, cols, rows)
+            )
+        })
         .collect()
 }
 

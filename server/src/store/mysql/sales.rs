@@ -1,8 +1,8 @@
 //! Sales: group-commit transactions, how a refusal is explained, resolving unknown outcomes,
 //! cancellations.
 
-use super::*;
 use super::outbox;
+use super::*;
 
 impl MysqlStore {
     /// Loads bookings, every one or only the one with `code`.

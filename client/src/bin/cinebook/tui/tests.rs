@@ -417,7 +417,10 @@ fn the_box_office_may_type_the_customers_email_before_taking_payment() {
     assert!(screen(&app).contains("e-mail (e): none"));
     assert!(key(&mut app, KeyCode::Char('e')).is_empty());
     for c in "ana@exampl1.ch".chars() {
-        assert!(key(&mut app, KeyCode::Char(c)).is_empty(), "typing sells nothing");
+        assert!(
+            key(&mut app, KeyCode::Char(c)).is_empty(),
+            "typing sells nothing"
+        );
     }
     key(&mut app, KeyCode::Backspace);
     key(&mut app, KeyCode::Char('h'));
