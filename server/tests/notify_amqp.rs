@@ -241,7 +241,7 @@ async fn a_refusing_smtp_server_sends_the_message_through_the_retry_queues_to_th
         .expect("dlq list");
     assert_eq!(again.len(), 1);
     rig.sink.refuse(false);
-    let replayed = consumer::dlq_replay(&rig.direct_url, &rig.topology, &[id.clone()])
+    let replayed = consumer::dlq_replay(&rig.direct_url, &rig.topology, std::slice::from_ref(&id))
         .await
         .expect("replay");
     assert_eq!(replayed, vec![id]);

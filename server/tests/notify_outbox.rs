@@ -75,7 +75,10 @@ async fn a_sale_with_an_email_sends_exactly_one_email_with_its_code() {
             contact: email("not an address"),
         })
         .await;
-    assert_eq!(refused.unwrap_err().code, ErrorCode::InvalidArgument);
+    assert_eq!(
+        refused.expect_err("an error").code,
+        ErrorCode::InvalidArgument
+    );
     drop(conn);
     node.stop().await;
 }
@@ -193,7 +196,7 @@ async fn a_cancelled_show_refunds_every_booking_once_and_tells_every_customer_on
             reason: String::new(),
         })
         .await;
-    assert_eq!(forbidden.unwrap_err().code, ErrorCode::Forbidden);
+    assert_eq!(forbidden.expect_err("an error").code, ErrorCode::Forbidden);
     // 4 confirmations + 1 refund + 3 cancellations.
     wait_for("every notice", || sink.messages().len() == 8).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;

@@ -143,6 +143,7 @@ pub async fn pass(
     let now = now_ms();
     let due = store.outbox_pending(now, config.batch_max.max(1)).await?;
     let mut report = PassReport::default();
+    let mut marks = Vec::with_capacity(due.len());
     for row in &due {
         let mark = attempt(row, notifier, &config.policy, metrics).await;
         match &mark {
@@ -150,7 +151,11 @@ pub async fn pass(
             OutboxMark::Retry { .. } => report.retried += 1,
             OutboxMark::Dead { .. } => report.dead += 1,
         }
-        store.outbox_mark(&row.message.id, &mark).await?;
+        marks.push((row.message.id.clone(), mark));
+    }
+    // One transaction for the pass; a crash before it re-sends nothing (the ledger).
+    if !marks.is_empty() {
+        store.outbox_mark_all(&marks).await?;
     }
     if let Ok(stats) = store.outbox_stats().await {
         let lag = stats

@@ -148,21 +148,20 @@ pub async fn pass(
         )
     });
     let confirms = join_all(publishes).await;
-    let mut marked = 0;
+    let mut acked = Vec::with_capacity(rows.len());
     let mut first_error = None;
     for (row, confirm) in rows.iter().zip(confirms) {
         match confirm {
-            Ok(true) => {
-                store
-                    .outbox_mark(&row.message.id, &OutboxMark::Sent { at_ms: now_ms() })
-                    .await?;
-                marked += 1;
-            }
+            Ok(true) => acked.push((row.message.id.clone(), OutboxMark::Sent { at_ms: now_ms() })),
             Ok(false) => tracing::warn!(id = %row.message.id, "broker nacked; will publish again"),
             Err(e) => {
                 first_error.get_or_insert(e);
             }
         }
+    }
+    let marked = acked.len();
+    if marked > 0 {
+        store.outbox_mark_all(&acked).await?;
     }
     metrics.relayed(marked as u64);
     match first_error {

@@ -193,10 +193,10 @@ mod tests {
 
     #[test]
     fn a_confirmation_carries_the_code_seats_time_and_a_qr_code_of_the_code() {
-        let from: Mailbox = "CineBook <tickets@cinebook.test>".parse().unwrap();
+        let from: Mailbox = "CineBook <tickets@cinebook.test>".parse().expect("ok");
         let n = notice(NoticeKind::BookingConfirmed);
-        let mail = email("confirmed:K7QX", &from, "ana@example.ch", &n).unwrap();
-        let raw = String::from_utf8(mail.formatted()).unwrap();
+        let mail = email("confirmed:K7QX", &from, "ana@example.ch", &n).expect("ok");
+        let raw = String::from_utf8(mail.formatted()).expect("ok");
         assert!(raw.contains("K7QX-3MPA-WH4C-9RTE"), "{raw}");
         assert!(raw.contains("A1, A2"));
         assert!(raw.contains("2026-01-01 00:00 UTC"), "{raw}");
@@ -206,7 +206,9 @@ mod tests {
             "{raw}"
         );
         assert_eq!(ticket_qr_text(&n), n.code);
-        assert!(qr_svg(&ticket_qr_text(&n)).unwrap().starts_with("<?xml"));
+        assert!(qr_svg(&ticket_qr_text(&n))
+            .expect("ok")
+            .starts_with("<?xml"));
     }
 
     #[test]
@@ -222,7 +224,7 @@ mod tests {
             n.movie_title = "x".repeat(2000);
             assert!(sms_text(&n).chars().count() <= SMS_CHARS_MAX);
         }
-        let from: Mailbox = "t@cinebook.test".parse().unwrap();
+        let from: Mailbox = "t@cinebook.test".parse().expect("ok");
         let bad = email(
             "x",
             &from,

@@ -79,7 +79,7 @@ mod tests {
 
     #[test]
     fn delays_grow_then_repeat_then_the_message_is_dead() {
-        let p = RetryPolicy::parse("10, 60,600", 5).unwrap();
+        let p = RetryPolicy::parse("10, 60,600", 5).expect("ok");
         let seen: Vec<_> = (1..=5).map(|n| p.after_failure(n)).collect();
         assert_eq!(
             seen,

@@ -518,6 +518,15 @@ pub trait Store: Send + Sync + 'static {
         Err(no_outbox())
     }
 
+    /// [`Store::outbox_mark`] for many rows in one transaction (a delivery pass, a relayed
+    /// batch): one commit instead of one per row, so delivery costs the sales' store little.
+    async fn outbox_mark_all(&self, marks: &[(String, OutboxMark)]) -> Result<(), StoreError> {
+        for (id, mark) in marks {
+            self.outbox_mark(id, mark).await?;
+        }
+        Ok(())
+    }
+
     /// Parked (dead) rows, oldest first, at most `limit`.
     async fn outbox_dead(&self, limit: usize) -> Result<Vec<PendingMessage>, StoreError> {
         let _ = limit;

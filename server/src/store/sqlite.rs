@@ -1333,6 +1333,14 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn outbox_mark_all(&self, marks: &[(String, OutboxMark)]) -> Result<(), StoreError> {
+        let marks = marks.to_vec();
+        self.call("outbox_mark", move |conn| {
+            Self::outbox_mark_all_blocking(conn, &marks)
+        })
+        .await
+    }
+
     async fn outbox_dead(&self, limit: usize) -> Result<Vec<PendingMessage>, StoreError> {
         self.call("outbox_dead", move |conn| {
             Self::outbox_dead_blocking(conn, limit)

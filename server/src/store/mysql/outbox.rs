@@ -124,46 +124,19 @@ impl MysqlStore {
         .await
     }
 
+    pub(super) async fn try_outbox_mark_all(&self, marks: &[(String, OutboxMark)]) -> Attempt<()> {
+        let mut tx = self.begin().await?;
+        for (id, mark) in marks {
+            let (sql, params) = mark_statement(id, mark);
+            tx.exec_drop(sql, Params::Positional(params)).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub(super) async fn try_outbox_mark(&self, id: &str, mark: &OutboxMark) -> Attempt<()> {
         let mut conn = self.conn().await?;
-        let pending = state::PENDING;
-        let (sql, params): (&str, Vec<Value>) = match mark {
-            OutboxMark::Sent { at_ms } => (
-                "UPDATE outbox SET state = ?, sent_at_ms = ? WHERE id = ? AND state = ?",
-                vec![
-                    state::SENT.into(),
-                    (*at_ms).into(),
-                    id.into(),
-                    pending.into(),
-                ],
-            ),
-            OutboxMark::Retry {
-                attempts,
-                next_at_ms,
-                error,
-            } => (
-                "UPDATE outbox SET attempts = ?, next_attempt_at_ms = ?, last_error = ? \
-                 WHERE id = ? AND state = ?",
-                vec![
-                    (*attempts).into(),
-                    (*next_at_ms).into(),
-                    clip(error).into(),
-                    id.into(),
-                    pending.into(),
-                ],
-            ),
-            OutboxMark::Dead { attempts, error } => (
-                "UPDATE outbox SET state = ?, attempts = ?, last_error = ? \
-                 WHERE id = ? AND state = ?",
-                vec![
-                    state::DEAD.into(),
-                    (*attempts).into(),
-                    clip(error).into(),
-                    id.into(),
-                    pending.into(),
-                ],
-            ),
-        };
+        let (sql, params) = mark_statement(id, mark);
         conn.exec_drop(sql, Params::Positional(params)).await?;
         Ok(())
     }
@@ -224,4 +197,47 @@ impl MysqlStore {
         }
         Ok(())
     }
+}
+
+/// The conditional `UPDATE` of one mark.
+fn mark_statement(id: &str, mark: &OutboxMark) -> (&'static str, Vec<Value>) {
+    let pending = state::PENDING;
+    let (sql, params): (&str, Vec<Value>) = match mark {
+        OutboxMark::Sent { at_ms } => (
+            "UPDATE outbox SET state = ?, sent_at_ms = ? WHERE id = ? AND state = ?",
+            vec![
+                state::SENT.into(),
+                (*at_ms).into(),
+                id.into(),
+                pending.into(),
+            ],
+        ),
+        OutboxMark::Retry {
+            attempts,
+            next_at_ms,
+            error,
+        } => (
+            "UPDATE outbox SET attempts = ?, next_attempt_at_ms = ?, last_error = ? \
+                 WHERE id = ? AND state = ?",
+            vec![
+                (*attempts).into(),
+                (*next_at_ms).into(),
+                clip(error).into(),
+                id.into(),
+                pending.into(),
+            ],
+        ),
+        OutboxMark::Dead { attempts, error } => (
+            "UPDATE outbox SET state = ?, attempts = ?, last_error = ? \
+                 WHERE id = ? AND state = ?",
+            vec![
+                state::DEAD.into(),
+                (*attempts).into(),
+                clip(error).into(),
+                id.into(),
+                pending.into(),
+            ],
+        ),
+    };
+    (sql, params)
 }

@@ -192,6 +192,13 @@ impl Store for MysqlStore {
         .await
     }
 
+    async fn outbox_mark_all(&self, marks: &[(String, OutboxMark)]) -> Result<(), StoreError> {
+        self.run("outbox_mark", self.limits.operation_timeout, || {
+            self.try_outbox_mark_all(marks)
+        })
+        .await
+    }
+
     async fn outbox_dead(&self, limit: usize) -> Result<Vec<PendingMessage>, StoreError> {
         self.run("outbox_dead", self.limits.operation_timeout, || {
             self.try_outbox_dead(limit)

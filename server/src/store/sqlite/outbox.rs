@@ -101,11 +101,26 @@ impl SqliteStore {
         )
     }
 
+    pub(super) fn outbox_mark_all_blocking(
+        conn: &mut Connection,
+        marks: &[(String, OutboxMark)],
+    ) -> Result<(), StoreError> {
+        let tx = conn.transaction().op("outbox_mark")?;
+        for (id, mark) in marks {
+            Self::mark_in(&tx, id, mark)?;
+        }
+        tx.commit().op("outbox_mark")
+    }
+
     pub(super) fn outbox_mark_blocking(
         conn: &mut Connection,
         id: &str,
         mark: &OutboxMark,
     ) -> Result<(), StoreError> {
+        Self::mark_in(conn, id, mark)
+    }
+
+    fn mark_in(conn: &Connection, id: &str, mark: &OutboxMark) -> Result<(), StoreError> {
         let op = "outbox_mark";
         let pending = state::PENDING;
         match mark {
