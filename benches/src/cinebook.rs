@@ -83,6 +83,8 @@ pub struct CinebookWorker {
     hot: Arc<HotCursor>,
     worker: usize,
     ops: u64,
+    /// The contact every sale carries (`--email`): empty sells without notifications.
+    pub contact: cinebook_client::types::Contact,
     /// Sales acknowledged to this worker.
     pub acked: Vec<AckedSale>,
 }
@@ -108,6 +110,7 @@ pub fn workers(
                 hot: hot.clone(),
                 worker,
                 ops: 0,
+                contact: Default::default(),
                 acked: Vec::new(),
             });
         }
@@ -152,7 +155,12 @@ impl CinebookWorker {
         let key = format!("load-{}-{}-{}", self.worker, self.ops, hold.hold_id);
         match self
             .client
-            .confirm(hold.hold_id, card(hold.total.clone()), &key)
+            .confirm_with_contact(
+                hold.hold_id,
+                card(hold.total.clone()),
+                &key,
+                self.contact.clone(),
+            )
             .await
         {
             Ok(booking) => {
@@ -255,6 +263,8 @@ pub struct RunOptions {
     pub limit: Limit,
     /// Show a progress bar.
     pub progress: bool,
+    /// Every sale carries this e-mail (the node then writes and delivers a notification).
+    pub email: Option<String>,
 }
 
 /// Runs hold, sale, hot or browse against `shows`.
@@ -273,13 +283,16 @@ pub async fn run(options: &RunOptions, shows: Arc<Vec<ShowInfo>>) -> Result<Cine
         "cinebook-load",
     )
     .await?;
-    let workers = workers(
+    let mut workers = workers(
         &clients,
         options.pipeline,
         options.workload,
         picker,
         options.seed,
     );
+    for worker in &mut workers {
+        worker.contact.email = options.email.clone();
+    }
     let label = format!(
         "cinebook {} ×{}",
         options.workload.name(),

@@ -190,6 +190,7 @@ async fn compare_with(
                     seed,
                     limit,
                     progress: options.progress,
+                    email: None,
                 },
                 cb_shows,
             )

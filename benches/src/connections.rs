@@ -133,6 +133,7 @@ pub async fn run(
         seed,
         limit: Limit::Duration(options.duration),
         progress: false,
+        email: None,
     };
     let alone = cinebook::run(&holds(options.seed), shows.clone())
         .await?

@@ -89,6 +89,7 @@ async fn honest_sales(node: &Node, client: &Client) -> (Vec<u64>, Vec<AckedSale>
             seed: 7,
             limit: Limit::Ops(40),
             progress: false,
+            email: None,
         },
         shows.clone(),
     )

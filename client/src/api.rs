@@ -119,6 +119,42 @@ impl Client {
         expect!(reply, "confirm", Reply::Booking(v) => v)
     }
 
+    /// [`Client::confirm`] with the customer's contact (e-mail, phone): the booking keeps it
+    /// and the node sends the ticket there. An empty contact is a plain confirm.
+    pub async fn confirm_with_contact(
+        &self,
+        hold_id: HoldId,
+        payment: Payment,
+        idempotency_key: &str,
+        contact: cinebook_protocol::types::Contact,
+    ) -> Result<Booking> {
+        if contact.is_empty() {
+            return self.confirm(hold_id, payment, idempotency_key).await;
+        }
+        let request = Request::ConfirmWithContact {
+            hold_id,
+            payment,
+            idempotency_key: idempotency_key.to_string(),
+            contact,
+        };
+        let reply = self.request(request).await?;
+        expect!(reply, "confirm", Reply::Booking(v) => v)
+    }
+
+    /// Admin: cancels a show, refunding every confirmed booking and telling every customer.
+    pub async fn cancel_show(
+        &self,
+        show_id: ShowId,
+        reason: &str,
+    ) -> Result<cinebook_protocol::types::ShowCancellation> {
+        let request = Request::CancelShow {
+            show_id,
+            reason: reason.to_string(),
+        };
+        let reply = self.request(request).await?;
+        expect!(reply, "cancel_show", Reply::ShowCancelled(v) => v)
+    }
+
     /// Cancels a booking, freeing its seats; `refund` records a refund of the amount paid.
     pub async fn cancel(&self, code: &str, refund: bool, reason: &str) -> Result<Booking> {
         let request = Request::Cancel {

@@ -1,6 +1,6 @@
 //! Online payments through the node's gateway: one typed method per payment request.
 
-use cinebook_protocol::types::{HoldId, PaymentOrderInfo};
+use cinebook_protocol::types::{Contact, HoldId, PaymentOrderInfo};
 use cinebook_protocol::{Reply, Request};
 
 use crate::{Client, Error, Result};
@@ -26,6 +26,22 @@ impl Client {
         let request = Request::CreatePaymentOrder {
             hold_id,
             idempotency_key: idempotency_key.to_string(),
+        };
+        order_of(self.request(request).await?, "create_payment_order")
+    }
+
+    /// [`Client::create_payment_order`] with the customer's contact: the booking the payment
+    /// makes is announced to it (docs/PROTOCOL.md, `CreatePaymentOrderWithContact`).
+    pub async fn create_payment_order_with_contact(
+        &self,
+        hold_id: HoldId,
+        idempotency_key: &str,
+        contact: Contact,
+    ) -> Result<PaymentOrderInfo> {
+        let request = Request::CreatePaymentOrderWithContact {
+            hold_id,
+            idempotency_key: idempotency_key.to_string(),
+            contact,
         };
         order_of(self.request(request).await?, "create_payment_order")
     }

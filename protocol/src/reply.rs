@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::AuditEntry;
 use crate::types::{
     Booking, Category, City, HoldId, HoldInfo, Movie, NodeRole, PaymentOrderInfo, Role, Screen,
-    SeatMap, SeatsRefund, ShiftReport, ShowId, ShowSummary, Terminal, TerminalId, Theater,
+    SeatMap, SeatsRefund, ShiftReport, ShowCancellation, ShowId, ShowSummary, Terminal, TerminalId,
+    Theater,
 };
 
 /// A successful reply, carried in a frame with the request's id.
@@ -139,4 +140,6 @@ pub enum Reply {
     AdmissionsReported(Vec<crate::door::ScanResult>),
     /// (29) One page of a list (answer to `ListPage`).
     Page(crate::page::Page),
+    /// (30) What cancelling a show did (answer to `CancelShow`).
+    ShowCancelled(ShowCancellation),
 }

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::ShowPosition;
 use crate::types::{
-    Category, City, HoldId, Movie, Payment, Role, Screen, SeatId, SeatSelection, Show, ShowFilter,
-    ShowId, TerminalId, Theater,
+    Category, City, Contact, HoldId, Movie, Payment, Role, Screen, SeatId, SeatSelection, Show,
+    ShowFilter, ShowId, TerminalId, Theater,
 };
 
 /// A request. Every request gets exactly one [`crate::Reply`] or [`crate::ErrorBody`] with the same
@@ -303,6 +303,38 @@ pub enum Request {
     /// trail): the items after a cursor, at most `limit`. Answered with `Page`. The unpaged
     /// list requests answer `PageRequired` when their reply would not fit a frame.
     ListPage(crate::page::PageRequest),
+    // Notifications (issue 16): the customer's contact on a sale, and show cancellation.
+    /// (46) `Confirm` with the customer's contact: the booking keeps it and the confirmation
+    /// (and later refund or show-change notices) are sent to it. Answered with `Booking`.
+    ConfirmWithContact {
+        /// The hold.
+        hold_id: HoldId,
+        /// The payment taken.
+        payment: Payment,
+        /// A retried confirm with the same key returns the same booking, never a second one.
+        idempotency_key: String,
+        /// Where the customer hears about the booking (both parts optional).
+        contact: Contact,
+    },
+    /// (47) `CreatePaymentOrder` with the customer's contact, kept on the order and given to
+    /// the booking the captured payment makes. Answered with `PaymentOrder`.
+    CreatePaymentOrderWithContact {
+        /// The hold (the caller's own).
+        hold_id: HoldId,
+        /// A retry with the same key returns the same order, never a second one.
+        idempotency_key: String,
+        /// Where the customer hears about the booking.
+        contact: Contact,
+    },
+    /// (48) Admin: cancel a show. Every confirmed booking of it is refunded (by its payment
+    /// method, through the gateway where paid that way) and every customer notified. The show
+    /// stays in the catalog (its seats are not blocked by this). Answered with `ShowCancelled`.
+    CancelShow {
+        /// The show.
+        show_id: ShowId,
+        /// Why (recorded with each refund, told to customers).
+        reason: String,
+    },
 }
 
 /// The most admissions one `ReportAdmissions` carries.
@@ -364,6 +396,9 @@ impl Request {
             Request::ReportAdmissions { .. } => "report_admissions",
             Request::BlockSeatsWithReason { .. } => "block_seats_with_reason",
             Request::ListPage(page) => page.list.name(),
+            Request::ConfirmWithContact { .. } => "confirm_with_contact",
+            Request::CreatePaymentOrderWithContact { .. } => "create_payment_order_with_contact",
+            Request::CancelShow { .. } => "cancel_show",
         }
     }
 }

@@ -605,3 +605,38 @@ pub struct SeatsRefund {
     /// The gateway's refund id, for a booking paid through the gateway.
     pub gateway_refund_id: Option<String>,
 }
+
+/// The longest customer e-mail address a booking keeps, bytes (RFC 5321's path limit).
+pub const CONTACT_EMAIL_BYTES_MAX: usize = 254;
+/// The longest customer phone number a booking keeps, bytes (E.164 with `+` and spacing).
+pub const CONTACT_PHONE_BYTES_MAX: usize = 32;
+
+/// Where a customer hears about a booking: both parts optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// E-mail address (at most [`CONTACT_EMAIL_BYTES_MAX`] bytes, one `@`).
+    pub email: Option<String>,
+    /// Phone number for SMS (at most [`CONTACT_PHONE_BYTES_MAX`] bytes: digits, an optional
+    /// leading `+`, spaces and dashes).
+    pub phone: Option<String>,
+}
+
+impl Contact {
+    /// Whether neither part is given.
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none() && self.phone.is_none()
+    }
+}
+
+/// What cancelling a show did (`CancelShow`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShowCancellation {
+    /// The show.
+    pub show_id: ShowId,
+    /// Bookings refunded by this request.
+    pub refunded: Vec<String>,
+    /// Bookings that were not confirmed any more (cancelled or refunded before), untouched.
+    pub already_closed: u32,
+    /// Bookings whose refund failed (retry the request: refunds are never made twice).
+    pub failed: Vec<String>,
+}

@@ -200,6 +200,29 @@ fn expected() -> BTreeMap<&'static str, Golden> {
                 },
             )),
         ),
+        (
+            "confirm-with-contact",
+            Golden::Frame(Envelope::request(
+                7,
+                60,
+                Request::ConfirmWithContact {
+                    hold_id: 9,
+                    payment: Payment {
+                        method: PaymentMethod::Cash,
+                        amount: Money {
+                            amount_minor: 1250,
+                            currency: "EUR".into(),
+                        },
+                        reference: None,
+                    },
+                    idempotency_key: "c9".into(),
+                    contact: Contact {
+                        email: Some("a@b.ch".into()),
+                        phone: None,
+                    },
+                },
+            )),
+        ),
         ("preface-v1", Golden::Preface(1)),
         ("preface-v2", Golden::Preface(2)),
         (
@@ -777,6 +800,25 @@ fn all_requests() -> Vec<Request> {
             after: None,
             limit: 10,
         }),
+        Request::ConfirmWithContact {
+            hold_id: 1,
+            payment: Payment {
+                method: PaymentMethod::Cash,
+                amount: eur(1250),
+                reference: None,
+            },
+            idempotency_key: "k".into(),
+            contact: Contact::default(),
+        },
+        Request::CreatePaymentOrderWithContact {
+            hold_id: 1,
+            idempotency_key: "k".into(),
+            contact: Contact::default(),
+        },
+        Request::CancelShow {
+            show_id: 1,
+            reason: String::new(),
+        },
     ]
 }
 
@@ -886,6 +928,12 @@ fn all_replies() -> Vec<Reply> {
         Reply::Page(Page {
             items: PageItems::Cities(vec![]),
             next: None,
+        }),
+        Reply::ShowCancelled(ShowCancellation {
+            show_id: 1,
+            refunded: vec![],
+            already_closed: 0,
+            failed: vec![],
         }),
     ]
 }

@@ -6,8 +6,8 @@ use bytes::{BufMut, BytesMut};
 use cinebook_protocol::cluster::*;
 use cinebook_protocol::codec::{encode_frame, FRAME_HEADER_BYTES};
 use cinebook_protocol::door::*;
-use cinebook_protocol::ticket::TicketClaims;
 use cinebook_protocol::page::*;
+use cinebook_protocol::ticket::TicketClaims;
 use cinebook_protocol::types::*;
 use cinebook_protocol::*;
 use proptest::collection::vec;
@@ -579,6 +579,22 @@ fn request() -> BoxedStrategy<Request> {
         (paged_list(), option::of(text()), n32()).prop_map(|(list, after, limit)| {
             Request::ListPage(PageRequest { list, after, limit })
         }),
+        (n64(), payment(), text(), contact()).prop_map(
+            |(hold_id, payment, idempotency_key, contact)| Request::ConfirmWithContact {
+                hold_id,
+                payment,
+                idempotency_key,
+                contact,
+            }
+        ),
+        (n64(), text(), contact()).prop_map(|(hold_id, idempotency_key, contact)| {
+            Request::CreatePaymentOrderWithContact {
+                hold_id,
+                idempotency_key,
+                contact,
+            }
+        }),
+        (n64(), text()).prop_map(|(show_id, reason)| Request::CancelShow { show_id, reason }),
     ]
     .boxed()
 }
@@ -605,6 +621,10 @@ fn page_items() -> impl Strategy<Value = PageItems> {
         few(terminal()).prop_map(PageItems::Terminals),
         few(audit_entry()).prop_map(PageItems::AuditTrail),
     ]
+}
+
+fn contact() -> impl Strategy<Value = Contact> {
+    (option::of(text()), option::of(text())).prop_map(|(email, phone)| Contact { email, phone })
 }
 
 fn audit_entry() -> impl Strategy<Value = AuditEntry> {
@@ -804,6 +824,16 @@ fn reply() -> BoxedStrategy<Reply> {
         few(scan_result()).prop_map(Reply::AdmissionsReported),
         (page_items(), option::of(text()))
             .prop_map(|(items, next)| Reply::Page(Page { items, next })),
+        (n64(), few(text()), n32(), few(text())).prop_map(
+            |(show_id, refunded, already_closed, failed)| {
+                Reply::ShowCancelled(ShowCancellation {
+                    show_id,
+                    refunded,
+                    already_closed,
+                    failed,
+                })
+            }
+        ),
     ]
     .boxed()
 }
@@ -909,13 +939,13 @@ variant_name!(request_variant, Request: [
     RevokeTerminal, GetScreen, Availability, AuditTrail, NodeStatus, Election, Coordinator, Follow,
     PeerHello, PeerProof, CreatePaymentOrder, VerifyCheckout, PaymentStatus, ReplicaAck,
     RefundSeats, GetTicket, TicketKey, Scan, ReportAdmissions, BlockSeatsWithReason,
-    ListPage,
+    ListPage, ConfirmWithContact, CreatePaymentOrderWithContact, CancelShow,
 ]);
 variant_name!(reply_variant, Reply: [
     Welcome, Pong, Cities, Theaters, Movies, Shows, SeatMap, Held, Released, Booking, Bookings,
     Subscribed, Unsubscribed, ShiftReport, Done, TerminalAdded, Terminals, Screen, Availability,
     AuditTrail, NodeStatus, Following, PeerChallenge, PaymentOrder, SeatsRefunded, Ticket,
-    TicketKey, Scan, AdmissionsReported, Page,
+    TicketKey, Scan, AdmissionsReported, Page, ShowCancelled,
 ]);
 variant_name!(error_variant, ErrorCode: [
     BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, NotFound, InvalidArgument,
@@ -960,7 +990,7 @@ fn envelope_strategy_generates_every_variant() {
         seen.insert((kind, name));
         wanted.extend(all.iter().map(|n| (kind, *n)));
     }
-    assert_eq!(wanted.len(), 46 + 30 + 18 + 8);
+    assert_eq!(wanted.len(), 49 + 31 + 18 + 8);
     let missing: Vec<_> = wanted.difference(&seen).collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
 }

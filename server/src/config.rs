@@ -74,6 +74,8 @@ pub struct Config {
     /// data directory, made on first start). `None`: a key made for this run only (tests and
     /// embedders; tickets do not verify after a restart).
     pub ticket_signer: Option<cinebook_protocol::ticket::TicketSigner>,
+    /// Notifications (issue 16): `None` sends nothing (the outbox still fills).
+    pub notify: Option<crate::notify::deliver::NotifyConfig>,
 }
 
 /// Limits that keep one client, one address or one guessing attacker from taking a node down.
@@ -189,6 +191,7 @@ impl Default for Config {
             limits: ConnectionLimits::default(),
             payments: None,
             ticket_signer: None,
+            notify: None,
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod import;
 pub mod metrics;
 pub mod net;
 pub mod node;
+pub mod notify;
 pub mod store;
 pub mod testing;
 

@@ -20,7 +20,9 @@ use cinebook_server::store::Store;
 use cinebook_server::{Config, Server};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
+mod notify_cli;
 mod payments_cli;
+mod show_cli;
 
 /// Where the embedded store lives unless `--data-dir` says otherwise.
 const DEFAULT_DATA_DIR: &str = "./cinebook-data";
@@ -79,6 +81,18 @@ enum Command {
     /// Manage terminals.
     #[command(subcommand)]
     Terminal(TerminalCommand),
+    /// Operator actions on shows (sent to the running node).
+    #[command(subcommand)]
+    Show(show_cli::ShowCommand),
+    /// Notifications: run the RabbitMQ consumer (--amqp), or read and replay dead letters.
+    Notify {
+        #[command(flatten)]
+        notify: notify_cli::NotifyArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        action: Option<notify_cli::NotifyAction>,
+    },
     /// Print the ticket-verification public key (for door scanners that check tickets
     /// offline); makes the signing key first if there is none yet.
     TicketKey {
@@ -270,6 +284,8 @@ struct RunArgs {
     payments: payments_cli::GatewayArgs,
     #[command(flatten)]
     ticket_key: TicketKeyArgs,
+    #[command(flatten)]
+    notify: notify_cli::NotifyArgs,
 }
 
 fn cluster_config(args: &RunArgs) -> Result<Option<ClusterConfig>> {
@@ -442,6 +458,12 @@ async fn start() -> Result<()> {
             println!("{}", verifier.to_hex());
             Ok(())
         }
+        Some(Command::Show(command)) => show_cli::show(command).await,
+        Some(Command::Notify {
+            notify,
+            store,
+            action,
+        }) => notify_cli::notify(&notify, action, open_store(&store), &store.data_dir).await,
     }
 }
 
@@ -640,6 +662,7 @@ async fn run(args: RunArgs) -> Result<()> {
     .await?;
     config.payments = payments.as_ref().map(|p| p.config.clone());
     config.ticket_signer = Some(args.ticket_key.load(&args.store.data_dir)?);
+    config.notify = args.notify.config(&args.store.data_dir)?;
     let server = Server::bind(config, store)
         .await
         .context("starting the node")?;

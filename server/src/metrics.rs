@@ -100,6 +100,8 @@ pub struct Metrics {
     leader_known: Gauge,
     epoch: Gauge,
     lamport: Gauge,
+    /// Notifications: outbox lag, sends, retries, dead letters.
+    pub notify: crate::notify::metrics::NotifyMetrics,
 }
 
 impl Default for Metrics {
@@ -138,8 +140,10 @@ impl Metrics {
             leader_known: Gauge::default(),
             epoch: Gauge::default(),
             lamport: Gauge::default(),
+            notify: Default::default(),
             registry: Registry::default(),
         };
+        metrics.notify.register(&mut registry);
         registry.register(
             "connections",
             "Client and peer connections open on the CineBook port",

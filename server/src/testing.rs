@@ -18,10 +18,12 @@ use mysql_async::{Conn, Opts};
 use crate::store::mysql::{MysqlLimits, MysqlStore};
 
 mod mysql_proxy;
+mod smtp_sink;
 use crate::store::{CatalogData, SaleRecord, Store};
 #[cfg(test)]
 use mysql_proxy::with_address;
 pub use mysql_proxy::{MysqlProxy, ProxyFault};
+pub use smtp_sink::SmtpSink;
 
 /// The environment variable naming the MySQL server tests use (a URL without a database).
 pub const TEST_MYSQL_URL_ENV: &str = "CINEBOOK_TEST_MYSQL_URL";
@@ -371,6 +373,8 @@ pub fn sample_sale(
         },
         idempotency_key: format!("key-{code}"),
         hold_id: Some(sold_at_ms),
+        contact: Default::default(),
+        outbox: Vec::new(),
     }
 }
 
@@ -387,10 +391,12 @@ pub mod contract {
 
     mod admissions;
     mod audit;
+    mod outbox;
     mod outcomes;
     mod payments;
     pub use admissions::admissions;
     pub use audit::audit_trail_in_order;
+    pub use outbox::outbox;
     mod seat_refunds;
     pub use outcomes::{
         blocked_seats_round_trip, hold_ids_and_keys_round_trip, sale_conflicts_are_classified,
@@ -417,6 +423,7 @@ pub mod contract {
             lamport: at_ms,
             node_id: 1,
             reason: "customer changed plans".into(),
+            outbox: Vec::new(),
         }
     }
 

@@ -59,6 +59,7 @@ async fn a_deposed_leader_cannot_commit() {
         lamport: 3,
         node_id: 1,
         reason: "test".into(),
+        outbox: Vec::new(),
     };
     assert!(matches!(
         old.commit_cancel(&cancel).await,

@@ -450,6 +450,8 @@ fn sale(node: u32, seat: u32) -> SaleRecord {
         },
         idempotency_key: format!("k{seat}"),
         hold_id: Some(u64::from(seat)),
+        contact: Default::default(),
+        outbox: Vec::new(),
     }
 }
 

@@ -228,6 +228,8 @@ impl Sim {
                 booking: q.intent.booking.clone(),
                 idempotency_key: q.intent.idempotency_key.clone(),
                 hold_id: Some(q.intent.hold_id),
+                contact: Default::default(),
+                outbox: Vec::new(),
             })
             .collect();
         let outcomes = block_on(self.store.commit_sales(&records));

@@ -149,6 +149,7 @@ async fn reconciler_settles_1000() {
             window_ends_at_ms: if paid { now + 600_000 } else { now - 1 },
             created_at_ms: now,
             updated_at_ms: now,
+            contact: Default::default(),
         };
         pay.store().create_order(&record).await.expect("order row");
         if paid {

@@ -55,6 +55,7 @@ contract_test!(overlong_values_are_rejected);
 contract_test!(catalog_changes);
 contract_test!(sale_conflicts_are_classified);
 contract_test!(hold_ids_and_keys_round_trip);
+contract_test!(outbox);
 contract_test!(blocked_seats_round_trip);
 contract_test!(payment_orders);
 contract_test!(audit_trail_in_order);

@@ -154,6 +154,23 @@ async fn a_payment_captured_after_the_web_process_died_is_found_by_another() {
     assert_eq!(page.status, 200);
     let booking = site.get(&format!("/api/bookings/{code}"), None).await;
     assert_eq!(booking.json["payment_method"], "gateway");
+    // The e-mail the customer typed reached the booking the webhook made: its confirmation
+    // waits in the outbox addressed to it.
+    let pending = site
+        .node
+        .node
+        .store
+        .outbox_pending(u64::MAX, 10)
+        .await
+        .expect("outbox");
+    let confirmation = pending
+        .iter()
+        .find(|m| m.message.id == format!("confirmed:{code}"))
+        .expect("a confirmation in the outbox");
+    assert_eq!(
+        confirmation.contact.email.as_deref(),
+        Some("grace@example.com")
+    );
 }
 
 #[tokio::test]

@@ -163,6 +163,10 @@ struct RunArgs {
     /// The node's MySQL URL: `--verify` also reads the bookings straight from it.
     #[arg(long, env = "CINEBOOK_DATABASE")]
     database: Option<String>,
+    /// Every sale gives this customer e-mail, so the node writes and delivers a notification
+    /// for it (sale throughput with notifications on; without it, off).
+    #[arg(long, value_name = "ADDR")]
+    email: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -311,6 +315,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
                 seed: args.seed,
                 limit,
                 progress: progress_visible(),
+                email: args.email.clone(),
             },
             shows.clone(),
         )

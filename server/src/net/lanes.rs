@@ -16,6 +16,7 @@ pub(super) fn show_of(node: &Node, request: &Request) -> Option<u64> {
         | Request::ListBookings { show_id }
         | Request::BlockSeats { show_id, .. }
         | Request::Availability { show_id, .. }
+        | Request::CancelShow { show_id, .. }
         | Request::AuditTrail { show_id } => Some(*show_id),
         Request::UpsertShow(show) => Some(show.id),
         Request::ListPage(page) => match page.list {
@@ -24,7 +25,10 @@ pub(super) fn show_of(node: &Node, request: &Request) -> Option<u64> {
         },
         Request::Renew { hold_id }
         | Request::Release { hold_id }
-        | Request::Confirm { hold_id, .. } => node.show_of_hold(*hold_id).map(|slot| slot.show_id),
+        | Request::Confirm { hold_id, .. }
+        | Request::ConfirmWithContact { hold_id, .. } => {
+            node.show_of_hold(*hold_id).map(|slot| slot.show_id)
+        }
         Request::Cancel { code, .. } => node.show_of_booking(code),
         _ => None,
     }

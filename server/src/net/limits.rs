@@ -95,6 +95,11 @@ pub fn check_request(request: &Request, limits: &ConnectionLimits) -> Result<(),
             payment,
             idempotency_key,
             ..
+        }
+        | Request::ConfirmWithContact {
+            payment,
+            idempotency_key,
+            ..
         } => {
             other("idempotency_key", idempotency_key)?;
             match &payment.reference {

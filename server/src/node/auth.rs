@@ -25,7 +25,7 @@ pub fn token_sha256(token: &str) -> String {
 pub fn allowed(role: Role, request: &Request) -> bool {
     use cinebook_protocol::page::PagedList;
     use Request::*;
-    if role == Role::Web && matches!(request, Confirm { .. }) {
+    if role == Role::Web && matches!(request, Confirm { .. } | ConfirmWithContact { .. }) {
         return false;
     }
     // The door scans and reports admissions; the box office and admins may too.
@@ -57,9 +57,11 @@ pub fn allowed(role: Role, request: &Request) -> bool {
         | Renew { .. }
         | Release { .. }
         | Confirm { .. }
+        | ConfirmWithContact { .. }
         | GetBooking { .. }
         | GetTicket { .. }
         | CreatePaymentOrder { .. }
+        | CreatePaymentOrderWithContact { .. }
         | VerifyCheckout { .. }
         | PaymentStatus { .. } => 1,
         Cancel { .. }
@@ -76,6 +78,7 @@ pub fn allowed(role: Role, request: &Request) -> bool {
         | AddTerminal { .. }
         | ListTerminals
         | RevokeTerminal { .. }
+        | CancelShow { .. }
         | AuditTrail { .. } => 3,
         // A page of a list needs what the unpaged list needs.
         ListPage(page) => match page.list {
@@ -106,9 +109,12 @@ pub fn is_write(request: &Request) -> bool {
             | Renew { .. }
             | Release { .. }
             | Confirm { .. }
+            | ConfirmWithContact { .. }
             | Cancel { .. }
             | RefundSeats { .. }
+            | CancelShow { .. }
             | CreatePaymentOrder { .. }
+            | CreatePaymentOrderWithContact { .. }
             | VerifyCheckout { .. }
             | UpsertCity(_)
             | UpsertTheater(_)

@@ -230,6 +230,22 @@ fn claims_of(node: &Node, booking: &Booking) -> Result<TicketClaims, ErrorBody> 
     ))
 }
 
+/// The signed ticket of a booking not yet in memory (a sale being written), from `catalog`;
+/// `None` if its show is not in the catalog.
+pub(crate) fn signed_ticket(
+    node: &Node,
+    catalog: &super::catalog::Catalog,
+    booking: &Booking,
+) -> Option<String> {
+    let show = catalog.shows.get(&booking.show_id)?;
+    let runtime_min = catalog
+        .movies
+        .get(&show.movie_id)
+        .map_or(0, |m| m.runtime_min);
+    let claims = ticket::claims_for(&node.tickets, booking, show, runtime_min, now_ms());
+    Some(node.tickets.sign(&claims))
+}
+
 /// A booking by code, from memory (any caller: the door sees every booking of the cinema).
 fn booking(node: &Node, code: &str) -> Option<Booking> {
     let show_id = node.show_of_booking(code)?;

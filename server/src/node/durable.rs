@@ -12,15 +12,30 @@ use cinebook_protocol::{ErrorBody, ErrorCode};
 use super::handlers::{get_booking, Caller};
 use super::{now_ms, Node, ShowSlot};
 use crate::domain::{Command, DurableShow, ShowInput};
+use crate::notify::message::{self, NoticeKind};
 use crate::store::{BlockRecord, CancelRecord};
 
-/// Cancels (or refunds) a confirmed booking: durable first, then in the seat map.
+/// Cancels (or refunds) a confirmed booking: durable first, then in the seat map. A refund is
+/// announced to the customer (an outbox row in the cancellation's transaction).
 pub async fn cancel(
     node: &Arc<Node>,
     caller: &Caller,
     booking: Booking,
     refund: bool,
     reason: String,
+) -> Result<Reply, ErrorBody> {
+    let notice = refund.then_some(NoticeKind::BookingRefunded);
+    cancel_announced(node, caller, booking, refund, reason, notice).await
+}
+
+/// [`cancel`], announced as `notice` (none: the customer is not told).
+pub async fn cancel_announced(
+    node: &Arc<Node>,
+    caller: &Caller,
+    booking: Booking,
+    refund: bool,
+    reason: String,
+    notice: Option<NoticeKind>,
 ) -> Result<Reply, ErrorBody> {
     let code = booking.code.clone();
     if booking.status != BookingStatus::Confirmed {
@@ -43,11 +58,23 @@ pub async fn cancel(
     let record = CancelRecord {
         code: code.clone(),
         refund,
-        amount,
+        amount: amount.clone(),
         terminal_id: caller.terminal_id,
         at_ms: now_ms(),
         lamport: node.lamport.tick(),
         node_id: node.config.node_id,
+        outbox: notice
+            .map(|kind| {
+                let details = message::Details {
+                    seats: message::labels(&booking),
+                    amount: amount.to_string(),
+                    reason: Some(reason.clone()).filter(|r| !r.is_empty()),
+                    ..Default::default()
+                };
+                message::build(&node.catalog(), kind, &booking, details, now_ms())
+            })
+            .into_iter()
+            .collect(),
         reason,
     };
     // Money paid through the gateway goes back through it, before the booking is cancelled:

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use cinebook_protocol::types::{
-    Booking, Category, HoldId, Payment, Role, SeatMap, SeatSelection, ShowFilter, ShowId,
+    Booking, Category, Contact, HoldId, Payment, Role, SeatMap, SeatSelection, ShowFilter, ShowId,
     ShowSummary, TerminalId,
 };
 use cinebook_protocol::{ErrorBody, ErrorCode, Reply, Request};
@@ -125,7 +125,23 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
             hold_id,
             payment,
             idempotency_key,
-        } => confirm(node, caller, hold_id, payment, idempotency_key).await,
+        } => {
+            confirm(
+                node,
+                caller,
+                hold_id,
+                payment,
+                idempotency_key,
+                Contact::default(),
+            )
+            .await
+        }
+        Request::ConfirmWithContact {
+            hold_id,
+            payment,
+            idempotency_key,
+            contact,
+        } => confirm(node, caller, hold_id, payment, idempotency_key, contact).await,
         Request::Cancel {
             code,
             refund,
@@ -143,9 +159,27 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
         Request::CreatePaymentOrder {
             hold_id,
             idempotency_key,
-        } => super::payments::create_order(node, caller, hold_id, idempotency_key)
+        } => super::payments::create_order(
+            node,
+            caller,
+            hold_id,
+            idempotency_key,
+            Contact::default(),
+        )
+        .await
+        .map(Reply::PaymentOrder),
+        Request::CreatePaymentOrderWithContact {
+            hold_id,
+            idempotency_key,
+            contact,
+        } => super::payments::create_order(node, caller, hold_id, idempotency_key, contact)
             .await
             .map(Reply::PaymentOrder),
+        Request::CancelShow { show_id, reason } => {
+            super::cancel_show::cancel_show(node, caller, show_id, reason)
+                .await
+                .map(Reply::ShowCancelled)
+        }
         Request::VerifyCheckout {
             order_id,
             payment_id,
@@ -208,7 +242,8 @@ pub async fn handle(node: &Arc<Node>, caller: &Caller, request: Request) -> Answ
                 return Err(invalid("a show needs an existing screen and movie"));
             }
             let check = || super::layout_change::check_show(node, &show);
-            let write = node.store.upsert_show(&show);
+            let notices = super::reschedule::notices(node, &catalog, &show);
+            let write = node.store.upsert_show_announced(&show, &notices);
             admin_write(node, check, write, CatalogChange::Show(show.clone())).await
         }
         Request::BlockSeats {
@@ -504,6 +539,7 @@ async fn confirm(
     hold_id: HoldId,
     payment: Payment,
     key: String,
+    contact: Contact,
 ) -> Answer {
     if key.is_empty() || key.len() > 128 {
         return Err(invalid("an idempotency key has 1..=128 bytes"));
@@ -514,7 +550,7 @@ async fn confirm(
             &format!("take {} payments", payment.method.name()),
         ));
     }
-    confirm_sale(node, caller, hold_id, payment, key).await
+    confirm_sale(node, caller, hold_id, payment, key, contact).await
 }
 
 /// Sells a hold for `caller`: the confirm's path after its checks, and the payment path's once
@@ -526,6 +562,7 @@ pub(crate) async fn confirm_sale(
     hold_id: HoldId,
     payment: Payment,
     key: String,
+    contact: Contact,
 ) -> Answer {
     let terminal_id = caller.terminal_id;
     // A retry of a committed confirm finds its booking by key, even after the hold is gone.
@@ -601,6 +638,7 @@ pub(crate) async fn confirm_sale(
         ticket,
         codes_tried: 1,
         span: tracing::Span::current(),
+        contact,
     };
     if let Err(e) = node.sales.try_send(job) {
         let job = match e {

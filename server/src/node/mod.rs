@@ -11,6 +11,7 @@
 
 mod apply;
 pub mod auth;
+pub mod cancel_show;
 pub mod catalog;
 pub mod catalog_install;
 pub mod catalog_write;
@@ -26,6 +27,7 @@ pub mod pages;
 pub mod payments;
 mod recovery;
 pub mod refund_seats;
+pub mod reschedule;
 pub mod resolver;
 pub mod sales_window;
 pub mod shows;
@@ -84,6 +86,9 @@ pub enum StartError {
     /// A gateway is configured but the store keeps no payment orders.
     #[error("payments: {0}")]
     Payments(String),
+    /// The notification configuration cannot be used.
+    #[error("notifications: {0}")]
+    Notify(String),
 }
 
 /// Everything a node shares between its connections, workers and writer.
@@ -162,6 +167,8 @@ pub struct Background {
     pub cluster: Option<tokio::task::JoinHandle<()>>,
     /// The payment reconciler, if a gateway is configured.
     pub reconciler: Option<tokio::task::JoinHandle<()>>,
+    /// The outbox deliverer or relay, if notifications are configured.
+    pub notifier: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Node {
@@ -237,6 +244,7 @@ impl Node {
             }
             None => None,
         };
+        let notifier = crate::notify::start(&node)?;
         Ok((
             node,
             Background {
@@ -245,6 +253,7 @@ impl Node {
                 sweeper,
                 cluster,
                 reconciler,
+                notifier,
             },
         ))
     }
@@ -260,6 +269,9 @@ impl Node {
         }
         if let Some(cluster) = background.cluster {
             let _ = cluster.await;
+        }
+        if let Some(notifier) = background.notifier {
+            let _ = notifier.await;
         }
         self.writer_stop.cancel();
         let _ = background.writer.await;

@@ -87,7 +87,12 @@ pub async fn refund_seats(
         at_ms: now_ms(),
         lamport: node.lamport.tick(),
         node_id: node.config.node_id,
+        outbox: Vec::new(),
         reason,
+    };
+    let record = SeatRefundRecord {
+        outbox: vec![announcement(node, &booking, &seats, &amount, &record)],
+        ..record
     };
     if let Err(e) = node
         .store_call(node.store.commit_seat_refund(&record))
@@ -110,4 +115,37 @@ pub async fn refund_seats(
         method,
         gateway_refund_id,
     }))
+}
+
+/// The outbox row telling the customer which seats were refunded (its id carries the refund's
+/// Lamport time: each partial refund of a booking is its own message).
+fn announcement(
+    node: &Node,
+    booking: &cinebook_protocol::types::Booking,
+    seats: &[SeatId],
+    amount: &cinebook_protocol::types::Money,
+    record: &SeatRefundRecord,
+) -> crate::notify::message::OutboxMessage {
+    use crate::notify::message;
+    let labels = booking
+        .seats
+        .iter()
+        .filter(|s| seats.contains(&s.seat_id))
+        .map(|s| s.label.clone())
+        .collect();
+    let details = message::Details {
+        seats: labels,
+        amount: amount.to_string(),
+        reason: Some(record.reason.clone()).filter(|r| !r.is_empty()),
+        previous_starts_at_ms: None,
+        id_suffix: Some(record.lamport.to_string()),
+        ticket: None,
+    };
+    message::build(
+        &node.catalog(),
+        message::NoticeKind::SeatsRefunded,
+        booking,
+        details,
+        record.at_ms,
+    )
 }

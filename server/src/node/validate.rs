@@ -37,6 +37,25 @@ pub fn request(request: &Request) -> Result<(), ErrorBody> {
             fits("idempotency_key", idempotency_key, widths::IDEMPOTENCY_KEY)?;
             self::payment(payment)
         }
+        Request::ConfirmWithContact {
+            payment,
+            idempotency_key,
+            contact,
+            ..
+        } => {
+            fits("idempotency_key", idempotency_key, widths::IDEMPOTENCY_KEY)?;
+            self::payment(payment)?;
+            crate::notify::contact::check(contact)
+        }
+        Request::CreatePaymentOrderWithContact {
+            idempotency_key,
+            contact,
+            ..
+        } => {
+            fits("idempotency_key", idempotency_key, widths::IDEMPOTENCY_KEY)?;
+            crate::notify::contact::check(contact)
+        }
+        Request::CancelShow { reason, .. } => fits("reason", reason, widths::REASON),
         Request::Cancel { code, reason, .. } => {
             fits("code", code, widths::BOOKING_CODE)?;
             fits("reason", reason, widths::REASON)

@@ -22,7 +22,9 @@ use tokio::task::JoinSet;
 use super::outcomes::SaleTicket;
 use super::{Node, ShowSlot};
 use crate::domain::{SaleIntent, SaleRequest, SaleResult, ShowInput};
+use crate::notify::message::{self, NoticeKind, OutboxMessage};
 use crate::store::{SaleConflict, SaleOutcome, SaleRecord};
+use cinebook_protocol::types::Contact;
 
 /// One sale waiting for the database.
 #[derive(Debug)]
@@ -38,6 +40,8 @@ pub struct SaleJob {
     /// The confirm's `request` span: the writer logs about this sale inside it, so its lines
     /// carry the request id.
     pub span: tracing::Span,
+    /// The customer's contact (stored on the booking; the sale is announced to it).
+    pub contact: Contact,
 }
 
 /// Booking codes a sale tries before it gives up (each collision is a 1-in-10^16 event).
@@ -88,12 +92,15 @@ pub async fn run(node: Arc<Node>, mut rx: mpsc::Receiver<SaleJob>) {
 }
 
 async fn commit(node: &Arc<Node>, batch: Vec<SaleJob>) {
+    let catalog = node.catalog();
     let records: Vec<SaleRecord> = batch
         .iter()
         .map(|job| SaleRecord {
             booking: job.intent.booking.clone(),
             idempotency_key: job.intent.idempotency_key.clone(),
             hold_id: Some(job.intent.hold_id),
+            contact: job.contact.clone(),
+            outbox: announcement(node, &catalog, job),
         })
         .collect();
     let started = Instant::now();
@@ -132,6 +139,32 @@ async fn commit(node: &Arc<Node>, batch: Vec<SaleJob>) {
         }
     }
     finish(node, committed).await;
+}
+
+/// The outbox row announcing a sale to its customer; none without a contact (nobody to tell,
+/// and no row to write in the sale's transaction).
+fn announcement(
+    node: &Node,
+    catalog: &super::catalog::Catalog,
+    job: &SaleJob,
+) -> Vec<OutboxMessage> {
+    if job.contact.is_empty() {
+        return Vec::new();
+    }
+    let booking = &job.intent.booking;
+    let details = message::Details {
+        seats: message::labels(booking),
+        amount: booking.total.to_string(),
+        ticket: super::door::signed_ticket(node, catalog, booking),
+        ..Default::default()
+    };
+    vec![message::build(
+        catalog,
+        NoticeKind::BookingConfirmed,
+        booking,
+        details,
+        booking.sold_at_ms,
+    )]
 }
 
 /// What the node does with one sale after the store answered.
@@ -244,6 +277,7 @@ async fn recode(node: &Arc<Node>, job: SaleJob) {
         ticket,
         codes_tried,
         span,
+        contact,
     } = job;
     let unpinned = super::resolver::settle(node, &slot, &intent, SaleResult::Failed).await;
     if let Some(e) = unpinned.err().filter(|e| e.code == ErrorCode::Internal) {
@@ -284,6 +318,7 @@ async fn recode(node: &Arc<Node>, job: SaleJob) {
         ticket,
         codes_tried: codes_tried + 1,
         span,
+        contact,
     };
     if let Err(e) = node.sales.try_send(job) {
         let job = match e {

@@ -28,6 +28,7 @@
 //! faults belong to its own connections. Every commit and every `resolve_sale` runs under the one
 //! state lock, so a resolve is serialised behind any commit in progress.
 
+use crate::notify::message::{OutboxMark, OutboxMessage, OutboxStats, PendingMessage};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -170,6 +171,7 @@ struct State {
     terminals: BTreeMap<TerminalId, TerminalRecord>,
     next_terminal_id: TerminalId,
     external_ids: BTreeMap<(String, ExternalKind, String), u64>,
+    outbox: super::memory_outbox::MemoryOutbox,
 }
 
 impl State {
@@ -221,6 +223,8 @@ impl State {
 
     fn insert_sale(&mut self, sale: &SaleRecord) {
         let b = &sale.booking;
+        self.outbox.insert(&sale.outbox);
+        self.outbox.set_contact(&b.code, &sale.contact);
         let live = matches!(b.status, BookingStatus::Confirmed | BookingStatus::Admitted);
         if live {
             for seat in &b.seats {
@@ -267,6 +271,7 @@ impl State {
     /// Undoes [`State::insert_sale`] of the last sale inserted (a rolled-back batch).
     fn remove_sale(&mut self, sale: &SaleRecord) {
         let b = &sale.booking;
+        self.outbox.remove(&sale.outbox);
         for seat in &b.seats {
             if self.seat_owner.get(&(b.show_id, seat.seat_id)) == Some(&b.code) {
                 self.seat_owner.remove(&(b.show_id, seat.seat_id));
@@ -764,6 +769,7 @@ impl Store for MemoryStore {
             code: refund.code.clone(),
             at_ms: refund.at_ms,
         });
+        state.outbox.insert(&refund.outbox);
         Ok(())
     }
 
@@ -813,6 +819,7 @@ impl Store for MemoryStore {
             code: cancel.code.clone(),
             at_ms: cancel.at_ms,
         });
+        state.outbox.insert(&cancel.outbox);
         Ok(())
     }
 
@@ -953,6 +960,48 @@ impl Store for MemoryStore {
             .store(epoch.unwrap_or(0), Ordering::Release);
     }
 
+    async fn outbox_pending(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<PendingMessage>, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        Ok(state.outbox.pending(now_ms, limit))
+    }
+
+    async fn outbox_mark(&self, id: &str, mark: &OutboxMark) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        state.outbox.mark(id, mark);
+        Ok(())
+    }
+
+    async fn outbox_dead(&self, limit: usize) -> Result<Vec<PendingMessage>, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        Ok(state.outbox.dead(limit))
+    }
+
+    async fn outbox_replay(&self, ids: &[String]) -> Result<u64, StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        Ok(state.outbox.replay(ids, crate::notify::now_ms()))
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        let state = self.state.lock();
+        state.check_available()?;
+        Ok(state.outbox.stats())
+    }
+
+    async fn outbox_append(&self, messages: &[OutboxMessage]) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        state.check_available()?;
+        state.outbox.insert(messages);
+        Ok(())
+    }
+
     async fn audit_trail(&self, show_id: u64) -> Result<Vec<AuditEntry>, StoreError> {
         let state = self.state.lock();
         state.check_available()?;
@@ -1081,6 +1130,7 @@ mod tests {
     contract_test!(catalog_changes);
     contract_test!(sale_conflicts_are_classified);
     contract_test!(hold_ids_and_keys_round_trip);
+    contract_test!(outbox);
     contract_test!(blocked_seats_round_trip);
     contract_test!(payment_orders);
     contract_test!(admissions);

@@ -17,7 +17,9 @@
 mod audit;
 pub mod group_commit;
 pub mod memory;
+mod memory_outbox;
 pub mod mysql;
+pub mod outbox;
 pub mod payments;
 pub mod private;
 pub mod scratch;
@@ -25,9 +27,11 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use cinebook_protocol::cluster::AuditEntry;
+
+use crate::notify::message::{OutboxMark, OutboxMessage, OutboxStats, PendingMessage};
 use cinebook_protocol::types::Terminal;
 use cinebook_protocol::types::{
-    Booking, City, HoldId, Money, Movie, Role, Screen, SeatId, ShiftReport, Show, ShowId,
+    Booking, City, Contact, HoldId, Money, Movie, Role, Screen, SeatId, ShiftReport, Show, ShowId,
     TerminalId, Theater,
 };
 
@@ -108,6 +112,10 @@ pub struct SaleRecord {
     /// The hold the sale confirmed (stored as `bookings.hold_id`), so that after a restart a
     /// key reused for another hold is still told apart from a retry.
     pub hold_id: Option<HoldId>,
+    /// The customer's contact (stored on the booking).
+    pub contact: Contact,
+    /// Outbox rows announcing the sale, written in the sale's own transaction.
+    pub outbox: Vec<OutboxMessage>,
 }
 
 /// What happened to one sale of a batch. Exactly one per input, in order.
@@ -227,6 +235,8 @@ pub struct CancelRecord {
     pub node_id: u32,
     /// Free-form reason.
     pub reason: String,
+    /// Outbox rows announcing it, written in the cancellation's own transaction.
+    pub outbox: Vec<OutboxMessage>,
 }
 
 /// A partial refund (some seats of a confirmed booking) to make durable.
@@ -248,6 +258,8 @@ pub struct SeatRefundRecord {
     pub node_id: u32,
     /// Free-form reason.
     pub reason: String,
+    /// Outbox rows announcing it, written in the refund's own transaction.
+    pub outbox: Vec<OutboxMessage>,
 }
 
 /// A terminal as stored: its token only as a SHA-256 hash (hex).
@@ -532,9 +544,79 @@ pub trait Store: Send + Sync + 'static {
         to_ms: u64,
     ) -> Result<ShiftReport, StoreError>;
 
+    /// Outbox rows waiting for delivery whose `next_attempt_at_ms <= now_ms`, oldest first, at
+    /// most `limit`, each with its booking's contact.
+    async fn outbox_pending(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<PendingMessage>, StoreError> {
+        let _ = (now_ms, limit);
+        Err(no_outbox())
+    }
+
+    /// Records what became of delivering message `id` (only a `pending` row changes).
+    async fn outbox_mark(&self, id: &str, mark: &OutboxMark) -> Result<(), StoreError> {
+        let _ = (id, mark);
+        Err(no_outbox())
+    }
+
+    /// [`Store::outbox_mark`] for many rows in one transaction (a delivery pass, a relayed
+    /// batch): one commit instead of one per row, so delivery costs the sales' store little.
+    async fn outbox_mark_all(&self, marks: &[(String, OutboxMark)]) -> Result<(), StoreError> {
+        for (id, mark) in marks {
+            self.outbox_mark(id, mark).await?;
+        }
+        Ok(())
+    }
+
+    /// Parked (dead) rows, oldest first, at most `limit`.
+    async fn outbox_dead(&self, limit: usize) -> Result<Vec<PendingMessage>, StoreError> {
+        let _ = limit;
+        Err(no_outbox())
+    }
+
+    /// Makes the dead rows `ids` (every dead row when empty) pending again with no attempts;
+    /// returns how many.
+    async fn outbox_replay(&self, ids: &[String]) -> Result<u64, StoreError> {
+        let _ = ids;
+        Err(no_outbox())
+    }
+
+    /// Rows by state and the oldest pending one.
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        Err(no_outbox())
+    }
+
+    /// Writes `messages` to the outbox on their own (a catalog change announced after its own
+    /// transaction: a rescheduled show). A message whose id is stored already is skipped.
+    async fn outbox_append(&self, messages: &[OutboxMessage]) -> Result<(), StoreError> {
+        let _ = messages;
+        Err(no_outbox())
+    }
+
+    /// [`Store::upsert_show`] and `messages` (announcing a new start to the show's customers)
+    /// in one transaction. The default (test doubles, the memory store) writes them one after
+    /// the other; the SQL stores override it with one transaction.
+    async fn upsert_show_announced(
+        &self,
+        show: &Show,
+        messages: &[OutboxMessage],
+    ) -> Result<(), StoreError> {
+        self.upsert_show(show).await?;
+        if messages.is_empty() {
+            return Ok(());
+        }
+        self.outbox_append(messages).await
+    }
+
     /// The store's payment orders, if it keeps them (every real store does; test doubles that
     /// wrap a store may not, and a node with a gateway refuses to start on one that does not).
     fn payments(&self) -> Option<&dyn payments::PaymentStore> {
         None
     }
+}
+
+fn no_outbox() -> StoreError {
+    StoreError::Unavailable("this store keeps no outbox".into())
 }

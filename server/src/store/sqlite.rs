@@ -53,10 +53,12 @@ use super::{
     ExternalId, ExternalKind, SaleOutcome, SaleRecord, SeatRefundRecord, Store, StoreError,
     StoredBooking, TerminalRecord,
 };
+use crate::notify::message::{OutboxMark, OutboxMessage, OutboxStats, PendingMessage};
 use cinebook_protocol::cluster::AuditEntry;
 use cinebook_protocol::types::{SeatId, ShowId};
 
 mod admissions;
+mod outbox;
 mod payments;
 mod seat_refunds;
 
@@ -86,6 +88,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "admissions",
         sql: include_str!("../../../sql/sqlite/0005_admissions.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "notifications",
+        sql: include_str!("../../../sql/sqlite/0006_notifications.sql"),
     },
 ];
 
@@ -778,8 +785,9 @@ impl SqliteStore {
             let mut booking = tx
                 .prepare_cached(
                     "INSERT INTO bookings (code, show_id, terminal_id, status, total_minor, \
-                     currency, sold_at_ms, lamport, node_id, idempotency_key, hold_id) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     currency, sold_at_ms, lamport, node_id, idempotency_key, hold_id, \
+                     contact_email, contact_phone) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )
                 .op(op)?;
             let mut seat = tx
@@ -814,7 +822,9 @@ impl SqliteStore {
                         b.lamport,
                         b.node_id,
                         sale.idempotency_key,
-                        sale.hold_id
+                        sale.hold_id,
+                        sale.contact.email,
+                        sale.contact.phone
                     ])
                     .op(op)?;
                 for (position, s) in b.seats.iter().enumerate() {
@@ -848,6 +858,7 @@ impl SqliteStore {
                         b.sold_at_ms
                     ])
                     .op(op)?;
+                Self::insert_outbox(tx, &sale.outbox)?;
             }
         }
         Ok(())
@@ -1045,6 +1056,7 @@ impl SqliteStore {
             ],
         )
         .op(op)?;
+        Self::insert_outbox(&tx, &cancel.outbox)?;
         tx.commit().op(op)
     }
 
@@ -1313,6 +1325,74 @@ impl Store for SqliteStore {
         let record = record.clone();
         self.call("commit_admission", move |conn| {
             Self::commit_admission_blocking(conn, &record)
+        })
+        .await
+    }
+
+    async fn outbox_pending(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<PendingMessage>, StoreError> {
+        self.call("outbox_pending", move |conn| {
+            Self::outbox_pending_blocking(conn, now_ms, limit)
+        })
+        .await
+    }
+
+    async fn outbox_mark(&self, id: &str, mark: &OutboxMark) -> Result<(), StoreError> {
+        let (id, mark) = (id.to_owned(), mark.clone());
+        self.call("outbox_mark", move |conn| {
+            Self::outbox_mark_blocking(conn, &id, &mark)
+        })
+        .await
+    }
+
+    async fn outbox_mark_all(&self, marks: &[(String, OutboxMark)]) -> Result<(), StoreError> {
+        let marks = marks.to_vec();
+        self.call("outbox_mark", move |conn| {
+            Self::outbox_mark_all_blocking(conn, &marks)
+        })
+        .await
+    }
+
+    async fn outbox_dead(&self, limit: usize) -> Result<Vec<PendingMessage>, StoreError> {
+        self.call("outbox_dead", move |conn| {
+            Self::outbox_dead_blocking(conn, limit)
+        })
+        .await
+    }
+
+    async fn outbox_replay(&self, ids: &[String]) -> Result<u64, StoreError> {
+        let ids = ids.to_vec();
+        let now = crate::notify::now_ms();
+        self.call("outbox_replay", move |conn| {
+            Self::outbox_replay_blocking(conn, &ids, now)
+        })
+        .await
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        self.call("outbox_stats", Self::outbox_stats_blocking).await
+    }
+
+    async fn upsert_show_announced(
+        &self,
+        show: &Show,
+        messages: &[OutboxMessage],
+    ) -> Result<(), StoreError> {
+        let value = (show.clone(), messages.to_vec());
+        self.catalog_write("upsert_show", value, |tx, (show, messages)| {
+            Self::write_show(tx, show)?;
+            Self::insert_outbox(tx, messages)
+        })
+        .await
+    }
+
+    async fn outbox_append(&self, messages: &[OutboxMessage]) -> Result<(), StoreError> {
+        let messages = messages.to_vec();
+        self.call("outbox_append", move |conn| {
+            Self::outbox_append_blocking(conn, &messages)
         })
         .await
     }

@@ -188,6 +188,15 @@ fn check_customer(app: &App, request: &CheckoutRequest) -> Result<(), ApiError> 
     Ok(())
 }
 
+/// What the customer typed, for the booking's confirmation e-mail (checked by
+/// `check_customer`).
+fn contact(request: &CheckoutRequest) -> cinebook_protocol::types::Contact {
+    cinebook_protocol::types::Contact {
+        email: Some(request.email.trim().to_owned()),
+        phone: None,
+    }
+}
+
 /// The gateway's checkout URL with this site's return link added.
 pub(crate) fn checkout_link(
     app: &App,
@@ -221,7 +230,7 @@ pub(crate) async fn checkout(
     check_customer(&app, &request)?;
     let order = app
         .client()
-        .create_payment_order(id, &order_key(&app, id))
+        .create_payment_order_with_contact(id, &order_key(&app, id), contact(&request))
         .await?;
     // The hold now lasts until the payment window's end.
     session.set_expiry(id, order.window_ends_at_ms);

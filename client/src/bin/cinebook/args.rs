@@ -121,6 +121,12 @@ pub enum Command {
         reason: Option<String>,
         #[command(flatten)]
         print: PrintArgs,
+        /// The customer's e-mail: the ticket (code, seats, time, QR code) is sent there.
+        #[arg(long, value_name = "ADDR")]
+        email: Option<String>,
+        /// The customer's phone number, for an SMS.
+        #[arg(long, value_name = "NUMBER")]
+        phone: Option<String>,
     },
     /// Give a hold's seats back.
     Release {
@@ -389,8 +395,18 @@ mod tests {
                 idempotency_key: Some("k1".into()),
                 reason: Some("staff".into()),
                 print: PrintArgs::default(),
+                email: None,
+                phone: None,
             }
         );
+        let cli = parse(&[
+            "confirm", "12", "--pay", "cash", "--email", "a@b.ch", "--phone", "+41 79",
+        ])
+        .expect("parse");
+        assert!(matches!(
+            cli.command,
+            Command::Confirm { email: Some(ref e), phone: Some(ref p), .. } if e == "a@b.ch" && p == "+41 79"
+        ));
         assert!(parse(&["confirm", "11"]).is_err());
         // A comp needs a reason; cash does not.
         assert_eq!(

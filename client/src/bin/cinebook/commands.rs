@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 use cinebook_client::types::{
-    City, Money, Movie, Payment, PaymentMethod, SeatSelection, ShowFilter, ShowSummary,
+    City, Contact, Money, Movie, Payment, PaymentMethod, SeatSelection, ShowFilter, ShowSummary,
 };
 use cinebook_client::{new_idempotency_key, Client, Error, SeatUpdate};
 use futures::StreamExt;
@@ -105,11 +105,14 @@ pub async fn run(client: &Client, command: Command, out: Out) -> anyhow::Result<
             idempotency_key,
             reason,
             print,
+            email,
+            phone,
         } => {
             let sale = Sale {
                 pay,
                 key: idempotency_key,
                 reason,
+                contact: Contact { email, phone },
             };
             confirm(client, hold, sale, out, &print).await
         }
@@ -488,6 +491,8 @@ struct Sale {
     key: Option<String>,
     /// Why a comp is given (the payment's reference).
     reason: Option<String>,
+    /// The customer's e-mail and phone, for the ticket's notification.
+    contact: Contact,
 }
 
 async fn confirm(
@@ -497,7 +502,12 @@ async fn confirm(
     out: Out,
     print: &PrintArgs,
 ) -> anyhow::Result<()> {
-    let Sale { pay, key, reason } = sale;
+    let Sale {
+        pay,
+        key,
+        reason,
+        contact,
+    } = sale;
     // The hold's total comes with a renew (which also keeps it alive while we pay).
     let (mut payment, hold_gone) = match client.renew(hold_id).await {
         Ok(hold) => (payment_for(pay.method(), &hold.total), None),
@@ -525,7 +535,10 @@ async fn confirm(
         return Err(CliError::usage("a comp needs a reason: --reason TEXT").into());
     }
     let key = key.unwrap_or_else(new_idempotency_key);
-    let booking = match (client.confirm(hold_id, payment, &key).await, hold_gone) {
+    let sold = client
+        .confirm_with_contact(hold_id, payment, &key, contact)
+        .await;
+    let booking = match (sold, hold_gone) {
         (Ok(booking), _) => booking,
         (
             Err(

@@ -252,6 +252,7 @@ pub async fn create_order(
     caller: &Caller,
     hold_id: HoldId,
     key: String,
+    contact: cinebook_protocol::types::Contact,
 ) -> Result<PaymentOrderInfo, ErrorBody> {
     let payments = payments(node)?;
     if key.is_empty() || key.len() > ORDER_KEY_BYTES_MAX {
@@ -298,6 +299,7 @@ pub async fn create_order(
         window_ends_at_ms: now.saturating_add(payments.config.payment_window_ms),
         created_at_ms: now,
         updated_at_ms: now,
+        contact,
     };
     if candidate.amount_minor <= 0 {
         return Err(ErrorBody::new(

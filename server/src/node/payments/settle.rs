@@ -341,8 +341,15 @@ async fn sell(node: &Arc<Node>, order: OrderRecord) -> Result<OrderRecord, Error
         reference: Some(payment_id),
     };
     let key = sale_key(order.order_id);
-    let sold =
-        super::super::handlers::confirm_sale(node, &caller, order.hold_id, payment, key).await;
+    let sold = super::super::handlers::confirm_sale(
+        node,
+        &caller,
+        order.hold_id,
+        payment,
+        key,
+        order.contact.clone(),
+    )
+    .await;
     match sold {
         Ok(Reply::Booking(booking)) => {
             let change = OrderChange {

@@ -251,6 +251,17 @@ impl MysqlStore {
         Self::commit(tx).await
     }
 
+    pub(super) async fn try_upsert_show_announced(
+        &self,
+        show: &Show,
+        messages: &[crate::notify::message::OutboxMessage],
+    ) -> Attempt<()> {
+        let mut tx = self.begin().await?;
+        write_show(&mut tx, show).await?;
+        super::outbox::insert_outbox(&mut tx, messages).await?;
+        Self::commit(tx).await
+    }
+
     pub(super) async fn try_load_external_ids(&self) -> Attempt<Vec<ExternalId>> {
         let mut conn = self.conn().await?;
         let rows: Vec<Row> = conn

@@ -54,6 +54,7 @@ mod blocks;
 mod catalog;
 mod cluster;
 mod migrate;
+mod outbox;
 mod payments;
 mod reports;
 mod sales;
@@ -110,6 +111,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 7,
         name: "admissions",
         sql: include_str!("../../../../sql/mysql/0007_admissions.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "notifications",
+        sql: include_str!("../../../../sql/mysql/0008_notifications.sql"),
     },
 ];
 

@@ -28,6 +28,10 @@ fn order_from_row(row: Row) -> Result<OrderRecord, StoreError> {
         window_ends_at_ms: c.take(14)?,
         created_at_ms: c.take(15)?,
         updated_at_ms: c.take(16)?,
+        contact: cinebook_protocol::types::Contact {
+            email: c.take(17)?,
+            phone: c.take(18)?,
+        },
     })
 }
 
@@ -83,7 +87,7 @@ impl MysqlStore {
         let mut conn = self.conn().await?;
         let sql = format!(
             "INSERT INTO payment_orders ({ORDER_COLUMNS}) VALUES \
-             (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );
         let values: Vec<Value> = vec![
             o.order_id.into(),
@@ -103,6 +107,8 @@ impl MysqlStore {
             o.window_ends_at_ms.into(),
             o.created_at_ms.into(),
             o.updated_at_ms.into(),
+            o.contact.email.clone().into(),
+            o.contact.phone.clone().into(),
         ];
         match conn.exec_drop(sql, Params::Positional(values)).await {
             Ok(()) => Ok(o.clone()),

@@ -1,6 +1,7 @@
 //! Sales: group-commit transactions, how a refusal is explained, resolving unknown outcomes,
 //! cancellations.
 
+use super::outbox;
 use super::*;
 
 impl MysqlStore {
@@ -141,7 +142,8 @@ impl MysqlStore {
         sales: &[SaleRecord],
         commit_sent: &AtomicBool,
     ) -> Attempt<()> {
-        let mut bookings: Vec<Value> = Vec::with_capacity(sales.len() * 11);
+        let mut bookings: Vec<Value> = Vec::with_capacity(sales.len() * 13);
+        let mut outbox_rows: Vec<Value> = Vec::with_capacity(sales.len() * outbox::OUTBOX_INSERT.1);
         let mut seats: Vec<Value> = Vec::new();
         let mut payments: Vec<Value> = Vec::with_capacity(sales.len() * 5);
         let mut audits: Vec<Value> = Vec::with_capacity(sales.len() * 7);
@@ -159,7 +161,10 @@ impl MysqlStore {
                 Value::from(b.node_id),
                 Value::from(sale.idempotency_key.as_str()),
                 Value::from(sale.hold_id),
+                Value::from(sale.contact.email.as_deref()),
+                Value::from(sale.contact.phone.as_deref()),
             ]);
+            outbox::outbox_values(&sale.outbox, &mut outbox_rows);
             for (index, seat) in b.seats.iter().enumerate() {
                 seats.extend([
                     Value::from(b.show_id),
@@ -193,8 +198,9 @@ impl MysqlStore {
         let tables: [(&str, usize, &[Value]); 4] = [
             (
                 "INSERT INTO bookings (code, show_id, terminal_id, status, total_minor, currency, \
-                 sold_at_ms, lamport, node_id, idempotency_key, hold_id)",
-                11,
+                 sold_at_ms, lamport, node_id, idempotency_key, hold_id, contact_email, \
+                 contact_phone)",
+                13,
                 &bookings,
             ),
             (
@@ -219,6 +225,7 @@ impl MysqlStore {
                 statements.push(literal_insert_sql(head, cols, rows));
             }
         }
+        statements.extend(outbox::outbox_statements(&outbox_rows));
         let mut tx = self.begin().await?;
         self.check_fence(&mut tx).await?;
         tx.query_drop(statements.join(";\n")).await?;
@@ -460,6 +467,7 @@ impl MysqlStore {
             ]),
         )
         .await?;
+        outbox::insert_outbox(&mut tx, &cancel.outbox).await?;
         Self::commit(tx).await
     }
 }

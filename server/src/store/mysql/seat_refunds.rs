@@ -84,6 +84,7 @@ impl MysqlStore {
             ]),
         )
         .await?;
+        super::outbox::insert_outbox(&mut tx, &refund.outbox).await?;
         Self::commit(tx).await
     }
 }

@@ -1,6 +1,7 @@
 //! [`Store`] for [`MysqlStore`]: each method one operation through `run`.
 
 use super::*;
+use crate::notify::message::{OutboxMark, OutboxMessage, OutboxStats, PendingMessage};
 
 #[async_trait]
 impl Store for MysqlStore {
@@ -189,6 +190,71 @@ impl Store for MysqlStore {
     async fn commit_admission(&self, record: &AdmissionRecord) -> Result<AdmitOutcome, StoreError> {
         self.run("commit_admission", self.limits.operation_timeout, || {
             self.try_commit_admission(record)
+        })
+        .await
+    }
+
+    async fn outbox_pending(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<PendingMessage>, StoreError> {
+        self.run("outbox_pending", self.limits.operation_timeout, || {
+            self.try_outbox_pending(now_ms, limit)
+        })
+        .await
+    }
+
+    async fn outbox_mark(&self, id: &str, mark: &OutboxMark) -> Result<(), StoreError> {
+        self.run("outbox_mark", self.limits.operation_timeout, || {
+            self.try_outbox_mark(id, mark)
+        })
+        .await
+    }
+
+    async fn outbox_mark_all(&self, marks: &[(String, OutboxMark)]) -> Result<(), StoreError> {
+        self.run("outbox_mark", self.limits.operation_timeout, || {
+            self.try_outbox_mark_all(marks)
+        })
+        .await
+    }
+
+    async fn outbox_dead(&self, limit: usize) -> Result<Vec<PendingMessage>, StoreError> {
+        self.run("outbox_dead", self.limits.operation_timeout, || {
+            self.try_outbox_dead(limit)
+        })
+        .await
+    }
+
+    async fn outbox_replay(&self, ids: &[String]) -> Result<u64, StoreError> {
+        let now = crate::notify::now_ms();
+        self.run("outbox_replay", self.limits.operation_timeout, || {
+            self.try_outbox_replay(ids, now)
+        })
+        .await
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        self.run("outbox_stats", self.limits.operation_timeout, || {
+            self.try_outbox_stats()
+        })
+        .await
+    }
+
+    async fn upsert_show_announced(
+        &self,
+        show: &Show,
+        messages: &[OutboxMessage],
+    ) -> Result<(), StoreError> {
+        self.run("upsert_show", self.limits.operation_timeout, || {
+            self.try_upsert_show_announced(show, messages)
+        })
+        .await
+    }
+
+    async fn outbox_append(&self, messages: &[OutboxMessage]) -> Result<(), StoreError> {
+        self.run("outbox_append", self.limits.operation_timeout, || {
+            self.try_outbox_append(messages)
         })
         .await
     }

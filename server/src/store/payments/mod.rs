@@ -60,6 +60,8 @@ pub struct OrderRecord {
     pub created_at_ms: u64,
     /// Last changed, ms since the epoch.
     pub updated_at_ms: u64,
+    /// The customer's contact, given to the booking the order makes.
+    pub contact: cinebook_protocol::types::Contact,
 }
 
 /// The gateway receipt of an order: our id, as text the gateway echoes.
@@ -249,7 +251,7 @@ pub fn parse_role(text: &str) -> Result<Role, StoreError> {
 /// The column list every store selects an order with, in [`OrderRecord`] order.
 pub const ORDER_COLUMNS: &str = "order_id, terminal_id, role, hold_id, show_id, seats, \
      amount_minor, currency, gateway_order_id, idempotency_key, state, payment_id, booking_code, \
-     reason, window_ends_at_ms, created_at_ms, updated_at_ms";
+     reason, window_ends_at_ms, created_at_ms, updated_at_ms, contact_email, contact_phone";
 
 /// The column list every store selects a refund with, in [`RefundRow`] order.
 pub const REFUND_COLUMNS: &str = "receipt, order_id, payment_id, booking_code, \

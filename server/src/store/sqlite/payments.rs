@@ -34,6 +34,10 @@ fn order_from_row(r: &Row<'_>) -> Result<OrderRecord, StoreError> {
         window_ends_at_ms: r.get(14).op(T)?,
         created_at_ms: r.get(15).op(T)?,
         updated_at_ms: r.get(16).op(T)?,
+        contact: cinebook_protocol::types::Contact {
+            email: r.get(17).op(T)?,
+            phone: r.get(18).op(T)?,
+        },
     })
 }
 
@@ -111,7 +115,7 @@ fn create_order_blocking(
     }
     let sql = format!(
         "INSERT INTO payment_orders ({ORDER_COLUMNS}) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
     );
     let values = vec![
         int(o.order_id)?,
@@ -131,6 +135,8 @@ fn create_order_blocking(
         int(o.window_ends_at_ms)?,
         int(o.created_at_ms)?,
         int(o.updated_at_ms)?,
+        text(&o.contact.email),
+        text(&o.contact.phone),
     ];
     tx.execute(&sql, params_from_iter(values))
         .op("create_order")?;

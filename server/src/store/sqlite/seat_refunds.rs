@@ -96,6 +96,7 @@ impl SqliteStore {
             ],
         )
         .op(op)?;
+        Self::insert_outbox(&tx, &refund.outbox)?;
         tx.commit().op(op)
     }
 }

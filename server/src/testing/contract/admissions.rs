@@ -53,6 +53,7 @@ pub async fn admissions<S: Store + ?Sized>(store: &S) {
         lamport: 300,
         node_id: 1,
         reason: "admissions contract".into(),
+        outbox: Vec::new(),
     };
     store.commit_cancel(&cancel).await.expect("cancel");
     assert!(matches!(

@@ -32,6 +32,7 @@ pub async fn audit_trail_in_order<S: Store + ?Sized>(store: &S) {
         lamport: 400,
         node_id: 1,
         reason: "audit contract".into(),
+        outbox: Vec::new(),
     };
     store.commit_cancel(&refund).await.expect("refund");
     let block = BlockRecord {

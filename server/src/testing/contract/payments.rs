@@ -26,6 +26,7 @@ fn order(order_id: u64, key: &str) -> OrderRecord {
         window_ends_at_ms: 9_000,
         created_at_ms: 1_000 + order_id,
         updated_at_ms: 1_000 + order_id,
+        contact: Default::default(),
     }
 }
 

@@ -21,6 +21,7 @@ fn seat_refund(code: &str, seats: &[SeatId], amount_minor: i64, at_ms: u64) -> S
         lamport: at_ms,
         node_id: 1,
         reason: "one seat less".into(),
+        outbox: Vec::new(),
     }
 }
 

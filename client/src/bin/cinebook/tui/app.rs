@@ -65,6 +65,9 @@ impl TimeFilter {
     }
 }
 
+/// Longest customer e-mail the payment screen takes, bytes (the node's limit).
+pub const EMAIL_INPUT_BYTES_MAX: usize = 254;
+
 /// Something for the I/O side to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -88,6 +91,8 @@ pub enum Action {
         hold_id: HoldId,
         payment: Payment,
         idempotency_key: String,
+        /// The customer's e-mail, if one was typed (the ticket is sent there).
+        email: Option<String>,
     },
     /// Look a booking up.
     FindBooking(String),
@@ -168,6 +173,10 @@ pub struct App {
     pub best_category: Option<Category>,
     pub hold: Option<HoldInfo>,
     pub pay_key: String,
+    /// The customer's e-mail typed on the payment screen (optional).
+    pub email: String,
+    /// Whether keys go into [`App::email`].
+    pub typing_email: bool,
     pub booking: Option<Booking>,
     pub ticket_show: Option<ShowSummary>,
     pub refund_input: String,
@@ -201,6 +210,8 @@ impl App {
             best_category: None,
             hold: None,
             pay_key: String::new(),
+            email: String::new(),
+            typing_email: false,
             booking: None,
             ticket_show: None,
             refund_input: String::new(),
@@ -263,7 +274,8 @@ impl App {
             Screen::Seats => {
                 "1-9 best N  Tab category  ←↑↓→ move  Space pick  Enter hold picked  Esc shows"
             }
-            Screen::Pay => "1 cash  2 card  3 comp  n renew hold  Esc release hold",
+            Screen::Pay if self.typing_email => "type the e-mail  Enter/Esc done  Backspace delete",
+            Screen::Pay => "1 cash  2 card  3 comp  n renew  e e-mail (optional)  Esc release",
             Screen::Ticket => "Enter next sale (same show)  p print  Esc shows",
             Screen::Refund if self.refund_booking.is_some() => "y refund  Esc other code",
             Screen::Refund => "type booking code  Enter find  Esc shows",
@@ -469,11 +481,26 @@ impl App {
     }
 
     fn key_pay(&mut self, code: KeyCode) -> Vec<Action> {
+        if self.typing_email {
+            match code {
+                KeyCode::Enter | KeyCode::Esc => self.typing_email = false,
+                KeyCode::Backspace => {
+                    self.email.pop();
+                }
+                KeyCode::Char(c) if self.email.len() < EMAIL_INPUT_BYTES_MAX => self.email.push(c),
+                _ => {}
+            }
+            return Vec::new();
+        }
         let Some(hold) = &self.hold else {
             self.screen = Screen::Seats;
             return Vec::new();
         };
         let method = match code {
+            KeyCode::Char('e') if !self.busy => {
+                self.typing_email = true;
+                return Vec::new();
+            }
             KeyCode::Char('1') => PaymentMethod::Cash,
             KeyCode::Char('2') => PaymentMethod::Card,
             KeyCode::Char('3') => PaymentMethod::Comp,
@@ -500,6 +527,7 @@ impl App {
             hold_id: hold.hold_id,
             payment: payment_for(method, &hold.total),
             idempotency_key: self.pay_key.clone(),
+            email: Some(self.email.trim().to_owned()).filter(|e| !e.is_empty()),
         }]
     }
 
@@ -605,6 +633,8 @@ impl App {
                 self.selected.clear();
                 self.status = format!("held {}", hold.labels.join(", "));
                 self.pay_key = cinebook_client::new_idempotency_key();
+                self.email.clear();
+                self.typing_email = false;
                 self.hold = Some(hold);
                 self.screen = Screen::Pay;
             }

@@ -209,10 +209,15 @@ impl Io {
                 hold_id,
                 payment,
                 idempotency_key,
+                email,
             } => {
+                let contact = cinebook_client::types::Contact { email, phone: None };
                 tokio::spawn(async move {
                     send(
-                        match client.confirm(hold_id, payment, &idempotency_key).await {
+                        match client
+                            .confirm_with_contact(hold_id, payment, &idempotency_key, contact)
+                            .await
+                        {
                             Ok(booking) => Event::Booked(booking),
                             Err(e) => failed("payment", &e),
                         },

@@ -180,6 +180,7 @@ fn a_whole_sale_takes_three_keystrokes_from_the_show_list() {
         hold_id,
         payment,
         idempotency_key,
+        email,
     }] = actions.as_slice()
     else {
         panic!("expected a confirm, got {actions:?}");
@@ -188,6 +189,7 @@ fn a_whole_sale_takes_three_keystrokes_from_the_show_list() {
     assert_eq!(payment.method, PaymentMethod::Card);
     assert_eq!(payment.amount.amount_minor, 2_400);
     assert!(!idempotency_key.is_empty());
+    assert_eq!(*email, None, "no e-mail typed");
     // A second press while the payment is in flight does nothing.
     assert!(key(&mut app, KeyCode::Char('2')).is_empty());
 
@@ -405,4 +407,33 @@ fn ctrl_c_releases_a_hold_before_quitting() {
     app.event(Event::Held(hold_info()));
     let actions = app.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert_eq!(actions, [Action::Release(11), Action::Quit]);
+}
+
+#[test]
+fn the_box_office_may_type_the_customers_email_before_taking_payment() {
+    let mut app = loaded_app();
+    key(&mut app, KeyCode::Enter);
+    app.event(Event::Seats(SeatUpdate::Snapshot(sample_map())));
+    app.event(Event::Held(hold_info()));
+    assert_eq!(app.screen, Screen::Pay);
+    assert!(screen(&app).contains("e-mail (e): none"));
+    assert!(key(&mut app, KeyCode::Char('e')).is_empty());
+    for c in "ana@exampl1.ch".chars() {
+        assert!(
+            key(&mut app, KeyCode::Char(c)).is_empty(),
+            "typing sells nothing"
+        );
+    }
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Char('h'));
+    key(&mut app, KeyCode::Enter);
+    assert!(screen(&app).contains("e-mail (e): ana@exampl1.ch"));
+    let actions = key(&mut app, KeyCode::Char('1'));
+    match actions.as_slice() {
+        [Action::Confirm { email, payment, .. }] => {
+            assert_eq!(email.as_deref(), Some("ana@exampl1.ch"));
+            assert_eq!(payment.method, PaymentMethod::Cash);
+        }
+        other => panic!("expected a confirm, got {other:?}"),
+    }
 }

@@ -284,6 +284,16 @@ fn pay_lines(app: &App) -> Vec<Line<'static>> {
         Line::from("  1  cash"),
         Line::from("  2  card"),
         Line::from("  3  comp (free)"),
+        Line::from(""),
+        Line::from(format!(
+            "e-mail (e): {}{}",
+            if app.email.is_empty() && !app.typing_email {
+                "none"
+            } else {
+                app.email.as_str()
+            },
+            if app.typing_email { "_" } else { "" }
+        )),
     ]
 }
 
