@@ -16,12 +16,14 @@
 //! - [`verify`]: after a run, checks that no seat was sold twice and no acknowledged sale was lost,
 //!   from the server's view and straight from MySQL.
 //! - [`compare`]: CineBook against both baselines in one command.
+//! - [`cost`]: CPU time per operation and database rows per sale, around each run.
 //! - [`inprocess`]: a CineBook node on its own runtime over a fresh MySQL database.
 #![deny(missing_docs)]
 
 pub mod catalog;
 pub mod cinebook;
 pub mod compare;
+pub mod cost;
 pub mod driver;
 pub mod inprocess;
 pub mod mysql_baseline;
