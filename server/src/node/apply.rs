@@ -19,8 +19,31 @@ impl Node {
         slot: &ShowSlot,
         input: ShowInput,
     ) -> Result<ShowOutput, DomainError> {
+        self.apply_locked(slot, slot.lock_for_input(), input)
+    }
+
+    /// [`Node::apply_input`] if the show's mutex is free right now, on the calling thread (a
+    /// tokio thread: it never blocks, and the work under the lock is microseconds); `Err` gives
+    /// the input back when another thread holds the show, for the worker pool.
+    pub(crate) fn try_apply_input(
+        &self,
+        slot: &ShowSlot,
+        input: ShowInput,
+    ) -> Result<Result<ShowOutput, DomainError>, ShowInput> {
+        match slot.try_lock_for_input() {
+            Some(state) => Ok(self.apply_locked(slot, state, input)),
+            None => Err(input),
+        }
+    }
+
+    /// The body of [`Node::apply_input`], with the show's mutex already taken.
+    pub(crate) fn apply_locked(
+        &self,
+        slot: &ShowSlot,
+        mut state: parking_lot::MutexGuard<'_, ShowState>,
+        input: ShowInput,
+    ) -> Result<ShowOutput, DomainError> {
         let now_ms = now_ms();
-        let mut state = slot.lock_for_input();
         #[cfg(feature = "fault-injection")]
         self.faults.hit(super::faults::FaultPoint::Worker);
         let replicating = matches!(input, ShowInput::Replicated(_) | ShowInput::Snapshot(_));

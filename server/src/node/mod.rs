@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod catalog_write;
 pub mod durable;
 pub mod expired_holds;
+pub mod fast;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
 pub mod handlers;
@@ -25,6 +26,7 @@ mod recovery;
 pub mod refund_seats;
 pub mod resolver;
 pub mod sales_window;
+pub mod shared_push;
 pub mod shows;
 pub mod sweeper;
 pub mod validate;

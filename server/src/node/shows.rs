@@ -10,6 +10,7 @@ use cinebook_protocol::{Envelope, Push};
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
+use super::shared_push::SharedPush;
 use crate::domain::{Event, EventRecord, ShowState};
 
 /// One show inside the node.
@@ -26,7 +27,7 @@ pub struct ShowSlot {
     /// Earliest hold deadline (`u64::MAX` for none), for the sweeper.
     next_deadline_ms: AtomicU64,
     /// Seat-change pushes; bounded, so a slow subscriber lags instead of slowing the show.
-    pushes: broadcast::Sender<Arc<Push>>,
+    pushes: broadcast::Sender<Arc<SharedPush>>,
     /// The last events applied, for followers that reconnect (bounded).
     backlog: Mutex<VecDeque<EventRecord>>,
     backlog_events_max: usize,
@@ -60,6 +61,11 @@ impl ShowSlot {
         self.state.lock()
     }
 
+    /// The state, locked for a change if nobody holds it now (never waits).
+    pub(crate) fn try_lock_for_input(&self) -> Option<parking_lot::MutexGuard<'_, ShowState>> {
+        self.state.try_lock()
+    }
+
     /// Free seats of a category, without the lock.
     pub fn free(&self, category: Category) -> u32 {
         self.free[category as usize].load(Ordering::Acquire)
@@ -77,7 +83,7 @@ impl ShowSlot {
 
     /// A receiver of this show's pushes from now on. Call with the state locked so the receiver
     /// starts exactly after the state's current `seq`.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Push>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<SharedPush>> {
         self.pushes.subscribe()
     }
 
@@ -98,7 +104,7 @@ impl ShowSlot {
         for record in records {
             if let Some(push) = push_for(state, record) {
                 // An error only means nobody listens any more.
-                let _ = self.pushes.send(Arc::new(push));
+                let _ = self.pushes.send(Arc::new(SharedPush::new(push)));
             }
         }
     }
@@ -124,9 +130,9 @@ impl ShowSlot {
     pub fn replaced(&self, state: &ShowState) {
         self.backlog.lock().clear();
         self.publish_counters(state);
-        let _ = self.pushes.send(Arc::new(Push::Resync {
+        let _ = self.pushes.send(Arc::new(SharedPush::new(Push::Resync {
             show_id: self.show_id,
-        }));
+        })));
     }
 
     fn publish_counters(&self, state: &ShowState) {

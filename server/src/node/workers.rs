@@ -141,6 +141,49 @@ impl WorkerPool {
 }
 
 impl Node {
+    /// Applies `input` on the calling thread when the show's mutex is free at this instant (no
+    /// task, no thread hop: the work is microseconds and `try_lock` never waits), otherwise
+    /// through the worker pool as [`Node::submit`] does. Errors as `submit`'s.
+    pub async fn run_input(
+        self: &Arc<Self>,
+        slot: Arc<ShowSlot>,
+        input: ShowInput,
+    ) -> Result<Result<ShowOutput, DomainError>, ErrorBody> {
+        match self.apply_now(&slot, input) {
+            Ok(done) => done,
+            Err(input) => self.submit(slot, input).await,
+        }
+    }
+
+    /// The inline half of [`Node::run_input`]: `Err` gives the input back when another thread
+    /// holds the show. A panic (a bug) is caught and counted as a worker's is, and answers
+    /// `Internal`.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn apply_now(
+        &self,
+        slot: &ShowSlot,
+        input: ShowInput,
+    ) -> Result<Result<Result<ShowOutput, DomainError>, ErrorBody>, ShowInput> {
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.try_apply_input(slot, input)
+        }));
+        match applied {
+            Ok(Ok(output)) => Ok(Ok(output)),
+            Ok(Err(input)) => Err(input),
+            Err(_) => Ok(Err(self.panicked(slot.show_id))),
+        }
+    }
+
+    /// Counts and logs a panic while applying an input; the request's answer.
+    pub(crate) fn panicked(&self, show_id: u64) -> ErrorBody {
+        self.metrics.worker_panicked();
+        tracing::error!(
+            show_id,
+            "WORKER PANICKED applying an input; the request fails"
+        );
+        ErrorBody::new(ErrorCode::Internal, "a worker dropped the request")
+    }
+
     /// Queues `input` for `slot` on the worker pool and waits for its output. The outer error is
     /// the queue's (full: `Overloaded`; stopped: `Unavailable`; a worker panicked: `Internal`),
     /// the inner one the show core's refusal.

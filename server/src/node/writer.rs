@@ -261,7 +261,7 @@ async fn recode(node: &Arc<Node>, job: SaleJob) {
         node_id: intent.booking.node_id,
     };
     let begun = node
-        .submit(slot.clone(), ShowInput::BeginSale(request))
+        .run_input(slot.clone(), ShowInput::BeginSale(request))
         .await
         .and_then(|r| r.map_err(|e| e.to_wire()));
     let intent = match begun.map(|out| out.sale) {
@@ -313,7 +313,7 @@ async fn finish_show(node: &Arc<Node>, jobs: Vec<SaleJob>) {
         return;
     };
     let input = ShowInput::Committed(jobs.iter().map(|j| j.intent.hold_id).collect());
-    let applied = match node.submit(slot.clone(), input.clone()).await {
+    let applied = match node.run_input(slot.clone(), input.clone()).await {
         Ok(applied) => applied,
         Err(queue) => {
             // Durable already: apply without the queue rather than leave memory behind.
