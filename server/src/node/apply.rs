@@ -22,20 +22,6 @@ impl Node {
         self.apply_locked(slot, slot.lock_for_input(), input)
     }
 
-    /// [`Node::apply_input`] if the show's mutex is free right now, on the calling thread (a
-    /// tokio thread: it never blocks, and the work under the lock is microseconds); `Err` gives
-    /// the input back when another thread holds the show, for the worker pool.
-    pub(crate) fn try_apply_input(
-        &self,
-        slot: &ShowSlot,
-        input: ShowInput,
-    ) -> Result<Result<ShowOutput, DomainError>, ShowInput> {
-        match slot.try_lock_for_input() {
-            Some(state) => Ok(self.apply_locked(slot, state, input)),
-            None => Err(input),
-        }
-    }
-
     /// The body of [`Node::apply_input`], with the show's mutex already taken.
     pub(crate) fn apply_locked(
         &self,

@@ -85,17 +85,12 @@ pub fn handle_now(node: &Arc<Node>, caller: &Caller, request: Request) -> Now {
     Now::Answered(answer)
 }
 
-/// Applies `command` with the show already locked; a panic (a bug) answers `Internal` and is
-/// counted as a worker's.
+/// Applies `command` with the show already locked.
 fn apply(
     node: &Node,
     slot: &ShowSlot,
     state: parking_lot::MutexGuard<'_, crate::domain::ShowState>,
     command: Command,
 ) -> Result<Result<crate::domain::ShowOutput, crate::domain::DomainError>, ErrorBody> {
-    let input = ShowInput::Command(command);
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        node.apply_locked(slot, state, input)
-    }))
-    .map_err(|_| node.panicked(slot.show_id))
+    node.apply_caught(slot, state, ShowInput::Command(command))
 }

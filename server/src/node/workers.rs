@@ -149,29 +149,24 @@ impl Node {
         slot: Arc<ShowSlot>,
         input: ShowInput,
     ) -> Result<Result<ShowOutput, DomainError>, ErrorBody> {
-        match self.apply_now(&slot, input) {
-            Ok(done) => done,
-            Err(input) => self.submit(slot, input).await,
+        if let Some(state) = slot.try_lock_for_input() {
+            return self.apply_caught(&slot, state, input);
         }
+        self.submit(slot, input).await
     }
 
-    /// The inline half of [`Node::run_input`]: `Err` gives the input back when another thread
-    /// holds the show. A panic (a bug) is caught and counted as a worker's is, and answers
-    /// `Internal`.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn apply_now(
+    /// Applies `input` with the show already locked, on the calling thread. A panic (a bug) is
+    /// caught and counted as a worker's is, and answers `Internal`.
+    pub(crate) fn apply_caught(
         &self,
         slot: &ShowSlot,
+        state: parking_lot::MutexGuard<'_, crate::domain::ShowState>,
         input: ShowInput,
-    ) -> Result<Result<Result<ShowOutput, DomainError>, ErrorBody>, ShowInput> {
-        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.try_apply_input(slot, input)
-        }));
-        match applied {
-            Ok(Ok(output)) => Ok(Ok(output)),
-            Ok(Err(input)) => Err(input),
-            Err(_) => Ok(Err(self.panicked(slot.show_id))),
-        }
+    ) -> Result<Result<ShowOutput, DomainError>, ErrorBody> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.apply_locked(slot, state, input)
+        }))
+        .map_err(|_| self.panicked(slot.show_id))
     }
 
     /// Counts and logs a panic while applying an input; the request's answer.
