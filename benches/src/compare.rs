@@ -15,6 +15,7 @@ use cinebook_client::Client;
 
 use crate::catalog::{self, ShowInfo};
 use crate::cinebook::{self, admin_config, RunOptions};
+use crate::cost::{CpuSource, Meter, RowsSource};
 use crate::driver::Limit;
 use crate::inprocess::InProcessNode;
 use crate::stats::{compare_table, RatioRecord, Report, RunRecord, RunStats};
@@ -61,6 +62,12 @@ pub struct CompareOptions {
     pub verify: bool,
     /// Progress bars.
     pub progress: bool,
+    /// Operations in flight per connection, CineBook and Redis (a MySQL connection runs one
+    /// transaction at a time, so the row-lock baseline always runs 1).
+    pub pipeline: usize,
+    /// The process of a node at `--addr`, whose CPU time is read (`None`: not measured; the
+    /// in-process node is always measured).
+    pub node_pid: Option<u32>,
 }
 
 /// The peer a workload is compared with.
@@ -102,7 +109,12 @@ pub async fn compare(options: &CompareOptions) -> Result<(Report, Option<verify:
             info
         }
     };
-    let result = compare_with(options, &addrs, token, database.as_deref()).await;
+    let node_cpu = match (&node, options.node_pid) {
+        (Some(_), _) => CpuSource::NodeThreads,
+        (None, Some(pid)) => CpuSource::Process(pid),
+        (None, None) => CpuSource::None,
+    };
+    let result = compare_with(options, &addrs, token, database.as_deref(), node_cpu).await;
     if let Some(mut node) = node {
         node.stop().await;
     }
@@ -114,6 +126,7 @@ async fn compare_with(
     addrs: &[String],
     token: Option<String>,
     database: Option<&str>,
+    node_cpu: CpuSource,
 ) -> Result<(Report, Option<verify::VerifyReport>)> {
     let admin = Client::connect(addrs.to_vec(), admin_config(token.clone()))
         .await
@@ -148,6 +161,7 @@ async fn compare_with(
         None
     };
     let limit = Limit::Duration(options.duration);
+    let mysql_pid = crate::cost::mysql_server_pid();
     let mut report = Report::default();
     let mut acked: Vec<AckedSale> = Vec::new();
     for workload in &options.workloads {
@@ -179,12 +193,24 @@ async fn compare_with(
             } else {
                 shows.clone()
             };
+            let selling = matches!(workload, Workload::Sale | Workload::Hot);
+            let db_pid = if selling { mysql_pid } else { None };
+            let cb_meter = Meter {
+                cpu: node_cpu.clone(),
+                db_pid,
+                rows: match database {
+                    Some(url) if selling => RowsSource::Tables(url.to_owned()),
+                    _ => RowsSource::None,
+                },
+            };
+            let pipeline = options.pipeline.max(1);
+            let before = cb_meter.read(false).await;
             let run = cinebook::run(
                 &RunOptions {
                     addrs: addrs.to_vec(),
                     token: token.clone(),
                     connections,
-                    pipeline: 1,
+                    pipeline,
                     workload: *workload,
                     seats_per_op: options.seats_per_op,
                     seed,
@@ -195,10 +221,26 @@ async fn compare_with(
                 cb_shows,
             )
             .await?;
+            let after = cb_meter.read(true).await;
             acked.extend(run.acked);
-            let cb = RunRecord::new("cinebook", workload.name(), connections, &run.stats);
+            let mut cb = RunRecord::new("cinebook", workload.name(), connections, &run.stats);
+            cb.pipeline = pipeline;
+            Meter::fill(&before, &after, &mut cb);
             eprintln!("{}", line(&cb));
             let peer_name = peer(*workload).unwrap_or("none");
+            let peer_meter = match (*workload, &rowlock_url) {
+                (Workload::Hold, _) => Meter {
+                    cpu: CpuSource::Redis(options.redis_url.clone()),
+                    db_pid: None,
+                    rows: RowsSource::None,
+                },
+                (_, url) => Meter {
+                    cpu: mysql_pid.map_or(CpuSource::None, CpuSource::Process),
+                    db_pid,
+                    rows: url.clone().map_or(RowsSource::None, RowsSource::RowLock),
+                },
+            };
+            let before = peer_meter.read(false).await;
             let peer_stats: RunStats = match (*workload, &rowlock_url) {
                 (Workload::Hold, _) => {
                     redis_baseline::run(
@@ -206,7 +248,7 @@ async fn compare_with(
                         *workload,
                         shows.clone(),
                         connections,
-                        1,
+                        pipeline,
                         options.seats_per_op,
                         seed,
                         limit,
@@ -229,7 +271,14 @@ async fn compare_with(
                 }
                 (_, None) => RunStats::default(),
             };
-            let pr = RunRecord::new(peer_name, workload.name(), connections, &peer_stats);
+            let after = peer_meter.read(true).await;
+            let mut pr = RunRecord::new(peer_name, workload.name(), connections, &peer_stats);
+            pr.pipeline = if *workload == Workload::Hold {
+                pipeline
+            } else {
+                1
+            };
+            Meter::fill(&before, &after, &mut pr);
             eprintln!("{}", line(&pr));
             let ratio = if pr.ops_per_s > 0.0 {
                 crate::stats::round3(cb.ops_per_s / pr.ops_per_s)
@@ -268,8 +317,17 @@ pub fn run_seed(seed: u64, workload: Workload, connections: usize) -> u64 {
 
 fn line(r: &RunRecord) -> String {
     format!(
-        "  {:<14} {:<5} ×{:<3} {:>9.1} ops/s  p50 {:.3} ms  p99 {:.3} ms  errors {:?}",
-        r.system, r.workload, r.connections, r.ops_per_s, r.p50_ms, r.p99_ms, r.errors
+        "  {:<14} {:<5} ×{:<3} {:>9.1} ops/s  p50 {:.3} ms  p99 {:.3} ms  cpu {:?} µs/op  db {:?} µs/op  rows {:?}/op  errors {:?}",
+        r.system,
+        r.workload,
+        r.connections,
+        r.ops_per_s,
+        r.p50_ms,
+        r.p99_ms,
+        r.cpu_us_per_op,
+        r.db_cpu_us_per_op,
+        r.rows_per_op,
+        r.errors
     )
 }
 

@@ -18,6 +18,7 @@
 //! - [`compare`]: CineBook against both baselines in one command.
 //! - [`connections`]: many connections held open at once, holds through a subset of them, and
 //!   the node's resident memory (`/proc`).
+//! - [`cost`]: CPU time per operation and database rows per sale, around each run.
 //! - [`inprocess`]: a CineBook node on its own runtime over a fresh MySQL database.
 #![deny(missing_docs)]
 
@@ -25,6 +26,7 @@ pub mod catalog;
 pub mod cinebook;
 pub mod compare;
 pub mod connections;
+pub mod cost;
 pub mod driver;
 pub mod inprocess;
 pub mod mysql_baseline;

@@ -123,6 +123,16 @@ pub struct RunRecord {
     pub p99_ms: f64,
     /// Failed operations by error code.
     pub errors: BTreeMap<String, u64>,
+    /// Operations in flight per connection.
+    pub pipeline: usize,
+    /// CPU time of the system itself per successful operation, µs (the in-process node's
+    /// threads, Redis's `INFO cpu`, the MySQL server process); `null` when not measured.
+    pub cpu_us_per_op: Option<f64>,
+    /// CPU time of the MySQL server process per successful operation, µs (sale and hot; the
+    /// server is shared with anything else that uses it, so an upper bound).
+    pub db_cpu_us_per_op: Option<f64>,
+    /// Database rows written per successful operation (sale and hot).
+    pub rows_per_op: Option<f64>,
 }
 
 impl RunRecord {
@@ -138,6 +148,10 @@ impl RunRecord {
             p50_ms: round3(stats.percentile_ms(0.50)),
             p99_ms: round3(stats.percentile_ms(0.99)),
             errors: stats.errors.clone(),
+            pipeline: 1,
+            cpu_us_per_op: None,
+            db_cpu_us_per_op: None,
+            rows_per_op: None,
         }
     }
 }
@@ -229,14 +243,23 @@ pub fn compare_table(report: &Report) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<14} {:<8} {:>5} {:>9} {:>10} {:>8} {:>8}  errors",
-        "system", "workload", "conns", "ops", "ops/s", "p50 ms", "p99 ms"
+        "{:<14} {:<8} {:>5} {:>9} {:>10} {:>8} {:>8} {:>9} {:>9} {:>7}  errors",
+        "system",
+        "workload",
+        "conns",
+        "ops",
+        "ops/s",
+        "p50 ms",
+        "p99 ms",
+        "cpu µs/op",
+        "db µs/op",
+        "rows/op"
     );
     for r in &report.runs {
         let errors: Vec<String> = r.errors.iter().map(|(c, n)| format!("{c}={n}")).collect();
         let _ = writeln!(
             out,
-            "{:<14} {:<8} {:>5} {:>9} {:>10.1} {:>8.3} {:>8.3}  {}",
+            "{:<14} {:<8} {:>5} {:>9} {:>10.1} {:>8.3} {:>8.3} {:>9} {:>9} {:>7}  {}",
             r.system,
             r.workload,
             r.connections,
@@ -244,6 +267,9 @@ pub fn compare_table(report: &Report) -> String {
             r.ops_per_s,
             r.p50_ms,
             r.p99_ms,
+            figure(r.cpu_us_per_op, 1),
+            figure(r.db_cpu_us_per_op, 1),
+            figure(r.rows_per_op, 2),
             if errors.is_empty() {
                 "-".to_string()
             } else {
@@ -252,6 +278,11 @@ pub fn compare_table(report: &Report) -> String {
         );
     }
     out
+}
+
+/// A measured figure with `decimals`, or `-` when not measured.
+fn figure(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"))
 }
 
 #[cfg(test)]
@@ -286,9 +317,13 @@ mod tests {
             "p50_ms",
             "p99_ms",
             "errors",
+            "pipeline",
+            "cpu_us_per_op",
+            "db_cpu_us_per_op",
+            "rows_per_op",
         ] {
             assert!(json.get(key).is_some(), "{key}");
         }
-        assert_eq!(json.as_object().map(|o| o.len()), Some(9));
+        assert_eq!(json.as_object().map(|o| o.len()), Some(13));
     }
 }

@@ -221,6 +221,13 @@ struct CompareArgs {
     /// Afterwards, verify CineBook's sales.
     #[arg(long)]
     verify: bool,
+    /// Operations in flight per connection (CineBook and Redis; the row-lock baseline runs 1).
+    #[arg(long, default_value_t = 1)]
+    pipeline: usize,
+    /// The process id of the node at --addr, to report its CPU time per operation (the
+    /// in-process node is always measured).
+    #[arg(long)]
+    node_pid: Option<u32>,
 }
 
 /// Parses `10s`, `500ms`, `2m` or plain seconds.
@@ -358,6 +365,9 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 async fn compare(args: CompareArgs) -> Result<ExitCode> {
+    if args.pipeline == 0 {
+        bail!("--pipeline must be at least 1");
+    }
     let options = CompareOptions {
         addrs: args.addr,
         token: args.token,
@@ -375,6 +385,8 @@ async fn compare(args: CompareArgs) -> Result<ExitCode> {
         json: args.json,
         verify: args.verify,
         progress: progress_visible(),
+        pipeline: args.pipeline,
+        node_pid: args.node_pid,
     };
     let (report, verified) = compare::compare(&options).await?;
     print!("{}", compare::table(&report));

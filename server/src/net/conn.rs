@@ -27,6 +27,7 @@ use super::timed_codec::TimedCodec;
 use super::tls::Stream;
 use crate::cluster::{claims, peer_auth};
 use crate::metrics::RequestTimer;
+use crate::node::fast::{self, Now};
 use crate::node::{auth, now_ms, Node};
 
 /// Shows one connection may subscribe to at once.
@@ -422,6 +423,21 @@ impl Connection {
                 self.reply(request_id, answer).await;
             }
             (request, Some(caller)) => {
+                let show = show_of(&self.node, &request);
+                // A hold, renew or release on a show with no earlier request of this connection
+                // still running is answered here and now (node/fast.rs): no task, no hop. The
+                // next frame is read only after, so the per-show order holds.
+                let request = if self.lanes.idle(show) {
+                    match fast::handle_now(&self.node, &caller, request) {
+                        Now::Answered(answer) => {
+                            timer.finish(&self.node.metrics, name, &answer);
+                            return self.reply(request_id, answer).await;
+                        }
+                        Now::Later(request) => request,
+                    }
+                } else {
+                    request
+                };
                 // Waiting here for a permit stops reading: back-pressure on a client that
                 // pipelines more than in_flight_per_connection_max requests.
                 let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
@@ -430,7 +446,7 @@ impl Connection {
                 let reservation = self.out.reserve(auth::is_write(&request));
                 // Requests of this connection that touch the same show run in the order sent
                 // (PROTOCOL.md 11.3): each waits for the previous one on its show's lane.
-                let (after, done) = self.lanes.enter(show_of(&self.node, &request));
+                let (after, done) = self.lanes.enter(show);
                 let pending = Pending {
                     node: self.node.clone(),
                     out: self.out.clone(),
@@ -548,7 +564,7 @@ impl Connection {
     }
 }
 
-type PushReceiver = tokio::sync::broadcast::Receiver<Arc<Push>>;
+type PushReceiver = tokio::sync::broadcast::Receiver<Arc<crate::node::shared_push::SharedPush>>;
 
 /// A connection's silence: when it last sent a frame and whether it was pinged since.
 struct Idling {

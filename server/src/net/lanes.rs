@@ -44,6 +44,23 @@ pub(super) struct Lanes {
 const LANES_PRUNE_AT: usize = 64;
 
 impl Lanes {
+    /// Whether a request on `show` may run at once: no earlier request of this connection on
+    /// the same show is still running.
+    pub(super) fn idle(&mut self, show: Option<u64>) -> bool {
+        let Some(show) = show else {
+            return true;
+        };
+        let Some(rx) = self.last.get_mut(&show) else {
+            return true;
+        };
+        if matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)) {
+            return false;
+        }
+        // Finished: forget it, so nobody awaits a receiver that has completed.
+        self.last.remove(&show);
+        true
+    }
+
     /// For a request on `show`: what to wait for first, and the guard that signals this request
     /// finished (dropped when done).
     pub(super) fn enter(
@@ -59,5 +76,25 @@ impl Lanes {
         }
         let (tx, rx) = oneshot::channel();
         (self.last.insert(show, rx), Some(tx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_lane_seen_idle_is_never_awaited_again() {
+        let mut lanes = Lanes::default();
+        let (after, done) = lanes.enter(Some(1));
+        assert!(after.is_none());
+        assert!(!lanes.idle(Some(1)), "the first request still runs");
+        drop(done);
+        assert!(lanes.idle(Some(1)));
+        // The finished receiver was read by `idle`: the next request must not get it to await
+        // (a completed oneshot polled again panics).
+        let (after, _done) = lanes.enter(Some(1));
+        assert!(after.is_none());
+        assert!(lanes.idle(None));
     }
 }

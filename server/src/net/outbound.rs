@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use cinebook_protocol::{Envelope, ErrorBody, ErrorCode};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -30,7 +31,8 @@ const WRITE_BATCH_FRAMES_MAX: usize = 64;
 /// One encoded frame.
 #[derive(Debug)]
 pub(super) struct Frame {
-    bytes: Vec<u8>,
+    /// Shared with every other subscriber's queue for a push; owned for a reply.
+    bytes: Bytes,
 }
 
 /// The sending side, cloned into every task that answers or pushes on the connection.
@@ -137,6 +139,11 @@ impl Outbound {
         let Some(bytes) = self.encode(&envelope) else {
             return false;
         };
+        self.send_frame(Bytes::from(bytes)).await
+    }
+
+    /// Queues an encoded frame whatever the byte budget; false once the connection is gone.
+    async fn send_frame(&self, bytes: Bytes) -> bool {
         let len = bytes.len();
         self.budget.queued(len);
         if self.tx.send(Frame { bytes }).await.is_err() {
@@ -153,6 +160,16 @@ impl Outbound {
             return false;
         }
         self.send(envelope).await
+    }
+
+    /// Queues an encoded push (shared by its subscribers) once there is room; false once the
+    /// connection is gone.
+    pub(super) async fn send_frame_when_room(&self, frame: Bytes) -> bool {
+        self.room().await;
+        if self.closed.is_cancelled() {
+            return false;
+        }
+        self.send_frame(frame).await
     }
 }
 
@@ -235,7 +252,7 @@ mod tests {
 
     fn frame(byte: u8, len: usize) -> Frame {
         Frame {
-            bytes: vec![byte; len],
+            bytes: Bytes::from(vec![byte; len]),
         }
     }
 

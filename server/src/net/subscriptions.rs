@@ -1,16 +1,17 @@
 //! A connection's subscriptions: one forwarder task per show, from the show's bounded broadcast
-//! to the connection's bounded outbound queue. A forwarder that falls behind loses pushes (the
+//! to the connection's bounded outbound queue, as the frame encoded once for all of them. A forwarder that falls behind loses pushes (the
 //! show never waits for it) and sends `Resync` instead.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use cinebook_protocol::types::ShowId;
-use cinebook_protocol::{Envelope, Push};
+use cinebook_protocol::Push;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use super::outbound::Outbound;
+use crate::node::shared_push::SharedPush;
 use crate::node::Node;
 
 /// The subscriptions of one connection.
@@ -40,7 +41,7 @@ impl Subscriptions {
         &mut self,
         node: Arc<Node>,
         show_id: ShowId,
-        rx: broadcast::Receiver<Arc<Push>>,
+        rx: broadcast::Receiver<Arc<SharedPush>>,
         out: Outbound,
     ) {
         let task = tokio::spawn(forward(node, show_id, rx, out));
@@ -69,24 +70,26 @@ impl Drop for Subscriptions {
 async fn forward(
     node: Arc<Node>,
     show_id: ShowId,
-    mut rx: broadcast::Receiver<Arc<Push>>,
+    mut rx: broadcast::Receiver<Arc<SharedPush>>,
     out: Outbound,
 ) {
+    let frame_max_bytes = node.config.frame_max_bytes;
     loop {
-        let push = match rx.recv().await {
-            Ok(push) => (*push).clone(),
+        let frame = match rx.recv().await {
+            // Encoded once for every subscriber of the show (node/shared_push.rs).
+            Ok(push) => push.frame(&node.lamport, frame_max_bytes),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::debug!(show_id, missed, "subscriber fell behind; resync");
-                Push::Resync { show_id }
+                SharedPush::new(Push::Resync { show_id }).frame(&node.lamport, frame_max_bytes)
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
+        let Some(frame) = frame else {
+            continue;
+        };
         // A subscriber that does not read is waited for here; the show's broadcast then laps
         // it and it gets `Resync` (the show never waits).
-        if !out
-            .send_when_room(Envelope::push(node.lamport.tick(), push))
-            .await
-        {
+        if !out.send_frame_when_room(frame).await {
             return;
         }
     }

@@ -19,8 +19,17 @@ impl Node {
         slot: &ShowSlot,
         input: ShowInput,
     ) -> Result<ShowOutput, DomainError> {
+        self.apply_locked(slot, slot.lock_for_input(), input)
+    }
+
+    /// The body of [`Node::apply_input`], with the show's mutex already taken.
+    pub(crate) fn apply_locked(
+        &self,
+        slot: &ShowSlot,
+        mut state: parking_lot::MutexGuard<'_, ShowState>,
+        input: ShowInput,
+    ) -> Result<ShowOutput, DomainError> {
         let now_ms = now_ms();
-        let mut state = slot.lock_for_input();
         #[cfg(feature = "fault-injection")]
         self.faults.hit(super::faults::FaultPoint::Worker);
         let replicating = matches!(input, ShowInput::Replicated(_) | ShowInput::Snapshot(_));

@@ -451,6 +451,25 @@ async fn hold(
     idempotency_key: Option<String>,
 ) -> Answer {
     let slot = show_slot(node, show_id)?;
+    let command = hold_command(node, caller, &slot, selection, idempotency_key)?;
+    // A retry with the same key and selection makes no hold: the output names the original.
+    let output = node
+        .run_input(slot, ShowInput::Command(command))
+        .await?
+        .map_err(|e| e.to_wire())?;
+    held_reply(output)
+}
+
+/// The `Hold` command for a request, or `SoldOut` at once when the show's free-seat counters say
+/// there cannot be enough seats (without the show's mutex).
+pub(super) fn hold_command(
+    node: &Node,
+    caller: &Caller,
+    slot: &ShowSlot,
+    selection: SeatSelection,
+    idempotency_key: Option<String>,
+) -> Result<Command, ErrorBody> {
+    let show_id = slot.show_id;
     let spec = match selection {
         SeatSelection::Ids(ids) => HoldSpec::Seats(ids),
         SeatSelection::Labels(labels) => HoldSpec::Labels(labels),
@@ -480,21 +499,17 @@ async fn hold(
             format!("{wanted} seats wanted, {free} free"),
         ));
     }
-    let hold_id = node.next_hold_id();
-    let terminal_id = caller.terminal_id;
-    let sales_close_at_ms = super::sales_window::close_at_ms(node, caller.role, show_id);
-    let command = Command::Hold {
-        hold_id,
-        terminal_id,
+    Ok(Command::Hold {
+        hold_id: node.next_hold_id(),
+        terminal_id: caller.terminal_id,
         spec,
         idempotency_key,
-        sales_close_at_ms,
-    };
-    // A retry with the same key and selection makes no hold: the output names the original.
-    let output = node
-        .submit(slot, ShowInput::Command(command))
-        .await?
-        .map_err(|e| e.to_wire())?;
+        sales_close_at_ms: super::sales_window::close_at_ms(node, caller.role, show_id),
+    })
+}
+
+/// The answer to a hold from the show core's output.
+pub(super) fn held_reply(output: crate::domain::ShowOutput) -> Answer {
     output
         .hold
         .map(Reply::Held)
@@ -522,7 +537,16 @@ async fn on_hold(
         .show_of_hold(hold_id)
         .ok_or_else(|| node.hold_not_open(hold_id))?;
     let input = ShowInput::Command(command(hold_id, caller.terminal_id));
-    let output = node.submit(slot, input).await?.map_err(|e| match e {
+    on_hold_reply(node, hold_id, node.run_input(slot, input).await?)
+}
+
+/// The answer to a renew or release from the show core's output.
+pub(super) fn on_hold_reply(
+    node: &Node,
+    hold_id: HoldId,
+    output: Result<crate::domain::ShowOutput, DomainError>,
+) -> Answer {
+    let output = output.map_err(|e| match e {
         // Expired or sold between the lookup and the command.
         DomainError::HoldNotFound(_) => node.hold_not_open(hold_id),
         e => e.to_wire(),
@@ -609,7 +633,7 @@ pub(crate) async fn confirm_sale(
         node_id: node.config.node_id,
     };
     let begun = match node
-        .submit(slot.clone(), ShowInput::BeginSale(request))
+        .run_input(slot.clone(), ShowInput::BeginSale(request))
         .await
     {
         Ok(Ok(output)) => output

@@ -18,6 +18,7 @@ pub mod catalog_write;
 pub mod door;
 pub mod durable;
 pub mod expired_holds;
+pub mod fast;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
 pub mod handlers;
@@ -30,6 +31,7 @@ pub mod refund_seats;
 pub mod reschedule;
 pub mod resolver;
 pub mod sales_window;
+pub mod shared_push;
 pub mod shows;
 pub mod sweeper;
 pub mod ticket_key;

@@ -10,6 +10,7 @@ use cinebook_protocol::{Envelope, Push};
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
+use super::shared_push::SharedPush;
 use crate::domain::{Event, EventRecord, ShowState};
 
 /// One show inside the node.
@@ -29,7 +30,7 @@ pub struct ShowSlot {
     /// Made at the first `subscribe`: a channel allocates its `push_buffer_max` slots at once
     /// (about 160 KB at 4,096), which for 10,000 shows nobody watches was most of the node's
     /// memory (docs/ARCHITECTURE.md, "Catalog at scale").
-    pushes: OnceLock<broadcast::Sender<Arc<Push>>>,
+    pushes: OnceLock<broadcast::Sender<Arc<SharedPush>>>,
     push_buffer_max: usize,
     /// The last events applied, for followers that reconnect (bounded).
     backlog: Mutex<VecDeque<EventRecord>>,
@@ -64,6 +65,11 @@ impl ShowSlot {
         self.state.lock()
     }
 
+    /// The state, locked for a change if nobody holds it now (never waits).
+    pub(crate) fn try_lock_for_input(&self) -> Option<parking_lot::MutexGuard<'_, ShowState>> {
+        self.state.try_lock()
+    }
+
     /// Free seats of a category, without the lock.
     pub fn free(&self, category: Category) -> u32 {
         self.free[category as usize].load(Ordering::Acquire)
@@ -81,14 +87,14 @@ impl ShowSlot {
 
     /// A receiver of this show's pushes from now on. Call with the state locked so the receiver
     /// starts exactly after the state's current `seq`.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Push>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<SharedPush>> {
         self.pushes
             .get_or_init(|| broadcast::channel(self.push_buffer_max).0)
             .subscribe()
     }
 
     /// The push channel, if anyone ever subscribed (nobody listens otherwise).
-    fn listened(&self) -> Option<&broadcast::Sender<Arc<Push>>> {
+    fn listened(&self) -> Option<&broadcast::Sender<Arc<SharedPush>>> {
         self.pushes.get().filter(|tx| tx.receiver_count() > 0)
     }
 
@@ -109,7 +115,7 @@ impl ShowSlot {
         for record in records {
             if let Some(push) = push_for(state, record) {
                 // An error only means nobody listens any more.
-                let _ = pushes.send(Arc::new(push));
+                let _ = pushes.send(Arc::new(SharedPush::new(push)));
             }
         }
     }
@@ -136,9 +142,9 @@ impl ShowSlot {
         self.backlog.lock().clear();
         self.publish_counters(state);
         if let Some(pushes) = self.listened() {
-            let _ = pushes.send(Arc::new(Push::Resync {
+            let _ = pushes.send(Arc::new(SharedPush::new(Push::Resync {
                 show_id: self.show_id,
-            }));
+            })));
         }
     }
 

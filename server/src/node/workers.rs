@@ -141,6 +141,44 @@ impl WorkerPool {
 }
 
 impl Node {
+    /// Applies `input` on the calling thread when the show's mutex is free at this instant (no
+    /// task, no thread hop: the work is microseconds and `try_lock` never waits), otherwise
+    /// through the worker pool as [`Node::submit`] does. Errors as `submit`'s.
+    pub async fn run_input(
+        self: &Arc<Self>,
+        slot: Arc<ShowSlot>,
+        input: ShowInput,
+    ) -> Result<Result<ShowOutput, DomainError>, ErrorBody> {
+        if let Some(state) = slot.try_lock_for_input() {
+            return self.apply_caught(&slot, state, input);
+        }
+        self.submit(slot, input).await
+    }
+
+    /// Applies `input` with the show already locked, on the calling thread. A panic (a bug) is
+    /// caught and counted as a worker's is, and answers `Internal`.
+    pub(crate) fn apply_caught(
+        &self,
+        slot: &ShowSlot,
+        state: parking_lot::MutexGuard<'_, crate::domain::ShowState>,
+        input: ShowInput,
+    ) -> Result<Result<ShowOutput, DomainError>, ErrorBody> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.apply_locked(slot, state, input)
+        }))
+        .map_err(|_| self.panicked(slot.show_id))
+    }
+
+    /// Counts and logs a panic while applying an input; the request's answer.
+    pub(crate) fn panicked(&self, show_id: u64) -> ErrorBody {
+        self.metrics.worker_panicked();
+        tracing::error!(
+            show_id,
+            "WORKER PANICKED applying an input; the request fails"
+        );
+        ErrorBody::new(ErrorCode::Internal, "a worker dropped the request")
+    }
+
     /// Queues `input` for `slot` on the worker pool and waits for its output. The outer error is
     /// the queue's (full: `Overloaded`; stopped: `Unavailable`; a worker panicked: `Internal`),
     /// the inner one the show core's refusal.

@@ -295,7 +295,7 @@ async fn recode(node: &Arc<Node>, job: SaleJob) {
         node_id: intent.booking.node_id,
     };
     let begun = node
-        .submit(slot.clone(), ShowInput::BeginSale(request))
+        .run_input(slot.clone(), ShowInput::BeginSale(request))
         .await
         .and_then(|r| r.map_err(|e| e.to_wire()));
     let intent = match begun.map(|out| out.sale) {
@@ -348,6 +348,9 @@ async fn finish_show(node: &Arc<Node>, jobs: Vec<SaleJob>) {
         return;
     };
     let input = ShowInput::Committed(jobs.iter().map(|j| j.intent.hold_id).collect());
+    // Through the worker pool, not inline: a show's subscribers then get the `Sold` push before
+    // the seller gets its booking (1,000 forwarders woken from this task would be queued behind
+    // it; the fanout p50 went from 0 to 20 ms). One hop per show per batch, not per sale.
     let applied = match node.submit(slot.clone(), input.clone()).await {
         Ok(applied) => applied,
         Err(queue) => {

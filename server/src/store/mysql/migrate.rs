@@ -20,6 +20,9 @@ pub fn split_statements(sql: &str) -> Vec<String> {
 impl MysqlStore {
     pub(super) async fn try_migrate(&self) -> Attempt<()> {
         let mut conn = self.conn().await?;
+        // The named lock is the session's: this connection is reset when it goes back to the
+        // pool (the pool resets none by default), so a lock left by an error is released.
+        conn.reset_connection(true);
         conn.query_drop(
             "CREATE TABLE IF NOT EXISTS schema_migrations (\
                version INT UNSIGNED NOT NULL, \

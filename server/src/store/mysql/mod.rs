@@ -468,7 +468,16 @@ impl MysqlStore {
                     ))
                 })?;
         let opts = OptsBuilder::from_opts(opts)
-            .pool_opts(PoolOpts::new().with_constraints(constraints))
+            // No `COM_RESET_CONNECTION` + setup query when a connection goes back to the pool:
+            // two round trips per store call, and the reset threw away the connection's
+            // prepared statements, so every call prepared its statements again. The store
+            // keeps no session state (open transactions are rolled back by the pool; the one
+            // named lock is taken on a connection that is reset, see `try_migrate`).
+            .pool_opts(
+                PoolOpts::new()
+                    .with_constraints(constraints)
+                    .with_reset_connection(false),
+            )
             .stmt_cache_size(limits.statement_cache_size)
             .tcp_nodelay(true)
             .setup(vec![SESSION_SETUP]);
