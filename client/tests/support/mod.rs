@@ -241,6 +241,19 @@ pub fn standard(request: &Request) -> Vec<Out> {
                 name: "Lisbon".into(),
             },
         ]))],
+        // The client library walks lists by pages (PROTOCOL.md §10.2): one page, no cursor.
+        Request::ListPage(cinebook_protocol::page::PageRequest {
+            list: cinebook_protocol::page::PagedList::Cities,
+            ..
+        }) => vec![Out::Reply(Reply::Page(cinebook_protocol::page::Page {
+            items: cinebook_protocol::page::PageItems::Cities(vec![
+                cinebook_protocol::types::City {
+                    id: 1,
+                    name: "Lisbon".into(),
+                },
+            ]),
+            next: None,
+        }))],
         Request::Hold { show_id, .. } => vec![Out::Reply(Reply::Held(hold_info(*show_id)))],
         Request::Renew { hold_id } => {
             let mut info = hold_info(7);
