@@ -190,7 +190,8 @@ async fn unavailable_and_overloaded_are_retried_with_backoff() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
     let server = FakeServer::start(move |request| match request {
-        Request::ListCities => match counter.fetch_add(1, Ordering::SeqCst) {
+        // The library asks for lists by pages (PROTOCOL.md §10.2).
+        Request::ListPage(_) => match counter.fetch_add(1, Ordering::SeqCst) {
             0 => vec![Out::Error(ErrorCode::Unavailable)],
             1 => vec![Out::Error(ErrorCode::Overloaded)],
             _ => support::standard(request),
@@ -231,7 +232,7 @@ async fn the_client_reconnects_after_a_server_restart_and_skips_dead_addresses()
 #[tokio::test]
 async fn a_silent_server_times_out() {
     let server = FakeServer::start(|request| match request {
-        Request::ListCities => vec![],
+        Request::ListPage(_) => vec![],
         other => support::standard(other),
     })
     .await;

@@ -78,7 +78,7 @@ pub struct EmlDir {
 impl EmlDir {
     /// A mailer writing into `dir` (created when missing).
     pub fn new(dir: &Path) -> Result<Self, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        crate::store::private::private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         Ok(EmlDir {
             dir: dir.to_path_buf(),
         })
@@ -110,7 +110,7 @@ impl Mailer for EmlDir {
         let tmp = path.with_extension("eml.tmp");
         let bytes = message.formatted();
         let written = tokio::task::spawn_blocking(move || {
-            std::fs::write(&tmp, bytes)?;
+            crate::store::private::write_private(&tmp, &bytes)?;
             std::fs::rename(&tmp, &path)
         })
         .await;

@@ -41,7 +41,7 @@ impl SentLedger {
     /// A ledger backed by `path` (one `id channel` line each), loaded now.
     pub fn open(path: &Path, entries_max: usize) -> Result<Self, String> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            crate::store::private::private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         let ledger = SentLedger {
             file: Some(path.to_path_buf()),
@@ -82,10 +82,7 @@ impl SentLedger {
     pub fn record(&self, id: &str, channel: &str) -> Result<(), SendError> {
         let key = Self::key(id, channel);
         if let Some(path) = &self.file {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
+            let mut file = crate::store::private::append_private(path)
                 .map_err(|e| SendError::transient(format!("ledger: {e}")))?;
             writeln!(file, "{key}")
                 .and_then(|_| file.sync_data())

@@ -85,7 +85,7 @@ impl FileSms {
     /// An adapter appending to `path` (its directory is created when missing).
     pub fn new(path: &Path) -> Result<Self, String> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            crate::store::private::private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         Ok(FileSms {
             path: path.to_path_buf(),
@@ -101,10 +101,7 @@ impl SmsProvider for FileSms {
         line.push('\n');
         let path = self.path.clone();
         let written = tokio::task::spawn_blocking(move || {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)?;
+            let mut file = crate::store::private::append_private(&path)?;
             file.write_all(line.as_bytes())?;
             file.sync_data()
         })

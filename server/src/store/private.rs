@@ -49,6 +49,39 @@ pub fn prepare(dir: &Path, file: &Path) -> io::Result<()> {
     tighten(file, FILE_MODE)
 }
 
+/// Creates `dir` and its missing parents 0700, or tightens an existing one (the notification
+/// spool: `.eml` files and SMS logs hold customers' addresses and tickets).
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    if dir.exists() {
+        return tighten(dir, DIR_MODE);
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+}
+
+/// Opens `path` for appending, created 0600 when missing.
+pub fn append_private(path: &Path) -> io::Result<std::fs::File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(FILE_MODE)
+        .open(path)
+}
+
+/// Writes `bytes` to a new or truncated `path`, created 0600.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .open(path)?;
+    file.write_all(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
