@@ -48,6 +48,13 @@ pub fn handle_now(node: &Arc<Node>, caller: &Caller, request: Request) -> Now {
     let Some(slot) = slot else {
         return Now::Later(request);
     };
+    // A hold waiting for its online payment is released only through the payment path (it asks
+    // the gateway first); checked before the show is locked, since the check reads the show.
+    if let Request::Release { hold_id } = &request {
+        if handlers::pinned_order(node, caller, *hold_id).is_some() {
+            return Now::Later(request);
+        }
+    }
     let Some(state) = slot.try_lock_for_input() else {
         return Now::Later(request);
     };

@@ -517,7 +517,9 @@ pub(super) fn held_reply(output: crate::domain::ShowOutput) -> Answer {
 }
 
 /// The payment order a hold of `caller`'s is pinned to, if any.
-fn pinned_order(node: &Node, caller: &Caller, hold_id: HoldId) -> Option<u64> {
+/// The payment order a hold of the caller's waits for, if any (its release goes through the
+/// payment path, `payments::release`).
+pub(super) fn pinned_order(node: &Node, caller: &Caller, hold_id: HoldId) -> Option<u64> {
     let slot = node.show_of_hold(hold_id)?;
     let state = slot.read();
     let hold = state.hold(hold_id)?;

@@ -41,7 +41,8 @@ impl SentLedger {
     /// A ledger backed by `path` (one `id channel` line each), loaded now.
     pub fn open(path: &Path, entries_max: usize) -> Result<Self, String> {
         if let Some(dir) = path.parent() {
-            crate::store::private::private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            crate::store::private::private_dir(dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         let ledger = SentLedger {
             file: Some(path.to_path_buf()),

@@ -85,7 +85,8 @@ impl FileSms {
     /// An adapter appending to `path` (its directory is created when missing).
     pub fn new(path: &Path) -> Result<Self, String> {
         if let Some(dir) = path.parent() {
-            crate::store::private::private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            crate::store::private::private_dir(dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         Ok(FileSms {
             path: path.to_path_buf(),

@@ -55,10 +55,7 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
     if dir.exists() {
         return tighten(dir, DIR_MODE);
     }
-    DirBuilder::new()
-        .recursive(true)
-        .mode(DIR_MODE)
-        .create(dir)
+    DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)
 }
 
 /// Opens `path` for appending, created 0600 when missing.
